@@ -1,0 +1,64 @@
+"""What every generation backend returns: text plus the engine's own token accounting and timing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    seed: int = 0
+    stop: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    token_ids: tuple[int, ...]
+    thinking_tokens: int  # up to and including </think>; all tokens when it never closes
+    finish_reason: str  # "stop" (end of sequence or a stop string) or "length" (hit max_new_tokens)
+    seconds: float  # wall time of the engine call that produced it
+
+    @property
+    def generated_tokens(self) -> int:
+        return len(self.token_ids)
+
+    @property
+    def answer_tokens(self) -> int:
+        return self.generated_tokens - self.thinking_tokens
+
+
+class GenerationBackend(Protocol):
+    name: str
+
+    def generate(self, prompts: list[str], settings: SamplingSettings) -> list[Generation]: ...
+
+
+def count_thinking_tokens(token_ids: list[int], tokenizer, think_close: str = "</think>") -> int:
+    """Tokens up to and including the last </think>, read from the engine's ids. Uses the tag's own id when
+    the vocabulary has one (R1, Qwen3, the embedded model); otherwise finds the shortest prefix whose decoded
+    text contains the tag."""
+    close_id = tokenizer.convert_tokens_to_ids(think_close)
+    if isinstance(close_id, int) and close_id != tokenizer.unk_token_id:
+        positions = [i for i, token in enumerate(token_ids) if token == close_id]
+        return positions[-1] + 1 if positions else len(token_ids)
+    text = tokenizer.decode(token_ids)
+    if think_close not in text:
+        return len(token_ids)
+    low, high = 1, len(token_ids)
+    target = text.count(think_close)
+    while low < high:
+        middle = (low + high) // 2
+        if tokenizer.decode(token_ids[:middle]).count(think_close) >= target:
+            high = middle
+        else:
+            low = middle + 1
+    return low

@@ -1,0 +1,80 @@
+"""Hugging Face generation: batched, left-padded, on an in-memory model (pruned or dense)."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from rac_bench.backends.base import Generation, SamplingSettings, count_thinking_tokens
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(self, model, tokenizer, batch_size: int = 64, progress: bool = True):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.progress = progress
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    @torch.no_grad()
+    def generate(self, prompts: list[str], settings: SamplingSettings) -> list[Generation]:
+        # Longest first: batches hold similar lengths and the slowest batch shows up early.
+        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+        results: list[Generation | None] = [None] * len(prompts)
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        for batch_index, batch in enumerate(tqdm(batches, desc="generating", disable=not self.progress, leave=False)):
+            for index, generation in zip(batch, self._generate_batch([prompts[i] for i in batch], settings, batch_index)):
+                results[index] = generation
+        return results
+
+    def _generate_batch(self, prompts: list[str], settings: SamplingSettings, batch_index: int) -> list[Generation]:
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+        options = dict(max_new_tokens=settings.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+        if settings.greedy:
+            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            options.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=None)
+            torch.manual_seed(settings.seed * 100_003 + batch_index)
+        if settings.stop:
+            options.update(stop_strings=list(settings.stop), tokenizer=self.tokenizer)
+        started = time.perf_counter()
+        output = self.model.generate(**encoded, **options)
+        seconds = time.perf_counter() - started
+        generations = []
+        eos_ids = self._eos_ids()
+        for row in output[:, encoded.input_ids.shape[1] :].tolist():
+            token_ids, finish_reason = self._cut(row, eos_ids, settings)
+            text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
+            for stop in settings.stop:
+                text = text.split(stop)[0]
+            generations.append(
+                Generation(
+                    text=text,
+                    token_ids=tuple(token_ids),
+                    thinking_tokens=count_thinking_tokens(token_ids, self.tokenizer),
+                    finish_reason=finish_reason,
+                    seconds=seconds,
+                )
+            )
+        return generations
+
+    def _eos_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
+        return ids | {self.tokenizer.eos_token_id}
+
+    def _cut(self, row: list[int], eos_ids: set[int], settings: SamplingSettings) -> tuple[list[int], str]:
+        """The tokens the engine generated for one row, through the first end-of-sequence token (padding
+        after it dropped), and why it stopped."""
+        for position, token in enumerate(row):
+            if token in eos_ids:
+                return row[: position + 1], "stop"
+        if settings.stop and any(stop in self.tokenizer.decode(row) for stop in settings.stop):
+            return row, "stop"
+        return row, "length" if len(row) >= settings.max_new_tokens else "stop"

@@ -1,0 +1,91 @@
+"""The lm-eval LM that `rac-bench run` hands to `lm_eval.simple_evaluate`.
+
+It forwards generation requests to a rac-bench backend and keeps, for every sample, what lm-eval itself
+throws away: the engine's token ids, thinking/answer token counts, finish reason and timing. The records are
+keyed by (task, doc_id, sample_index), sample_index counting lm-eval's repeats of one request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from lm_eval.api.model import LM
+
+from rac_bench.backends.base import Generation, GenerationBackend, SamplingSettings
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    task: str
+    doc_id: int
+    sample_index: int
+    prompt: str
+    generation: Generation
+
+
+class RacBenchLM(LM):
+    def __init__(self, backend: GenerationBackend, tokenizer, seed: int = 0, max_new_tokens: int | None = None):
+        super().__init__()
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.seed = seed
+        self.max_new_tokens = max_new_tokens  # overrides the task's max_gen_toks when set
+        self.records: list[SampleRecord] = []
+        self.generate_seconds = 0.0  # time spent inside the backend's generate calls
+
+    @property
+    def tokenizer_name(self) -> str:
+        return str(getattr(self.tokenizer, "name_or_path", "rac-bench")).replace("/", "__")
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        return getattr(self.tokenizer, "chat_template", None) or ""
+
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(
+            chat_history, tokenize=False, add_generation_prompt=add_generation_prompt,
+            continue_final_message=not add_generation_prompt,
+        )
+
+    def settings_for(self, gen_kwargs: dict) -> SamplingSettings:
+        """lm-eval's generation kwargs as backend settings."""
+        do_sample = gen_kwargs.get("do_sample", False)
+        temperature = float(gen_kwargs.get("temperature", 0.0)) if do_sample is not False else 0.0
+        if do_sample and temperature == 0.0:
+            temperature = 1.0
+        until = gen_kwargs.get("until") or []
+        return SamplingSettings(
+            temperature=temperature,
+            top_p=float(gen_kwargs.get("top_p", 1.0)),
+            max_new_tokens=int(self.max_new_tokens or gen_kwargs.get("max_gen_toks", 256)),
+            seed=self.seed,
+            stop=tuple([until] if isinstance(until, str) else until),
+        )
+
+    def generate_until(self, requests) -> list[str]:
+        groups: dict[str, list[int]] = defaultdict(list)
+        for position, request in enumerate(requests):
+            groups[json.dumps(request.args[1], sort_keys=True, default=str)].append(position)
+        outputs: list[str | None] = [None] * len(requests)
+        seen: dict[tuple, int] = defaultdict(int)
+        for key, positions in groups.items():
+            settings = self.settings_for(json.loads(key))
+            prompts = [requests[p].args[0] for p in positions]
+            started = time.perf_counter()
+            generations = self.backend.generate(prompts, settings)
+            self.generate_seconds += time.perf_counter() - started
+            for position, prompt, generation in zip(positions, prompts, generations):
+                request = requests[position]
+                identity = (request.task_name, request.doc_id)
+                self.records.append(SampleRecord(request.task_name, request.doc_id, seen[identity], prompt, generation))
+                seen[identity] += 1
+                outputs[position] = generation.text
+        return outputs
+
+    def loglikelihood(self, requests):
+        raise NotImplementedError("rac-bench evaluates reasoning by generation; loglikelihood tasks are not supported")
+
+    def loglikelihood_rolling(self, requests):
+        raise NotImplementedError("rac-bench evaluates reasoning by generation; loglikelihood tasks are not supported")

@@ -1,0 +1,111 @@
+"""`rac-bench`: run the benchmark, list methods and tasks.
+
+Bad input exits 2 with one line on stderr and nothing written; a failed gate exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from rac_bench.errors import RacBenchError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise RacBenchError(f"{self.prog}: {message}")
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML run config; flags override it")
+    parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
+    parser.add_argument("--methods", help="comma list, e.g. sparsegpt,rac (dense is always included)")
+    parser.add_argument("--sparsity", help="comma list of fractions in [0, 1), e.g. 0.5,0.6")
+    parser.add_argument("--pattern", help="'unstructured' or N:M (e.g. 2:4); comma list allowed")
+    parser.add_argument("--tasks", help="comma list of tasks (see `rac-bench tasks`)")
+    parser.add_argument("--output-dir", type=Path, help="where results go (default: rac-bench-runs/<timestamp>)")
+    parser.add_argument("--limit", help="evaluate only the first N problems of each task")
+    parser.add_argument("--samples", help="samples per problem (default: the task's)")
+    parser.add_argument("--max-new-tokens", help="generation budget (default: the task's)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--calibration-samples", help="number of calibration prompts")
+    parser.add_argument("--ignore", help="regex of linear-layer names inside decoder layers to leave dense")
+    parser.add_argument("--batch-size", help="generation batch size")
+    parser.add_argument("--threads", help="torch threads (default: one per core)")
+    parser.add_argument("--cache-dir", type=Path, help="traces and pruned checkpoints (default: $RAC_BENCH_CACHE)")
+
+
+def _run(args) -> int:
+    from rac_bench.config import build_config
+    from rac_bench.runner import run
+
+    options = {k: getattr(args, k) for k in (
+        "model", "methods", "sparsity", "pattern", "tasks", "output_dir", "limit", "samples", "max_new_tokens",
+        "seed", "calibration_samples", "ignore", "batch_size", "threads", "cache_dir")}
+    config = build_config(args.config, **options)
+    result = run(config)
+    print(result.table)
+    print(f"\nresults written to {result.output_dir}")
+    return 0
+
+
+def _methods(args) -> int:
+    from rac_bench.methods import available_methods
+
+    for name, method in sorted(available_methods().items()):
+        print(f"{name:12} {method.description}")
+    return 0
+
+
+def _tasks(args) -> int:
+    from tabulate import tabulate
+
+    from rac_bench.tasks import TASKS
+
+    rows = [[t.name, t.size, t.scorer, t.samples, t.generation.temperature, t.generation.max_new_tokens, t.source]
+            for t in TASKS.values()]
+    print(tabulate(rows, headers=["task", "problems", "scorer", "samples", "temperature", "max new tokens", "source"]))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rac-bench", description="What pruning really costs a reasoning model.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run_parser = commands.add_parser("run", help="prune with each method and evaluate; print the leaderboard")
+    _add_run_options(run_parser)
+    run_parser.set_defaults(handler=_run)
+    commands.add_parser("methods", help="list compression methods").set_defaults(handler=_methods)
+    commands.add_parser("tasks", help="list tasks").set_defaults(handler=_tasks)
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("rac_bench").setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("lm_eval", "lm-eval", "transformers", "datasets"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        _configure_logging(args.verbose)
+        return args.handler(args)
+    except RacBenchError as error:
+        message = str(error)
+        print(message if message.startswith("rac-bench") else f"rac-bench: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("rac-bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The typed run configuration: defaults, a YAML file, then command-line flags, validated before any work.
+
+Every user-facing mistake becomes a ConfigError that names the bad value and what is accepted.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from rac_bench.errors import ConfigError
+from rac_bench.pruning.pattern import SparsityTarget, parse_pattern, parse_sparsity
+
+BACKENDS = ("hf",)
+
+
+def default_output_dir() -> Path:
+    return Path("rac-bench-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("RAC_BENCH_CACHE", Path.home() / ".cache" / "rac-bench"))
+
+
+@dataclass
+class RunConfig:
+    model: str | None = None  # None: the embedded tiny reasoning model
+    methods: list[str] = field(default_factory=lambda: ["sparsegpt", "rac"])
+    sparsity: list[float] = field(default_factory=lambda: [0.5])
+    pattern: list[str] = field(default_factory=lambda: ["unstructured"])
+    tasks: list[str] = field(default_factory=lambda: ["rac_arith"])
+    output_dir: Path | None = None  # None: rac-bench-runs/<timestamp>
+    backend: str = "hf"
+    limit: int | None = None  # evaluate only the first N problems of each task
+    samples: int | None = None  # samples per problem; None: the task's default
+    max_new_tokens: int | None = None  # None: the task's default
+    seed: int = 0
+    calibration_prompts: str = "rac_arith"  # the task whose calibration questions are used
+    calibration_samples: int = 128
+    trace_temperature: float = 0.6
+    trace_top_p: float = 0.95
+    trace_max_new_tokens: int = 128
+    ignore: str | None = None  # regex of linear-layer names (inside a decoder layer) left dense
+    batch_size: int = 64
+    threads: int | None = None  # None: one per core
+    cache_dir: Path = field(default_factory=default_cache_dir)
+
+    @property
+    def targets(self) -> list[SparsityTarget]:
+        targets = []
+        for pattern in self.pattern:
+            for sparsity in self.sparsity if pattern == "unstructured" else [0.0]:
+                target = parse_pattern(pattern, sparsity)
+                if target not in targets:
+                    targets.append(target)
+        return targets
+
+    @property
+    def all_methods(self) -> list[str]:
+        """The requested methods, with the dense reference first."""
+        return ["dense"] + [m for m in self.methods if m != "dense"]
+
+
+def _split(value) -> list[str]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _positive_int(name: str, value) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1 or str(number) != str(value).strip():
+        raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+    return number
+
+
+def check_writable(directory: Path) -> None:
+    """The directory, or the nearest ancestor that exists, must be a writable directory; nothing is created."""
+    existing = directory.resolve()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write to output directory {directory}: {existing} is not a writable directory")
+
+
+def build_config(config_file: Path | None = None, **overrides) -> RunConfig:
+    """Defaults <- YAML file <- overrides (None means 'not given'), then validation."""
+    values: dict = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {config_file}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file {config_file} is not valid YAML: {str(error).splitlines()[0]}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {config_file} must be a mapping of option: value")
+        values.update(loaded)
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    accepted = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(values) - accepted)
+    if unknown:
+        raise ConfigError(f"unknown config option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted))}")
+    return validate(RunConfig(**values))
+
+
+def validate(config: RunConfig) -> RunConfig:
+    from rac_bench.methods import get_method
+    from rac_bench.tasks import get_task
+
+    config.methods = _split(config.methods)
+    if not config.methods:
+        raise ConfigError("no methods given; e.g. --methods sparsegpt,rac")
+    for name in config.methods:
+        get_method(name)
+    config.sparsity = [parse_sparsity(s) for s in _split(config.sparsity)]
+    config.pattern = _split(config.pattern)
+    config.targets  # parses every pattern
+    config.tasks = _split(config.tasks)
+    for name in config.tasks + [config.calibration_prompts]:
+        get_task(name)
+    if config.backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {config.backend!r}; available: {', '.join(BACKENDS)}")
+    for name in ("limit", "samples", "max_new_tokens", "threads"):
+        if getattr(config, name) is not None:
+            setattr(config, name, _positive_int(name.replace("_", "-"), getattr(config, name)))
+    for name in ("calibration_samples", "trace_max_new_tokens", "batch_size"):
+        setattr(config, name, _positive_int(name.replace("_", "-"), getattr(config, name)))
+    if config.model is not None:
+        from rac_bench.models import check_model_reference
+
+        check_model_reference(config.model)
+    config.output_dir = Path(config.output_dir) if config.output_dir else default_output_dir()
+    check_writable(config.output_dir)
+    config.cache_dir = Path(config.cache_dir)
+    return config

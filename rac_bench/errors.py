@@ -1,0 +1,21 @@
+"""Errors a user can cause. The CLI prints their one-line message and exits 2, without a traceback."""
+
+
+class RacBenchError(Exception):
+    """Bad input: the message says what was wrong and what is accepted."""
+
+
+class ConfigError(RacBenchError):
+    """An invalid option, flag or config-file value."""
+
+
+class ModelLoadError(RacBenchError):
+    """A model path or hub id that cannot be loaded."""
+
+
+class CalibrationError(RacBenchError):
+    """A calibration set that is missing, empty or malformed."""
+
+
+class DataError(RacBenchError):
+    """A task data file that is missing or malformed."""

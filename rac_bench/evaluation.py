@@ -1,0 +1,105 @@
+"""Evaluate one model on one task through lm-evaluation-harness, and score every sample with rac_bench.scoring."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import lm_eval
+from lm_eval.tasks import TaskManager, get_task_dict
+
+from rac_bench import metrics
+from rac_bench.backends.lm_adapter import RacBenchLM
+from rac_bench.scoring import score_response
+from rac_bench.tasks import TASKS_DIR, TaskInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TaskEvaluation:
+    samples: list[dict]
+    summary: dict
+
+
+@lru_cache(maxsize=1)
+def task_manager() -> TaskManager:
+    """Index only the project's task YAMLs: lm-eval's own thousands of tasks take seconds to scan."""
+    return TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
+
+
+def generation_kwargs(task: TaskInfo, samples: int) -> dict:
+    settings = task.generation
+    if settings.greedy and samples == 1:
+        return {"do_sample": False, "temperature": 0.0}
+    return {"do_sample": True, "temperature": settings.temperature or 0.6, "top_p": settings.top_p}
+
+
+def evaluate_task(
+    backend, tokenizer, task: TaskInfo, limit: int | None, samples: int | None, max_new_tokens: int | None, seed: int
+) -> TaskEvaluation:
+    samples = samples or task.samples
+    lm = RacBenchLM(backend, tokenizer, seed=seed, max_new_tokens=max_new_tokens)
+    task_dict = get_task_dict([task.name], task_manager())
+    task_dict[task.name].set_config(key="repeats", value=samples)
+    started = time.perf_counter()
+    results = lm_eval.simple_evaluate(
+        model=lm,
+        tasks=list(task_dict.values()),
+        apply_chat_template=True,
+        limit=limit,
+        log_samples=True,
+        gen_kwargs=generation_kwargs(task, samples),
+        random_seed=seed,
+        numpy_random_seed=seed,
+        torch_random_seed=seed,
+        fewshot_random_seed=seed,
+        bootstrap_iters=0,
+    )
+    wall_seconds = time.perf_counter() - started
+    references = {s["doc_id"]: s for s in results["samples"][task.name]}
+    records = []
+    for record in sorted(lm.records, key=lambda r: (r.doc_id, r.sample_index)):
+        logged = references[record.doc_id]
+        generation = record.generation
+        score = score_response(task.scorer, generation.text, logged["target"], generation.finish_reason == "length")
+        records.append(
+            {
+                "task": task.name,
+                "doc_id": record.doc_id,
+                "problem_id": logged["doc"].get("id", record.doc_id),
+                "sample_index": record.sample_index,
+                "prompt": record.prompt,
+                "response": generation.text,
+                "reference": logged["target"],
+                "extracted": score.extracted,
+                "correct": score.correct,
+                "truncated": score.truncated,
+                "generated_tokens": generation.generated_tokens,
+                "thinking_tokens": generation.thinking_tokens,
+                "answer_tokens": generation.answer_tokens,
+                "finish_reason": generation.finish_reason,
+                "seconds": generation.seconds,
+            }
+        )
+    return TaskEvaluation(records, summarize(records, wall_seconds, lm.generate_seconds, results["results"][task.name]))
+
+
+def summarize(records: list[dict], wall_seconds: float, generate_seconds: float, lm_eval_metrics: dict) -> dict:
+    problem_ids = [r["doc_id"] for r in records]
+    generated = sum(r["generated_tokens"] for r in records)
+    return {
+        "problems": len(set(problem_ids)),
+        "samples": len(records),
+        "accuracy": metrics.accuracy(problem_ids, [r["correct"] for r in records]).to_dict(),
+        "mean_thinking_tokens": metrics.mean([r["thinking_tokens"] for r in records]),
+        "mean_answer_tokens": metrics.mean([r["answer_tokens"] for r in records]),
+        "truncation_rate": metrics.mean([float(r["truncated"]) for r in records]),
+        "generated_tokens": generated,
+        "eval_seconds": wall_seconds,
+        "generate_seconds": generate_seconds,
+        "tokens_per_second": generated / generate_seconds if generate_seconds else float("nan"),
+        "lm_eval": {k: v for k, v in lm_eval_metrics.items() if k != "alias"},
+    }

@@ -1,0 +1,32 @@
+"""The leaderboard table of a run's cells: one row per method, sparsity and task."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+HEADERS = ["task", "method", "sparsity", "accuracy [95% CI]", "think tok", "answer tok", "truncated", "eval s", "prune s"]
+
+
+def format_accuracy(estimate: dict) -> str:
+    return f"{estimate['value']:.3f} [{estimate['low']:.3f}, {estimate['high']:.3f}]"
+
+
+def cell_row(cell: dict) -> list:
+    sparsity = "-" if cell["method"] == "dense" else (
+        cell["pattern"] if cell["pattern"] != "unstructured" else f"{cell['sparsity']:g}"
+    )
+    return [
+        cell["task"],
+        cell["method"],
+        sparsity,
+        format_accuracy(cell["accuracy"]),
+        f"{cell['mean_thinking_tokens']:.1f}",
+        f"{cell['mean_answer_tokens']:.1f}",
+        f"{cell['truncation_rate']:.3f}",
+        f"{cell['eval_seconds']:.1f}",
+        f"{cell['prune_seconds']:.1f}",
+    ]
+
+
+def render_table(cells: list[dict], table_format: str = "simple") -> str:
+    return tabulate([cell_row(c) for c in cells], headers=HEADERS, tablefmt=table_format, disable_numparse=True)

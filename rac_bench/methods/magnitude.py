@@ -1,0 +1,4 @@
+from rac_bench.methods import LayerwiseMethod, register_method
+from rac_bench.pruning.magnitude import magnitude_prune
+
+register_method(LayerwiseMethod("magnitude", "smallest |W| per matrix; no calibration", magnitude_prune, None))

@@ -1,0 +1,1 @@
+"""Pruning algorithms (what to do with a layer's statistics) and the engine that walks the layers."""

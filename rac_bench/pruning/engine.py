@@ -1,0 +1,164 @@
+"""The layer-sequential engine: run the calibration sequences through the model one decoder layer at a
+time, gather each linear layer's input statistics, let an algorithm prune it, then feed the pruned
+layer's outputs to the next layer. Architecture-agnostic: the decoder layers are found as the largest
+`nn.ModuleList` of blocks that hold `nn.Linear` modules, so lm_head and embeddings are never touched.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from rac_bench.errors import CalibrationError, ConfigError
+from rac_bench.pruning.pattern import SparsityTarget
+from rac_bench.pruning.statistics import InputStatistics
+
+# weight, statistics (None when the algorithm needs no calibration), target -> pruned weight
+PruneFunction = Callable[[torch.Tensor, "InputStatistics | None", SparsityTarget], torch.Tensor]
+
+
+@dataclass
+class LayerReport:
+    name: str
+    sparsity: float
+    relative_error: float | None
+    seconds: float
+
+
+@dataclass
+class PruningReport:
+    layers: list[LayerReport] = field(default_factory=list)
+    calibration_tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def sparsity(self) -> float:
+        return sum(layer.sparsity for layer in self.layers) / max(1, len(self.layers))
+
+    @property
+    def mean_relative_error(self) -> float | None:
+        errors = [layer.relative_error for layer in self.layers if layer.relative_error is not None]
+        return sum(errors) / len(errors) if errors else None
+
+    def to_dict(self) -> dict:
+        return {
+            "sparsity": self.sparsity,
+            "mean_relative_error": self.mean_relative_error,
+            "calibration_tokens": self.calibration_tokens,
+            "seconds": self.seconds,
+            "layers": [vars(layer) for layer in self.layers],
+        }
+
+
+def find_decoder_layers(model: nn.Module) -> nn.ModuleList:
+    candidates = [
+        module
+        for module in model.modules()
+        if isinstance(module, nn.ModuleList)
+        and len(module) > 0
+        and all(any(isinstance(m, nn.Linear) for m in block.modules()) for block in module)
+    ]
+    if not candidates:
+        raise ConfigError(f"{type(model).__name__} has no recognisable decoder layers (a ModuleList of blocks with nn.Linear)")
+    return max(candidates, key=lambda layers: sum(p.numel() for p in layers.parameters()))
+
+
+def prunable_linears(layer: nn.Module, ignore: str | None) -> dict[str, nn.Linear]:
+    pattern = re.compile(ignore) if ignore else None
+    return {
+        name: module
+        for name, module in layer.named_modules()
+        if isinstance(module, nn.Linear) and not (pattern and pattern.search(name))
+    }
+
+
+class _StopForward(Exception):
+    pass
+
+
+def _capture_first_layer_inputs(model: nn.Module, first_layer: nn.Module, sequences: list[torch.Tensor]):
+    """(hidden_states, kwargs) entering the first decoder layer for each sequence, one sequence at a time
+    (no padding). use_cache=False: a cache passed into repeated per-layer calls would be read stale."""
+    captured = []
+
+    def hook(module, args, kwargs):
+        kwargs = dict(kwargs)
+        hidden = args[0] if args else kwargs.pop("hidden_states")
+        kwargs.pop("past_key_values", None)
+        kwargs.pop("past_key_value", None)
+        kwargs["use_cache"] = False
+        captured.append((hidden.detach(), kwargs))
+        raise _StopForward
+
+    handle = first_layer.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        for ids in sequences:
+            try:
+                model(input_ids=ids.reshape(1, -1).to(model.device), use_cache=False)
+            except _StopForward:
+                pass
+    finally:
+        handle.remove()
+    return captured
+
+
+def _layer_output(layer: nn.Module, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor:
+    output = layer(hidden, **kwargs)
+    return output[0] if isinstance(output, tuple) else output
+
+
+@torch.no_grad()
+def prune_model(
+    model: nn.Module,
+    prune: PruneFunction,
+    target: SparsityTarget,
+    calibration: list[torch.Tensor] | None,
+    ignore: str | None = None,
+    progress: bool = True,
+) -> PruningReport:
+    """Prune every decoder linear layer in place. With `calibration` (token id tensors), layers are pruned
+    sequentially on the activations of the already-pruned layers before them."""
+    started = time.perf_counter()
+    layers = find_decoder_layers(model)
+    report = PruningReport()
+    states = None
+    if calibration is not None:
+        if not calibration or all(len(ids) == 0 for ids in calibration):
+            raise CalibrationError("the calibration set is empty; give at least one non-empty sequence")
+        report.calibration_tokens = int(sum(len(ids) for ids in calibration))
+        states = _capture_first_layer_inputs(model, layers[0], calibration)
+    for index, layer in enumerate(tqdm(layers, desc="pruning layers", disable=not progress, leave=False)):
+        linears = prunable_linears(layer, ignore)
+        statistics = {name: InputStatistics(module.in_features) for name, module in linears.items()}
+        if states is not None:
+            hooks = [
+                module.register_forward_hook(lambda _m, inputs, _o, s=statistics[name]: s.add(inputs[0]))
+                for name, module in linears.items()
+            ]
+            for hidden, kwargs in states:
+                _layer_output(layer, hidden, kwargs)
+            for hook in hooks:
+                hook.remove()
+        for name, module in linears.items():
+            layer_started = time.perf_counter()
+            dense = module.weight.detach().clone()
+            pruned = prune(dense, statistics[name] if states is not None else None, target)
+            module.weight.copy_(pruned)
+            report.layers.append(
+                LayerReport(
+                    name=f"layers.{index}.{name}",
+                    sparsity=float((pruned == 0).float().mean()),
+                    relative_error=statistics[name].relative_error(dense, pruned) if states is not None else None,
+                    seconds=time.perf_counter() - layer_started,
+                )
+            )
+        if states is not None:
+            states = [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
+    report.seconds = time.perf_counter() - started
+    return report

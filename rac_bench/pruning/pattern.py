@@ -1,0 +1,80 @@
+"""Sparsity targets and masks: unstructured (a fraction of each matrix) or N:M (N zeros in every M inputs)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+
+from rac_bench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SparsityTarget:
+    """`sparsity` for unstructured pruning; for N:M, `n` of every `m` consecutive weights in a row are zeroed."""
+
+    sparsity: float
+    n: int = 0
+    m: int = 0
+
+    @property
+    def is_n_m(self) -> bool:
+        return self.m > 0
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.n}:{self.m}" if self.is_n_m else "unstructured"
+
+    @property
+    def label(self) -> str:
+        return self.pattern if self.is_n_m else f"{self.sparsity:g}"
+
+
+def parse_sparsity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"sparsity {text!r} is not a number; accepted: a fraction in [0, 1), e.g. 0.5") from None
+    if not 0.0 <= value < 1.0:
+        raise ConfigError(f"sparsity {value:g} is outside [0, 1); accepted: a fraction such as 0.5")
+    return value
+
+
+def parse_pattern(text: str, sparsity: float) -> SparsityTarget:
+    """'unstructured' keeps `sparsity`; 'N:M' (N < M) fixes the sparsity at N/M."""
+    if text == "unstructured":
+        return SparsityTarget(sparsity)
+    match = re.fullmatch(r"(\d+):(\d+)", text)
+    if not match:
+        raise ConfigError(f"pattern {text!r} is not recognised; accepted: 'unstructured' or 'N:M' with N < M, e.g. 2:4")
+    n, m = int(match[1]), int(match[2])
+    if not 0 < n < m:
+        raise ConfigError(f"pattern {text!r} needs 0 < N < M (N zeros in every M weights); e.g. 2:4 or 4:8")
+    return SparsityTarget(n / m, n, m)
+
+
+def lowest_score_mask(
+    scores: torch.Tensor, target: SparsityTarget, per_row: bool = False, count: int | None = None
+) -> torch.Tensor:
+    """True where a weight is pruned: the `count` (default: int(numel * sparsity)) lowest-scoring weights of
+    the matrix, spread over the rows as evenly as possible when `per_row`; or, for N:M, the lowest N of every
+    M consecutive columns."""
+    mask = torch.zeros_like(scores, dtype=torch.bool)
+    rows, cols = scores.shape
+    if target.is_n_m:
+        if cols % target.m:
+            raise ConfigError(f"pattern {target.pattern} needs input width divisible by {target.m}, got {cols}")
+        groups = scores.reshape(rows, cols // target.m, target.m)
+        lowest = torch.topk(groups, target.n, dim=-1, largest=False).indices
+        return mask.reshape(rows, cols // target.m, target.m).scatter_(-1, lowest, True).reshape(rows, cols)
+    count = int(scores.numel() * target.sparsity) if count is None else count
+    if per_row:
+        # every row loses count // rows weights and the first count % rows rows one more, so the matrix is exact
+        base, extra = divmod(count, rows)
+        order = torch.argsort(scores, dim=1)
+        keep_going = torch.arange(cols).reshape(1, -1) < (base + (torch.arange(rows) < extra).long()).reshape(-1, 1)
+        return mask.scatter_(1, order, keep_going)
+    if count:
+        mask.view(-1)[torch.topk(scores.flatten(), count, largest=False).indices] = True
+    return mask

@@ -1,0 +1,81 @@
+"""SparseGPT (Frantar & Alistarh, 2023), Algorithm 1: prune a linear layer column block by column block,
+choosing the mask by the OBS saliency w^2 / [H^-1]_jj^2 and spreading each pruned weight's error over the
+not-yet-processed columns through the upper Cholesky factor of H^-1.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from rac_bench.pruning.pattern import SparsityTarget, lowest_score_mask
+from rac_bench.pruning.statistics import InputStatistics
+
+log = logging.getLogger(__name__)
+
+BLOCK_SIZE = 128
+DAMPENING = 0.01
+MAX_DAMPENING_RETRIES = 6
+
+
+def inverse_hessian_factor(hessian: torch.Tensor, dampening: float = DAMPENING) -> torch.Tensor:
+    """Upper Cholesky factor of (H + lambda I)^-1, lambda = dampening * mean(diag H); on failure lambda grows 10x."""
+    columns = hessian.shape[0]
+    mean_diagonal = torch.mean(torch.diagonal(hessian))
+    for attempt in range(MAX_DAMPENING_RETRIES):
+        damped = hessian + (dampening * 10**attempt) * mean_diagonal * torch.eye(columns, dtype=hessian.dtype)
+        factor, info = torch.linalg.cholesky_ex(damped)
+        if info == 0:
+            if attempt:
+                log.warning("Cholesky needed dampening %.0e of mean diag H", dampening * 10**attempt)
+            return torch.linalg.cholesky(torch.cholesky_inverse(factor), upper=True)
+    raise FloatingPointError("H + lambda I is not positive definite even with 1e4x the default dampening")
+
+
+def sparsegpt_prune(
+    weight: torch.Tensor,
+    statistics: InputStatistics,
+    target: SparsityTarget,
+    block_size: int = BLOCK_SIZE,
+    dampening: float = DAMPENING,
+) -> torch.Tensor:
+    """Return the pruned, updated weight (same dtype); `weight` is left untouched."""
+    W = weight.detach().to(torch.float32).clone()
+    rows, columns = W.shape
+    H = statistics.hessian.clone()
+    dead = torch.diagonal(H) == 0  # inputs never active: any weight on them is free to prune
+    H[dead, dead] = 1.0
+    W[:, dead] = 0.0
+    Hinv = inverse_hessian_factor(H, dampening)
+    total_pruned = int(W.numel() * target.sparsity)  # each block takes its share, so the matrix is exact
+
+    for i1 in range(0, columns, block_size):
+        i2 = min(i1 + block_size, columns)
+        W1 = W[:, i1:i2].clone()
+        Q1 = torch.zeros_like(W1)
+        Err1 = torch.zeros_like(W1)
+        Hinv1 = Hinv[i1:i2, i1:i2]
+        diagonal = torch.diagonal(Hinv1)
+        if target.is_n_m:
+            mask1 = torch.zeros_like(W1, dtype=torch.bool)
+        else:
+            count = total_pruned * i2 // columns - total_pruned * i1 // columns
+            mask1 = lowest_score_mask(W1**2 / diagonal.reshape(1, -1) ** 2, target, count=count)
+        for i in range(i2 - i1):
+            w = W1[:, i]
+            d = Hinv1[i, i]
+            if target.is_n_m and i % target.m == 0:
+                # N:M decides each group's mask when the sweep reaches it, with the updated weights.
+                group = W1[:, i : i + target.m] ** 2 / diagonal[i : i + target.m].reshape(1, -1) ** 2
+                lowest = torch.topk(group, target.n, dim=1, largest=False).indices
+                mask1.scatter_(1, i + lowest, True)
+            q = w.clone()
+            q[mask1[:, i]] = 0
+            Q1[:, i] = q
+            err = (w - q) / d
+            W1[:, i:] -= err.unsqueeze(1) @ Hinv1[i, i:].unsqueeze(0)
+            Err1[:, i] = err
+        W[:, i1:i2] = Q1
+        W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:]
+    return W.to(weight.dtype)

@@ -1,0 +1,130 @@
+"""Execute a run: load the dense model, build each model variant (prune once), evaluate it on every task,
+and write per-sample records, cell summaries and the leaderboard to the output directory."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from rac_bench.backends.base import SamplingSettings
+from rac_bench.backends.hf import HFBackend
+from rac_bench.calibration.provider import CalibrationProvider
+from rac_bench.checkpoints import checkpoint_dir, load_checkpoint, save_checkpoint
+from rac_bench.config import RunConfig
+from rac_bench.evaluation import evaluate_task
+from rac_bench.fingerprint import weights_fingerprint
+from rac_bench.leaderboard.table import render_table
+from rac_bench.methods import PruneContext, get_method
+from rac_bench.models import EMBEDDED_MODEL_NAME, load_model
+from rac_bench.plan import ModelVariant, model_variants
+from rac_bench.provenance import provenance
+from rac_bench.tasks import get_task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    output_dir: Path
+    cells: list[dict]
+    table: str
+
+
+def write_atomic(path: Path, text: str) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}-", delete=False, encoding="utf-8") as f:
+        f.write(text)
+    os.replace(f.name, path)
+
+
+def set_threads(threads: int | None) -> int:
+    count = threads or os.cpu_count() or 1
+    torch.set_num_threads(count)
+    return count
+
+
+def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConfig, calibration, variant_fp: str):
+    """(model, pruning report dict, prune seconds); dense is the loaded model itself."""
+    method = get_method(variant.method)
+    if variant.method == "dense":
+        return dense_model, None, 0.0
+    directory = checkpoint_dir(config.cache_dir, variant_fp)
+    cached = load_checkpoint(directory, dense_model.dtype)
+    if cached is not None:
+        log.info("%s %s: reusing checkpoint %s", variant.method, variant.target.label, directory)
+        model, report = cached
+        return model, report, 0.0
+    if method.calibration_source:
+        calibration(method.calibration_source)  # built (and timed) outside the pruning time
+    model = copy.deepcopy(dense_model)
+    started = time.perf_counter()
+    report = method.prune(model, PruneContext(variant.target, tokenizer, calibration, config.ignore))
+    prune_seconds = time.perf_counter() - started
+    report_dict = report.to_dict() if report is not None else {}
+    report_dict.update(method=variant.method, pattern=variant.target.pattern, target_sparsity=variant.target.sparsity)
+    save_checkpoint(model, tokenizer, directory, report_dict)
+    return model, report_dict, prune_seconds
+
+
+def run(config: RunConfig) -> RunResult:
+    threads = set_threads(config.threads)
+    dense_model, tokenizer = load_model(config.model)
+    output_dir = config.output_dir
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model_fp = weights_fingerprint(dense_model)
+    calibration_task = get_task(config.calibration_prompts)
+    calibration = CalibrationProvider(
+        dense_model,
+        tokenizer,
+        calibration_task.calibration_questions()[: config.calibration_samples],
+        SamplingSettings(config.trace_temperature, config.trace_top_p, config.trace_max_new_tokens, config.seed),
+        model_fp,
+        config.cache_dir,
+        config.batch_size,
+    )
+    cells, samples = [], []
+    for variant in model_variants(config):
+        variant_fp = variant.fingerprint(config, model_fp)
+        model, report, prune_seconds = build_variant(variant, dense_model, tokenizer, config, calibration, variant_fp)
+        backend = HFBackend(model, tokenizer, config.batch_size)
+        for task_name in config.tasks:
+            task = get_task(task_name)
+            log.info("evaluating %s %s on %s", variant.method, variant.target.label, task_name)
+            evaluation = evaluate_task(
+                backend, tokenizer, task, config.limit, config.samples, config.max_new_tokens, config.seed
+            )
+            cell = {
+                "model": config.model or EMBEDDED_MODEL_NAME,
+                "model_fingerprint": model_fp,
+                "method": variant.method,
+                "pattern": variant.target.pattern,
+                "sparsity": variant.target.sparsity,
+                "task": task_name,
+                "variant_fingerprint": variant_fp,
+                "checkpoint": str(checkpoint_dir(config.cache_dir, variant_fp)) if report is not None else None,
+                "prune_seconds": prune_seconds,
+                "calibration_seconds": calibration.seconds.get(get_method(variant.method).calibration_source or "", 0.0),
+                "pruning": report,
+                **evaluation.summary,
+            }
+            cells.append(cell)
+            samples.extend({"method": variant.method, "pattern": variant.target.pattern,
+                            "sparsity": variant.target.sparsity, **record} for record in evaluation.samples)
+    table = render_table(cells)
+    summary = {
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "threads": threads,
+        "provenance": provenance(),
+        "cells": cells,
+    }
+    write_atomic(output_dir / "samples.jsonl", "".join(json.dumps(s) + "\n" for s in samples))
+    write_atomic(output_dir / "summary.json", json.dumps(summary, indent=2, default=str))
+    write_atomic(output_dir / "leaderboard.md", render_table(cells, "github") + "\n")
+    return RunResult(output_dir, cells, table)

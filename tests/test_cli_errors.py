@@ -1,0 +1,66 @@
+"""Bad input: one line on stderr, exit code 2, no traceback, nothing written."""
+
+import subprocess
+import sys
+
+import pytest
+
+from rac_bench.cli import main
+
+BAD_INPUTS = [
+    (["run", "--methods", "nope"], "unknown method 'nope'"),
+    (["run", "--sparsity", "1.0"], "outside [0, 1)"),
+    (["run", "--sparsity", "-0.1"], "outside [0, 1)"),
+    (["run", "--sparsity", "half"], "not a number"),
+    (["run", "--pattern", "3:2"], "0 < N < M"),
+    (["run", "--pattern", "a:b"], "not recognised"),
+    (["run", "--tasks", "nope"], "unknown task 'nope'; available: rac_arith"),
+    (["run", "--model", "./no/such/model"], "neither an existing directory nor a hub id"),
+    (["run", "--limit", "0"], "positive whole number"),
+    (["run", "--no-such-flag"], "unrecognized arguments"),
+]
+
+
+def run_cli(arguments, directory, capsys, monkeypatch):
+    monkeypatch.chdir(directory)
+    code = main(arguments)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", BAD_INPUTS)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch, arguments, message):
+    output = tmp_path / "out"
+    code, stderr = run_cli([*arguments, "--output-dir", str(output)], tmp_path, capsys, monkeypatch)
+    assert code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], stderr
+    assert not output.exists()
+    assert not (tmp_path / "rac-bench-runs").exists()
+
+
+def test_model_directory_without_config_is_rejected(tmp_path, capsys, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    code, stderr = run_cli(["run", "--model", str(tmp_path / "empty")], tmp_path, capsys, monkeypatch)
+    assert code == 2 and "has no config.json" in stderr
+
+
+def test_config_file_with_unknown_key_is_rejected(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "c.yaml"
+    config.write_text("methods: [sparsegpt]\nspasity: 0.5\n")
+    code, stderr = run_cli(["run", "--config", str(config)], tmp_path, capsys, monkeypatch)
+    assert code == 2 and "unknown config option(s) spasity" in stderr
+
+
+def test_unwritable_output_directory_is_rejected(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, stderr = run_cli(["run", "--output-dir", str(blocker / "sub")], tmp_path, capsys, monkeypatch)
+    assert code == 2 and "cannot write to output directory" in stderr
+
+
+def test_the_installed_command_prints_no_traceback(tmp_path):
+    """Once through a real process: the console entry point, stderr and the exit code as a shell sees them."""
+    result = subprocess.run([sys.executable, "-m", "rac_bench.cli", "run", "--sparsity", "2"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "rac-bench: error: sparsity 2 is outside [0, 1); accepted: a fraction such as 0.5"

@@ -1,0 +1,62 @@
+"""The front door on the embedded model, end to end: prune with SparseGPT and RAC, evaluate through lm-eval."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from rac_bench.cli import main
+from rac_bench.pruning.engine import find_decoder_layers
+
+LIMIT = 60
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    output = tmp_path_factory.mktemp("run") / "out"
+    cache = tmp_path_factory.mktemp("cache")
+    code = main(["run", "--methods", "sparsegpt,rac", "--sparsity", "0.5", "--limit", str(LIMIT),
+                 "--output-dir", str(output), "--cache-dir", str(cache)])
+    assert code == 0
+    return output, json.loads((output / "summary.json").read_text())
+
+
+def test_run_evaluates_dense_and_both_pruned_variants(default_run):
+    output, summary = default_run
+    cells = {cell["method"]: cell for cell in summary["cells"]}
+    assert list(cells) == ["dense", "sparsegpt", "rac"]
+    assert cells["dense"]["accuracy"]["value"] >= 0.85
+    for cell in cells.values():
+        assert cell["problems"] == LIMIT and cell["samples"] == LIMIT
+        accuracy = cell["accuracy"]
+        assert accuracy["low"] <= accuracy["value"] <= accuracy["high"]
+        # rac-bench's own scoring agrees with the lm-eval task's process_results on the same responses
+        assert cell["lm_eval"]["accuracy,none"] == pytest.approx(accuracy["value"])
+    for method in ("sparsegpt", "rac"):
+        assert cells[method]["pruning"]["sparsity"] == pytest.approx(0.5)
+    assert "rac_arith" in (output / "leaderboard.md").read_text()
+
+
+def test_samples_carry_engine_token_accounting(default_run):
+    output, _ = default_run
+    samples = [json.loads(line) for line in (output / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 3 * LIMIT
+    for sample in samples:
+        assert sample["thinking_tokens"] + sample["answer_tokens"] == sample["generated_tokens"]
+        assert sample["finish_reason"] in ("stop", "length")
+        if sample["correct"]:
+            assert sample["response"].endswith(f"</think>{sample['reference']}")
+    dense = [s for s in samples if s["method"] == "dense"]
+    # thinking grows with the number of operations, one written step per operation
+    assert dense[-1]["thinking_tokens"] > dense[0]["thinking_tokens"]
+
+
+def test_pruned_checkpoint_loads_with_transformers_at_target_sparsity(default_run):
+    _, summary = default_run
+    rac = next(cell for cell in summary["cells"] if cell["method"] == "rac")
+    model = AutoModelForCausalLM.from_pretrained(rac["checkpoint"])
+    for layer in find_decoder_layers(model):
+        for module in layer.modules():
+            if isinstance(module, torch.nn.Linear):
+                assert float((module.weight == 0).float().mean()) == pytest.approx(0.5, abs=1e-3)

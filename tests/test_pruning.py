@@ -1,0 +1,100 @@
+import pytest
+import torch
+
+from conftest import tiny_qwen2
+from rac_bench.errors import CalibrationError, ConfigError
+from rac_bench.pruning.engine import find_decoder_layers, prune_model
+from rac_bench.pruning.magnitude import magnitude_prune
+from rac_bench.pruning.pattern import SparsityTarget, parse_pattern
+from rac_bench.pruning.sparsegpt import sparsegpt_prune
+from rac_bench.pruning.statistics import InputStatistics
+from rac_bench.pruning.wanda import wanda_prune
+
+ALGORITHMS = {"magnitude": magnitude_prune, "wanda": wanda_prune, "sparsegpt": sparsegpt_prune}
+
+
+def correlated_layer(rows=64, columns=256, tokens=2048, seed=0):
+    """A weight and inputs with correlated, unevenly scaled channels: the case where the methods differ."""
+    generator = torch.Generator().manual_seed(seed)
+    mixing = torch.randn(columns, columns, generator=generator) / columns**0.5
+    scales = torch.exp(torch.randn(columns, generator=generator))
+    inputs = (torch.randn(tokens, columns, generator=generator) @ mixing + 0.3 * torch.randn(tokens, columns, generator=generator)) * scales
+    weight = torch.randn(rows, columns, generator=generator)
+    statistics = InputStatistics(columns)
+    statistics.add(inputs)
+    return weight, inputs, statistics
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+@pytest.mark.parametrize("sparsity", [0.3, 0.5, 0.7])
+def test_unstructured_sparsity_is_exact(name, sparsity):
+    weight, _, statistics = correlated_layer()
+    pruned = ALGORITHMS[name](weight, statistics, SparsityTarget(sparsity))
+    assert (pruned == 0).sum().item() == int(weight.numel() * sparsity)
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+@pytest.mark.parametrize("pattern", ["2:4", "4:8", "1:4"])
+def test_n_m_pattern_holds_in_every_group(name, pattern):
+    weight, _, statistics = correlated_layer()
+    target = parse_pattern(pattern, 0.0)
+    pruned = ALGORITHMS[name](weight, statistics, target)
+    zeros_per_group = (pruned == 0).reshape(weight.shape[0], -1, target.m).sum(-1)
+    assert torch.all(zeros_per_group == target.n)
+
+
+def test_reconstruction_error_orders_sparsegpt_below_wanda_below_magnitude():
+    weight, inputs, statistics = correlated_layer()
+    target = SparsityTarget(0.5)
+    errors = {}
+    for name, algorithm in ALGORITHMS.items():
+        pruned = algorithm(weight, statistics, target)
+        direct = torch.sum((inputs @ (weight - pruned).T) ** 2) / torch.sum((inputs @ weight.T) ** 2)
+        errors[name] = statistics.relative_error(weight, pruned)
+        assert errors[name] == pytest.approx(direct.item(), rel=1e-3)
+    assert errors["sparsegpt"] < errors["wanda"] < errors["magnitude"]
+
+
+def test_hessian_accumulated_in_batches_equals_one_batch():
+    _, inputs, whole = correlated_layer()
+    batched = InputStatistics(inputs.shape[1])
+    for chunk in torch.split(inputs, [1, 500, 3, 1544]):
+        batched.add(chunk)
+    assert batched.tokens == whole.tokens == inputs.shape[0]
+    torch.testing.assert_close(batched.hessian, whole.hessian, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(whole.hessian, 2 * inputs.T @ inputs / inputs.shape[0], rtol=1e-4, atol=1e-3)
+
+
+def test_engine_prunes_every_decoder_linear_and_nothing_else():
+    model = tiny_qwen2()
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    calibration = [torch.randint(0, 97, (n,)) for n in (9, 17, 33)]
+    report = prune_model(model, sparsegpt_prune, SparsityTarget(0.5), calibration, progress=False)
+    decoder_linears = [n for n, m in find_decoder_layers(model).named_modules() if isinstance(m, torch.nn.Linear)]
+    assert len(report.layers) == len(decoder_linears) == 2 * 7
+    assert all(layer.sparsity == 0.5 for layer in report.layers)
+    assert all(0 < layer.relative_error < 1 for layer in report.layers)
+    assert report.calibration_tokens == 9 + 17 + 33
+    for name, parameter in model.named_parameters():
+        if "layers." not in name or name.endswith(("norm.weight", "bias")):
+            assert torch.equal(parameter, before[name]), name
+
+
+def test_engine_ignore_regex_leaves_matching_layers_dense():
+    model = tiny_qwen2()
+    report = prune_model(model, magnitude_prune, SparsityTarget(0.5), None, ignore=r"mlp\.", progress=False)
+    assert report.layers and not any("mlp" in layer.name for layer in report.layers)
+    assert float((model.model.layers[0].mlp.down_proj.weight == 0).float().mean()) < 0.01
+
+
+def test_engine_rejects_empty_calibration_and_models_without_decoder_layers():
+    with pytest.raises(CalibrationError):
+        prune_model(tiny_qwen2(), sparsegpt_prune, SparsityTarget(0.5), [], progress=False)
+    with pytest.raises(ConfigError):
+        prune_model(torch.nn.Sequential(torch.nn.ReLU()), magnitude_prune, SparsityTarget(0.5), None, progress=False)
+
+
+@pytest.mark.parametrize("text", ["3:2", "a:b", "2:2", "0:4", "2-4"])
+def test_malformed_patterns_are_rejected(text):
+    with pytest.raises(ConfigError):
+        parse_pattern(text, 0.5)

@@ -1,0 +1,38 @@
+import pytest
+
+from rac_bench.scoring import score_response
+from rac_bench.scoring.integer import extract_integer
+from rac_bench.scoring.thinking import split_thinking
+
+
+@pytest.mark.parametrize(
+    "response, thinking, answer, closed",
+    [
+        ("<think>1+2=3</think>3", "<think>1+2=3</think>", "3", True),
+        ("1+2=3</think>3", "1+2=3</think>", "3", True),  # template opened <think> in the prompt
+        ("<think>a</think>b</think>c", "<think>a</think>b</think>", "c", True),  # the last close counts
+        ("<think>1+2=3;3+4=", "<think>1+2=3;3+4=", "", False),
+        ("", "", "", False),
+    ],
+)
+def test_split_thinking(response, thinking, answer, closed):
+    split = split_thinking(response)
+    assert (split.thinking, split.answer, split.closed) == (thinking, answer, closed)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("42", "42"), ("The answer is 7.", "7"), ("x 3 then 12", "12"), ("-1", "-1"), ("1,024", "1024"),
+     ("007", "7"), ("none", None), ("", None)],
+)
+def test_extract_integer(text, expected):
+    assert extract_integer(text) == expected
+
+
+def test_score_response_counts_truncation_as_wrong():
+    assert score_response("integer", "<think>1+2=3</think>3", "3").correct
+    assert not score_response("integer", "<think>1+2=3</think>4", "3").correct
+    unclosed = score_response("integer", "<think>1+2=3 so 3", "3")
+    assert unclosed.truncated and not unclosed.correct
+    limit = score_response("integer", "<think>1+2=3</think>3", "3", hit_token_limit=True)
+    assert limit.truncated and not limit.correct
