@@ -57,6 +57,7 @@ def evaluate_task(
         torch_random_seed=seed,
         fewshot_random_seed=seed,
         bootstrap_iters=0,
+        task_manager=task_manager(),
     )
     wall_seconds = time.perf_counter() - started
     references = {s["doc_id"]: s for s in results["samples"][task.name]}
