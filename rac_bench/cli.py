@@ -28,6 +28,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sparsity", help="comma list of fractions in [0, 1), e.g. 0.5,0.6")
     parser.add_argument("--pattern", help="'unstructured' or N:M (e.g. 2:4); comma list allowed")
     parser.add_argument("--tasks", help="comma list of tasks (see `rac-bench tasks`)")
+    parser.add_argument("--data-dir", type=Path, help="local copies of task data (math500.jsonl, ...) instead of the hub")
     parser.add_argument("--output-dir", type=Path, help="where results go (default: rac-bench-runs/<timestamp>)")
     parser.add_argument("--limit", help="evaluate only the first N problems of each task")
     parser.add_argument("--samples", help="samples per problem (default: the task's)")
@@ -45,7 +46,7 @@ def _run(args) -> int:
     from rac_bench.runner import run
 
     options = {k: getattr(args, k) for k in (
-        "model", "methods", "sparsity", "pattern", "tasks", "output_dir", "limit", "samples", "max_new_tokens",
+        "model", "methods", "sparsity", "pattern", "tasks", "data_dir", "output_dir", "limit", "samples", "max_new_tokens",
         "seed", "calibration_samples", "ignore", "batch_size", "threads", "cache_dir")}
     config = build_config(args.config, **options)
     result = run(config)

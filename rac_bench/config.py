@@ -33,6 +33,7 @@ class RunConfig:
     sparsity: list[float] = field(default_factory=lambda: [0.5])
     pattern: list[str] = field(default_factory=lambda: ["unstructured"])
     tasks: list[str] = field(default_factory=lambda: ["rac_arith"])
+    data_dir: Path | None = None  # local copies of the task data instead of the hub (see rac_bench.task_data)
     output_dir: Path | None = None  # None: rac-bench-runs/<timestamp>
     backend: str = "hf"
     limit: int | None = None  # evaluate only the first N problems of each task
@@ -112,7 +113,7 @@ def build_config(config_file: Path | None = None, **overrides) -> RunConfig:
 
 def validate(config: RunConfig) -> RunConfig:
     from rac_bench.methods import get_method
-    from rac_bench.tasks import get_task
+    from rac_bench.tasks import TASKS, get_task
 
     config.methods = _split(config.methods)
     if not config.methods:
@@ -123,8 +124,17 @@ def validate(config: RunConfig) -> RunConfig:
     config.pattern = _split(config.pattern)
     config.targets  # parses every pattern
     config.tasks = _split(config.tasks)
-    for name in config.tasks + [config.calibration_prompts]:
+    for name in config.tasks:
         get_task(name)
+    calibration_sets = sorted(name for name, task in TASKS.items() if task.calibration_questions)
+    if config.calibration_prompts not in calibration_sets:
+        raise ConfigError(
+            f"calibration prompt set {config.calibration_prompts!r} is unknown; available: {', '.join(calibration_sets)}"
+        )
+    if config.data_dir is not None:
+        config.data_dir = Path(config.data_dir)
+        if not config.data_dir.is_dir():
+            raise ConfigError(f"data directory {config.data_dir} does not exist; give a directory with the task files")
     if config.backend not in BACKENDS:
         raise ConfigError(f"unknown backend {config.backend!r}; available: {', '.join(BACKENDS)}")
     for name in ("limit", "samples", "max_new_tokens", "threads"):

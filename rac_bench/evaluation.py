@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import lm_eval
-from lm_eval.tasks import TaskManager, get_task_dict
+from lm_eval.tasks import TaskManager
 
 from rac_bench import metrics
 from rac_bench.backends.lm_adapter import RacBenchLM
@@ -42,12 +42,12 @@ def evaluate_task(
 ) -> TaskEvaluation:
     samples = samples or task.samples
     lm = RacBenchLM(backend, tokenizer, seed=seed, max_new_tokens=max_new_tokens)
-    task_dict = get_task_dict([task.name], task_manager())
-    task_dict[task.name].set_config(key="repeats", value=samples)
+    task_object = task_manager().load([task.name])["tasks"][task.name]
+    task_object.set_config(key="repeats", value=samples)
     started = time.perf_counter()
     results = lm_eval.simple_evaluate(
         model=lm,
-        tasks=list(task_dict.values()),
+        tasks=[task_object],
         apply_chat_template=True,
         limit=limit,
         log_samples=True,

@@ -26,6 +26,7 @@ from rac_bench.methods import PruneContext, get_method
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model
 from rac_bench.plan import ModelVariant, model_variants
 from rac_bench.provenance import provenance
+from rac_bench.task_data import DATA_DIR_VARIABLE
 from rac_bench.tasks import get_task
 
 log = logging.getLogger(__name__)
@@ -51,16 +52,17 @@ def set_threads(threads: int | None) -> int:
 
 
 def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConfig, calibration, variant_fp: str):
-    """(model, pruning report dict, prune seconds); dense is the loaded model itself."""
+    """(model, pruning report dict); dense is the loaded model itself. A checkpoint saved earlier for the same
+    fingerprint is reused, and its report keeps the pruning time it originally took."""
     method = get_method(variant.method)
     if variant.method == "dense":
-        return dense_model, None, 0.0
+        return dense_model, None
     directory = checkpoint_dir(config.cache_dir, variant_fp)
     cached = load_checkpoint(directory, dense_model.dtype)
     if cached is not None:
         log.info("%s %s: reusing checkpoint %s", variant.method, variant.target.label, directory)
         model, report = cached
-        return model, report, 0.0
+        return model, {**report, "checkpoint_reused": True}
     if method.calibration_source:
         calibration(method.calibration_source)  # built (and timed) outside the pruning time
     model = copy.deepcopy(dense_model)
@@ -68,13 +70,18 @@ def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConf
     report = method.prune(model, PruneContext(variant.target, tokenizer, calibration, config.ignore))
     prune_seconds = time.perf_counter() - started
     report_dict = report.to_dict() if report is not None else {}
-    report_dict.update(method=variant.method, pattern=variant.target.pattern, target_sparsity=variant.target.sparsity)
+    report_dict.update(
+        method=variant.method, pattern=variant.target.pattern, target_sparsity=variant.target.sparsity,
+        prune_seconds=prune_seconds, checkpoint_reused=False,
+    )
     save_checkpoint(model, tokenizer, directory, report_dict)
-    return model, report_dict, prune_seconds
+    return model, report_dict
 
 
 def run(config: RunConfig) -> RunResult:
     threads = set_threads(config.threads)
+    if config.data_dir is not None:
+        os.environ[DATA_DIR_VARIABLE] = str(config.data_dir.resolve())  # read by the task YAMLs' loaders
     dense_model, tokenizer = load_model(config.model)
     output_dir = config.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -92,7 +99,7 @@ def run(config: RunConfig) -> RunResult:
     cells, samples = [], []
     for variant in model_variants(config):
         variant_fp = variant.fingerprint(config, model_fp)
-        model, report, prune_seconds = build_variant(variant, dense_model, tokenizer, config, calibration, variant_fp)
+        model, report = build_variant(variant, dense_model, tokenizer, config, calibration, variant_fp)
         backend = HFBackend(model, tokenizer, config.batch_size)
         for task_name in config.tasks:
             task = get_task(task_name)
@@ -109,7 +116,7 @@ def run(config: RunConfig) -> RunResult:
                 "task": task_name,
                 "variant_fingerprint": variant_fp,
                 "checkpoint": str(checkpoint_dir(config.cache_dir, variant_fp)) if report is not None else None,
-                "prune_seconds": prune_seconds,
+                "prune_seconds": report["prune_seconds"] if report else 0.0,
                 "calibration_seconds": calibration.seconds.get(get_method(variant.method).calibration_source or "", 0.0),
                 "pruning": report,
                 **evaluation.summary,

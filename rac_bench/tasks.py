@@ -22,12 +22,14 @@ class TaskInfo:
     source: str
     generation: SamplingSettings
     samples: int
-    calibration_questions: Callable[[], list[str]]
+    calibration_questions: Callable[[], list[str]] | None = None  # None: not a calibration prompt set
 
 
 def _arithmetic_calibration() -> list[str]:
     return [p.question for p in arithmetic.calibration_problems()]
 
+
+REASONING = SamplingSettings(temperature=0.6, top_p=0.95, max_new_tokens=32768)
 
 TASKS: dict[str, TaskInfo] = {
     "rac_arith": TaskInfo(
@@ -39,6 +41,11 @@ TASKS: dict[str, TaskInfo] = {
         samples=1,
         calibration_questions=_arithmetic_calibration,
     ),
+    "math500": TaskInfo("math500", "math", 500, "HuggingFaceH4/MATH-500 (test)", REASONING, 4),
+    "aime24": TaskInfo("aime24", "math", 30, "HuggingFaceH4/aime_2024 (train)", REASONING, 16),
+    "aime25": TaskInfo("aime25", "math", 30, "opencompass/AIME2025 (AIME2025-I + AIME2025-II, test)", REASONING, 16),
+    "amc23": TaskInfo("amc23", "math", 40, "AI-MO/aimo-validation-amc (2023 rows)", REASONING, 8),
+    "gpqa_diamond": TaskInfo("gpqa_diamond", "multiple_choice", 198, "Idavidrein/gpqa (gpqa_diamond; gated)", REASONING, 8),
 }
 
 

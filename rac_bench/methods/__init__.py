@@ -25,7 +25,7 @@ def register_method(method: Method) -> Method:
 
 def _load() -> dict[str, Method]:
     if not _REGISTRY:
-        from rac_bench.methods import dense, magnitude, rac, sparsegpt, wanda  # noqa: F401  (they register)
+        from rac_bench.methods import dense, magnitude, rac, rac_wanda, sparsegpt, wanda  # noqa: F401 (they register)
 
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
             register_method(entry_point.load())

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rac_bench.errors import ConfigError
+from rac_bench.scoring.choice import extract_letter, letters_equal
 from rac_bench.scoring.integer import extract_integer, integers_equal
+from rac_bench.scoring.math_answer import extract_boxed, math_equal
 from rac_bench.scoring.thinking import split_thinking
 
 
@@ -25,6 +27,8 @@ class Scorer:
 
 SCORERS: dict[str, Scorer] = {
     "integer": Scorer(extract_integer, integers_equal),
+    "math": Scorer(extract_boxed, math_equal),
+    "multiple_choice": Scorer(extract_letter, letters_equal),
 }
 
 

@@ -1,0 +1,145 @@
+"""Rows of the reasoning benchmarks, from the Hugging Face hub (pinned) or from local copies.
+
+Every loader returns dicts with at least `id`, `question` and `answer`. A local directory (`--data-dir`, or
+the RAC_BENCH_DATA_DIR environment variable) takes precedence over the hub: it holds `math500.jsonl`,
+`aime2024.jsonl`, `aime2025.jsonl`, `amc23.jsonl` and `gpqa_diamond.csv` (the official GPQA CSV schema).
+GPQA's four choices are shuffled per question with a seed taken from its Record ID, never from a global RNG.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from rac_bench.errors import DataError
+
+DATA_DIR_VARIABLE = "RAC_BENCH_DATA_DIR"
+MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+CHOICE_INSTRUCTION = "Please reason step by step, and put the letter of your final answer within \\boxed{}."
+LETTERS = "ABCD"
+
+
+@dataclass(frozen=True)
+class HubSource:
+    path: str
+    split: str
+    configs: tuple[str | None, ...] = (None,)
+    revision: str = "main"
+    gated: bool = False
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    local_file: str
+    hub: HubSource
+    to_row: Callable[[dict, int], dict]  # raw record, index -> normalised row (raises KeyError on a missing field)
+    keep: Callable[[dict], bool] = lambda record: True
+
+
+def _math500_row(record: dict, index: int) -> dict:
+    return {"id": record["unique_id"], "question": record["problem"], "answer": str(record["answer"]),
+            "solution": record.get("solution"), "level": record.get("level"), "subject": record.get("subject")}
+
+
+def _integer_text(value) -> str:
+    number = float(value)
+    if number != int(number):
+        raise ValueError(f"answer {value!r} is not an integer")
+    return str(int(number))
+
+
+def _competition_row(record: dict, index: int) -> dict:
+    question = record.get("problem", record.get("question"))
+    if question is None:
+        raise KeyError("problem")
+    identifier = record.get("id", record.get("ID", index))
+    return {"id": str(identifier), "question": question, "answer": _integer_text(record["answer"]),
+            "solution": record.get("solution")}
+
+
+def _gpqa_row(record: dict, index: int) -> dict:
+    correct = record["Correct Answer"].strip()
+    choices = [correct] + [record[f"Incorrect Answer {k}"].strip() for k in (1, 2, 3)]
+    record_id = record.get("Record ID") or str(index)
+    seed = int(hashlib.sha256(record_id.encode()).hexdigest()[:16], 16)
+    random.Random(seed).shuffle(choices)
+    options = "\n".join(f"{letter}) {choice}" for letter, choice in zip(LETTERS, choices))
+    return {"id": record_id, "question": f"{record['Question'].strip()}\n\n{options}", "answer": LETTERS[choices.index(correct)],
+            "domain": record.get("High-level domain")}
+
+
+SOURCES: dict[str, DatasetSource] = {
+    "math500": DatasetSource("math500.jsonl", HubSource("HuggingFaceH4/MATH-500", "test"), _math500_row),
+    "aime24": DatasetSource("aime2024.jsonl", HubSource("HuggingFaceH4/aime_2024", "train"), _competition_row),
+    "aime25": DatasetSource("aime2025.jsonl", HubSource("opencompass/AIME2025", "test", ("AIME2025-I", "AIME2025-II")),
+                            _competition_row),
+    "amc23": DatasetSource("amc23.jsonl", HubSource("AI-MO/aimo-validation-amc", "train"), _competition_row,
+                           keep=lambda record: "2023" in str(record.get("url", "2023"))),
+    "gpqa_diamond": DatasetSource("gpqa_diamond.csv", HubSource("Idavidrein/gpqa", "train", ("gpqa_diamond",), gated=True),
+                                  _gpqa_row),
+}
+
+
+def data_dir(explicit: str | Path | None = None) -> Path | None:
+    value = explicit or os.environ.get(DATA_DIR_VARIABLE)
+    return Path(value) if value else None
+
+
+def _read_local(path: Path) -> list[dict]:
+    if not path.exists():
+        raise DataError(f"data file {path} does not exist; put the task's file there or unset --data-dir to use the hub")
+    if path.suffix == ".csv":
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    raise DataError(f"{path}:{line_number} is not valid JSON") from None
+    return records
+
+
+def _read_hub(hub: HubSource) -> list[dict]:
+    import datasets
+
+    records = []
+    for config in hub.configs:
+        try:
+            records.extend(datasets.load_dataset(hub.path, config, split=hub.split, revision=hub.revision))
+        except Exception as error:  # the hub raises many types; the user needs one line either way
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            hint = (" (the dataset is gated: accept its terms on the hub and run `hf auth login`)" if hub.gated else "")
+            raise DataError(f"cannot load {hub.path} from the hub{hint}: {reason}; or point --data-dir at a local copy") from None
+    return records
+
+
+def load_rows(task: str, directory: str | Path | None = None) -> list[dict]:
+    if task not in SOURCES:
+        raise DataError(f"no data source for task {task!r}; available: {', '.join(sorted(SOURCES))}")
+    source = SOURCES[task]
+    local = data_dir(directory)
+    origin = str(local / source.local_file) if local else source.hub.path
+    records = _read_local(local / source.local_file) if local else _read_hub(source.hub)
+    rows = []
+    for index, record in enumerate(r for r in records if source.keep(r)):
+        try:
+            row = source.to_row(record, index)
+        except KeyError as missing:
+            raise DataError(f"{origin} row {index + 1} lacks the field {missing}") from None
+        except (TypeError, ValueError) as error:
+            raise DataError(f"{origin} row {index + 1} is malformed: {error}") from None
+        if not str(row["answer"]).strip():
+            raise DataError(f"{origin} row {index + 1} has an empty answer")
+        rows.append(row)
+    if not rows:
+        raise DataError(f"{origin} holds no rows for task {task}")
+    return rows
