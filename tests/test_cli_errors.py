@@ -14,7 +14,7 @@ BAD_INPUTS = [
     (["run", "--sparsity", "half"], "not a number"),
     (["run", "--pattern", "3:2"], "0 < N < M"),
     (["run", "--pattern", "a:b"], "not recognised"),
-    (["run", "--tasks", "nope"], "unknown task 'nope'; available: rac_arith"),
+    (["run", "--tasks", "nope"], "unknown task 'nope'; available: aime24, aime25, amc23, gpqa_diamond, math500, rac_arith"),
     (["run", "--model", "./no/such/model"], "neither an existing directory nor a hub id"),
     (["run", "--limit", "0"], "positive whole number"),
     (["run", "--no-such-flag"], "unrecognized arguments"),
