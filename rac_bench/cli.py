@@ -30,6 +30,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", help="comma list of tasks (see `rac-bench tasks`)")
     parser.add_argument("--data-dir", type=Path, help="local copies of task data (math500.jsonl, ...) instead of the hub")
     parser.add_argument("--output-dir", type=Path, help="where results go (default: rac-bench-runs/<timestamp>)")
+    parser.add_argument("--backend", help="hf, vllm or auto (default: vLLM on a CUDA machine where installed, else hf)")
     parser.add_argument("--limit", help="evaluate only the first N problems of each task")
     parser.add_argument("--samples", help="samples per problem (default: the task's)")
     parser.add_argument("--max-new-tokens", help="generation budget (default: the task's)")
@@ -46,7 +47,7 @@ def _run(args) -> int:
     from rac_bench.runner import run
 
     options = {k: getattr(args, k) for k in (
-        "model", "methods", "sparsity", "pattern", "tasks", "data_dir", "output_dir", "limit", "samples", "max_new_tokens",
+        "model", "methods", "sparsity", "pattern", "tasks", "data_dir", "output_dir", "backend", "limit", "samples", "max_new_tokens",
         "seed", "calibration_samples", "ignore", "batch_size", "threads", "cache_dir")}
     config = build_config(args.config, **options)
     result = run(config)

@@ -15,9 +15,6 @@ import yaml
 from rac_bench.errors import ConfigError
 from rac_bench.pruning.pattern import SparsityTarget, parse_pattern, parse_sparsity
 
-BACKENDS = ("hf",)
-
-
 def default_output_dir() -> Path:
     return Path("rac-bench-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
@@ -35,7 +32,8 @@ class RunConfig:
     tasks: list[str] = field(default_factory=lambda: ["rac_arith"])
     data_dir: Path | None = None  # local copies of the task data instead of the hub (see rac_bench.task_data)
     output_dir: Path | None = None  # None: rac-bench-runs/<timestamp>
-    backend: str = "hf"
+    backend: str = "auto"  # hf | vllm | auto (vLLM on a CUDA machine where it is installed, else hf)
+    vllm: dict = field(default_factory=dict)  # engine options: tensor_parallel_size, max_model_len, dtype, ...
     limit: int | None = None  # evaluate only the first N problems of each task
     samples: int | None = None  # samples per problem; None: the task's default
     max_new_tokens: int | None = None  # None: the task's default
@@ -112,6 +110,7 @@ def build_config(config_file: Path | None = None, **overrides) -> RunConfig:
 
 
 def validate(config: RunConfig) -> RunConfig:
+    from rac_bench.backends import resolve_backend
     from rac_bench.methods import get_method
     from rac_bench.tasks import TASKS, get_task
 
@@ -135,8 +134,7 @@ def validate(config: RunConfig) -> RunConfig:
         config.data_dir = Path(config.data_dir)
         if not config.data_dir.is_dir():
             raise ConfigError(f"data directory {config.data_dir} does not exist; give a directory with the task files")
-    if config.backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {config.backend!r}; available: {', '.join(BACKENDS)}")
+    config.backend = resolve_backend(config.backend)
     for name in ("limit", "samples", "max_new_tokens", "threads"):
         if getattr(config, name) is not None:
             setattr(config, name, _positive_int(name.replace("_", "-"), getattr(config, name)))

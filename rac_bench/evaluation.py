@@ -90,13 +90,22 @@ def evaluate_task(
 
 def summarize(records: list[dict], wall_seconds: float, generate_seconds: float, lm_eval_metrics: dict) -> dict:
     problem_ids = [r["doc_id"] for r in records]
+    correct = [r["correct"] for r in records]
+    samples_per_problem = min(metrics.per_problem_counts(problem_ids)) if records else 0
+    ks = [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= samples_per_problem]
     generated = sum(r["generated_tokens"] for r in records)
-    return {
+    summary = {
         "problems": len(set(problem_ids)),
         "samples": len(records),
-        "accuracy": metrics.accuracy(problem_ids, [r["correct"] for r in records]).to_dict(),
+        "accuracy": metrics.accuracy(problem_ids, correct).to_dict(),
+        "pass_at_k": {str(k): metrics.pass_at_k_estimate(problem_ids, correct, k).to_dict() for k in ks},
         "mean_thinking_tokens": metrics.mean([r["thinking_tokens"] for r in records]),
         "mean_answer_tokens": metrics.mean([r["answer_tokens"] for r in records]),
+        "thinking_tokens": {
+            group: metrics.distribution([r["thinking_tokens"] for r in records if keep(r)])
+            for group, keep in (("all", lambda r: True), ("correct", lambda r: r["correct"]),
+                                ("incorrect", lambda r: not r["correct"]))
+        },
         "truncation_rate": metrics.mean([float(r["truncated"]) for r in records]),
         "generated_tokens": generated,
         "eval_seconds": wall_seconds,
@@ -104,3 +113,8 @@ def summarize(records: list[dict], wall_seconds: float, generate_seconds: float,
         "tokens_per_second": generated / generate_seconds if generate_seconds else float("nan"),
         "lm_eval": {k: v for k, v in lm_eval_metrics.items() if k != "alias"},
     }
+    if samples_per_problem > 1:
+        answers = [r["extracted"] for r in records]
+        summary["maj_at_k"] = {str(samples_per_problem): metrics.maj_at_k(
+            problem_ids, answers, correct, samples_per_problem).to_dict()}
+    return summary

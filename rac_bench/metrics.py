@@ -12,7 +12,13 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
+from rac_bench.errors import RacBenchError
+
 BOOTSTRAP_RESAMPLES = 2000
+
+
+class MetricError(RacBenchError):
+    """A metric asked of data that cannot give it (e.g. pass@k with k larger than the samples)."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +48,11 @@ def bootstrap_mean(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES, se
 
 
 def per_problem_means(problem_ids: list, values: list[float]) -> list[float]:
-    groups: dict = defaultdict(list)
-    for problem, value in zip(problem_ids, values):
-        groups[problem].append(value)
-    return [sum(group) / len(group) for group in groups.values()]
+    return [sum(group) / len(group) for group in _by_problem(problem_ids, values).values()]
+
+
+def per_problem_counts(problem_ids: list) -> list[int]:
+    return [len(group) for group in _by_problem(problem_ids, problem_ids).values()]
 
 
 def accuracy(problem_ids: list, correct: list[bool]) -> Estimate:
@@ -55,3 +62,64 @@ def accuracy(problem_ids: list, correct: list[bool]) -> Estimate:
 
 def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
+
+
+def pass_at_k(n: int, correct: int, k: int) -> float:
+    """Unbiased pass@k of Chen et al. (2021): 1 - C(n - c, k) / C(n, k), as a stable product."""
+    if not 0 < k <= n:
+        raise MetricError(f"pass@{k} needs 1 <= k <= n samples per problem; got k={k} with n={n}")
+    if n - correct < k:
+        return 1.0
+    product = 1.0
+    for i in range(n - correct + 1, n + 1):
+        product *= 1.0 - k / i
+    return 1.0 - product
+
+
+def _by_problem(problem_ids: list, values: list) -> dict:
+    groups: dict = defaultdict(list)
+    for problem, value in zip(problem_ids, values):
+        groups[problem].append(value)
+    return groups
+
+
+def pass_at_k_estimate(problem_ids: list, correct: list[bool], k: int) -> Estimate:
+    groups = _by_problem(problem_ids, correct)
+    return bootstrap_mean([pass_at_k(len(g), sum(g), k) for g in groups.values()])
+
+
+def majority_vote_correct(answers: list, correct: list[bool]) -> bool:
+    """Whether the most frequent extracted answer (ties: the earliest) is correct; no answer never wins."""
+    counts: dict = {}
+    for answer, is_correct in zip(answers, correct):
+        if answer is not None:
+            votes, _ = counts.get(answer, (0, is_correct))
+            counts[answer] = (votes + 1, is_correct)
+    if not counts:
+        return False
+    return max(counts.values(), key=lambda entry: entry[0])[1]
+
+
+def maj_at_k(problem_ids: list, answers: list, correct: list[bool], k: int) -> Estimate:
+    """maj@k over each problem's first k samples, with a bootstrap CI over problems."""
+    groups = _by_problem(problem_ids, list(zip(answers, correct)))
+    if any(len(g) < k for g in groups.values()):
+        raise MetricError(f"maj@{k} needs at least {k} samples per problem")
+    return bootstrap_mean([float(majority_vote_correct(*zip(*g[:k]))) for g in groups.values()])
+
+
+def paired_difference(a: dict, b: dict, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Estimate:
+    """mean(b - a) over the problems both were scored on (values: per-problem scores), with a paired bootstrap."""
+    common = sorted(set(a) & set(b), key=str)
+    if not common:
+        raise MetricError("no problems in common to compare")
+    return bootstrap_mean([b[p] - a[p] for p in common], resamples, seed)
+
+
+def distribution(values: list[float]) -> dict:
+    """mean / median / p90 (nearest rank), or NaNs for no values."""
+    if not values:
+        return {"mean": float("nan"), "median": float("nan"), "p90": float("nan")}
+    ordered = sorted(values)
+    return {"mean": sum(ordered) / len(ordered), "median": statistics.median(ordered),
+            "p90": ordered[max(0, -(-9 * len(ordered) // 10) - 1)]}

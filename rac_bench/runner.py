@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from rac_bench.backends.base import SamplingSettings
-from rac_bench.backends.hf import HFBackend
+from rac_bench.backends import create_backend
 from rac_bench.calibration.provider import CalibrationProvider
 from rac_bench.checkpoints import checkpoint_dir, load_checkpoint, save_checkpoint
 from rac_bench.config import RunConfig
@@ -23,7 +23,7 @@ from rac_bench.evaluation import evaluate_task
 from rac_bench.fingerprint import weights_fingerprint
 from rac_bench.leaderboard.table import render_table
 from rac_bench.methods import PruneContext, get_method
-from rac_bench.models import EMBEDDED_MODEL_NAME, load_model
+from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
 from rac_bench.plan import ModelVariant, model_variants
 from rac_bench.provenance import provenance
 from rac_bench.task_data import DATA_DIR_VARIABLE
@@ -100,7 +100,8 @@ def run(config: RunConfig) -> RunResult:
     for variant in model_variants(config):
         variant_fp = variant.fingerprint(config, model_fp)
         model, report = build_variant(variant, dense_model, tokenizer, config, calibration, variant_fp)
-        backend = HFBackend(model, tokenizer, config.batch_size)
+        path = checkpoint_dir(config.cache_dir, variant_fp) if report is not None else model_path(config.model)
+        backend = create_backend(config.backend, model, tokenizer, path, config.batch_size, config.vllm)
         for task_name in config.tasks:
             task = get_task(task_name)
             log.info("evaluating %s %s on %s", variant.method, variant.target.label, task_name)
@@ -114,6 +115,8 @@ def run(config: RunConfig) -> RunResult:
                 "pattern": variant.target.pattern,
                 "sparsity": variant.target.sparsity,
                 "task": task_name,
+                "backend": backend.name,
+                "engine_startup_seconds": getattr(backend, "startup_seconds", 0.0),
                 "variant_fingerprint": variant_fp,
                 "checkpoint": str(checkpoint_dir(config.cache_dir, variant_fp)) if report is not None else None,
                 "prune_seconds": report["prune_seconds"] if report else 0.0,
@@ -124,6 +127,8 @@ def run(config: RunConfig) -> RunResult:
             cells.append(cell)
             samples.extend({"method": variant.method, "pattern": variant.target.pattern,
                             "sparsity": variant.target.sparsity, **record} for record in evaluation.samples)
+        if hasattr(backend, "close"):
+            backend.close()
     table = render_table(cells)
     summary = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},

