@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-import lm_eval
+import lm_eval.evaluator
+import numpy
+import torch
 from lm_eval.tasks import TaskManager
 
 from rac_bench import metrics
@@ -42,22 +45,20 @@ def evaluate_task(
 ) -> TaskEvaluation:
     samples = samples or task.samples
     lm = RacBenchLM(backend, tokenizer, seed=seed, max_new_tokens=max_new_tokens)
-    task_object = task_manager().load([task.name])["tasks"][task.name]
+    loaded = task_manager().load([task.name])
+    task_object = loaded["tasks"][task.name]
+    # What simple_evaluate would set up, without its environment report (seconds of subprocesses per call).
     task_object.set_config(key="repeats", value=samples)
+    task_object.set_config(key="generation_kwargs", value=generation_kwargs(task, samples), update=True)
+    if task_object.get_config("num_fewshot") is None:
+        task_object.set_config(key="num_fewshot", value=0)
+    task_object.set_fewshot_seed(seed=seed)
+    random.seed(seed)
+    numpy.random.seed(seed)
+    torch.manual_seed(seed)
     started = time.perf_counter()
-    results = lm_eval.simple_evaluate(
-        model=lm,
-        tasks=[task_object],
-        apply_chat_template=True,
-        limit=limit,
-        log_samples=True,
-        gen_kwargs=generation_kwargs(task, samples),
-        random_seed=seed,
-        numpy_random_seed=seed,
-        torch_random_seed=seed,
-        fewshot_random_seed=seed,
-        bootstrap_iters=0,
-        task_manager=task_manager(),
+    results = lm_eval.evaluator.evaluate(
+        lm=lm, task_dict=loaded, limit=limit, log_samples=True, apply_chat_template=True, bootstrap_iters=0,
     )
     wall_seconds = time.perf_counter() - started
     references = {s["doc_id"]: s for s in results["samples"][task.name]}

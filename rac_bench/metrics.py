@@ -7,10 +7,11 @@ the same results always give the same interval.
 
 from __future__ import annotations
 
-import random
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
+
+import numpy
 
 from rac_bench.errors import RacBenchError
 
@@ -36,14 +37,14 @@ def bootstrap_mean(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES, se
     """Mean with a 95% percentile-bootstrap interval and the bootstrap standard error."""
     if not values:
         return Estimate(float("nan"), float("nan"), float("nan"), float("nan"))
-    rng = random.Random(seed)
-    size = len(values)
-    means = sorted(sum(rng.choices(values, k=size)) / size for _ in range(resamples))
+    data = numpy.asarray(values, dtype=float)
+    draws = numpy.random.default_rng(seed).integers(0, len(data), size=(resamples, len(data)))
+    means = numpy.sort(data[draws].mean(axis=1))
     return Estimate(
-        value=sum(values) / size,
-        low=means[int(0.025 * resamples)],
-        high=means[int(0.975 * resamples) - 1],
-        standard_error=statistics.pstdev(means),
+        value=float(data.mean()),
+        low=float(means[int(0.025 * resamples)]),
+        high=float(means[int(0.975 * resamples) - 1]),
+        standard_error=float(means.std()),
     )
 
 

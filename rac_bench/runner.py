@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from rac_bench.backends.base import SamplingSettings
+from rac_bench import metrics
 from rac_bench.backends import create_backend
 from rac_bench.calibration.provider import CalibrationProvider
 from rac_bench.checkpoints import checkpoint_dir, load_checkpoint, save_checkpoint
@@ -78,6 +79,20 @@ def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConf
     return model, report_dict
 
 
+def add_paired_deltas(cells: list[dict], samples: list[dict]) -> None:
+    """Each cell's accuracy minus dense's on the same task and problems, with a paired bootstrap CI."""
+    per_problem: dict = {}
+    for sample in samples:
+        key = (sample["method"], sample["sparsity"], sample["pattern"], sample["task"])
+        per_problem.setdefault(key, {}).setdefault(sample["doc_id"], []).append(float(sample["correct"]))
+    means = {key: {doc: sum(v) / len(v) for doc, v in docs.items()} for key, docs in per_problem.items()}
+    for cell in cells:
+        dense = means.get(("dense", 0.0, "unstructured", cell["task"]))
+        own = means.get((cell["method"], cell["sparsity"], cell["pattern"], cell["task"]))
+        if dense and own:
+            cell["delta_vs_dense"] = metrics.paired_difference(dense, own).to_dict()
+
+
 def run(config: RunConfig) -> RunResult:
     threads = set_threads(config.threads)
     if config.data_dir is not None:
@@ -129,6 +144,7 @@ def run(config: RunConfig) -> RunResult:
                             "sparsity": variant.target.sparsity, **record} for record in evaluation.samples)
         if hasattr(backend, "close"):
             backend.close()
+    add_paired_deltas(cells, samples)
     table = render_table(cells)
     summary = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},

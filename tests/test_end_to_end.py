@@ -35,6 +35,9 @@ def test_run_evaluates_dense_and_both_pruned_variants(default_run):
         assert cell["lm_eval"]["accuracy,none"] == pytest.approx(accuracy["value"])
     for method in ("sparsegpt", "rac"):
         assert cells[method]["pruning"]["sparsity"] == pytest.approx(0.5)
+        delta = cells[method]["delta_vs_dense"]
+        assert delta["value"] == pytest.approx(cells[method]["accuracy"]["value"] - cells["dense"]["accuracy"]["value"])
+        assert delta["low"] <= delta["value"] <= delta["high"]
     assert "rac_arith" in (output / "leaderboard.md").read_text()
 
 

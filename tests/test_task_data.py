@@ -73,6 +73,7 @@ def test_reasoning_tasks_run_through_rac_bench_with_repeats(tmp_path):
         assert (cell["problems"], cell["samples"]) == (2, 6)
         assert cell["truncation_rate"] == 1.0  # 8 tokens never close </think>
         assert cell["lm_eval"]["accuracy,all"] == cell["accuracy"]["value"] == 0.0
+        assert set(cell["pass_at_k"]) == {"1", "2"} and set(cell["maj_at_k"]) == {"3"}
     samples = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
     assert {s["sample_index"] for s in samples} == {0, 1, 2}
     assert all("Please reason step by step" in s["prompt"] for s in samples)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-HEADERS = ["task", "method", "sparsity", "accuracy [95% CI]", "think tok", "answer tok", "truncated", "eval s", "prune s"]
+HEADERS = ["task", "method", "sparsity", "accuracy [95% CI]", "Δ vs dense [95% CI]", "think tok", "answer tok", "truncated", "eval s", "prune s"]
 
 
-def format_accuracy(estimate: dict) -> str:
-    return f"{estimate['value']:.3f} [{estimate['low']:.3f}, {estimate['high']:.3f}]"
+def format_estimate(estimate: dict | None, signed: bool = False) -> str:
+    if estimate is None:
+        return "-"
+    sign = "+" if signed else ""
+    return f"{estimate['value']:{sign}.3f} [{estimate['low']:{sign}.3f}, {estimate['high']:{sign}.3f}]"
 
 
 def cell_row(cell: dict) -> list:
@@ -19,7 +22,8 @@ def cell_row(cell: dict) -> list:
         cell["task"],
         cell["method"],
         sparsity,
-        format_accuracy(cell["accuracy"]),
+        format_estimate(cell["accuracy"]),
+        "-" if cell["method"] == "dense" else format_estimate(cell.get("delta_vs_dense"), signed=True),
         f"{cell['mean_thinking_tokens']:.1f}",
         f"{cell['mean_answer_tokens']:.1f}",
         f"{cell['truncation_rate']:.3f}",
