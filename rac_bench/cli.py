@@ -1,4 +1,4 @@
-"""`rac-bench`: run the benchmark, list methods and tasks.
+"""`rac-bench`: run the benchmark, prune a checkpoint, list methods and tasks.
 
 Bad input exits 2 with one line on stderr and nothing written; a failed gate exits 1.
 """
@@ -56,6 +56,27 @@ def _run(args) -> int:
     return 0
 
 
+def _prune(args) -> int:
+    from rac_bench.config import build_config
+    from rac_bench.errors import ConfigError
+    from rac_bench.plan import ModelVariant
+    from rac_bench.runner import prune
+
+    if args.out.exists():
+        raise ConfigError(f"--out {args.out} already exists; give a new directory")
+    config = build_config(args.config, model=args.model, methods=args.method, sparsity=args.sparsity,
+                          pattern=args.pattern, calibration_samples=args.calibration_samples, ignore=args.ignore,
+                          seed=args.seed, threads=args.threads, cache_dir=args.cache_dir, output_dir=args.out.parent)
+    if len(config.methods) != 1 or len(config.targets) != 1:
+        raise ConfigError("prune makes one checkpoint: give one --method, one --sparsity and one --pattern")
+    report = prune(config, ModelVariant(config.methods[0], config.targets[0]), args.out)
+    error = report.get("mean_relative_error")
+    print(f"{report['method']} {report['pattern']} sparsity {report.get('sparsity', 0):.3f}"
+          + (f", mean relative reconstruction error {error:.4f}" if error is not None else "")
+          + f", {report['prune_seconds']:.1f}s\ncheckpoint written to {args.out}")
+    return 0
+
+
 def _methods(args) -> int:
     from rac_bench.methods import available_methods
 
@@ -82,6 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser = commands.add_parser("run", help="prune with each method and evaluate; print the leaderboard")
     _add_run_options(run_parser)
     run_parser.set_defaults(handler=_run)
+    prune_parser = commands.add_parser("prune", help="prune once and save a checkpoint that transformers and vLLM load")
+    prune_parser.add_argument("--config", type=Path)
+    prune_parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
+    prune_parser.add_argument("--method", required=True, help="e.g. rac, sparsegpt, wanda, magnitude")
+    prune_parser.add_argument("--sparsity", default="0.5")
+    prune_parser.add_argument("--pattern", default="unstructured")
+    prune_parser.add_argument("--out", type=Path, required=True, help="new directory for the checkpoint")
+    for flag in ("--calibration-samples", "--ignore", "--threads"):
+        prune_parser.add_argument(flag)
+    prune_parser.add_argument("--seed", type=int)
+    prune_parser.add_argument("--cache-dir", type=Path)
+    prune_parser.set_defaults(handler=_prune)
     commands.add_parser("methods", help="list compression methods").set_defaults(handler=_methods)
     commands.add_parser("tasks", help="list tasks").set_defaults(handler=_tasks)
     return parser

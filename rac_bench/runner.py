@@ -7,6 +7,7 @@ import copy
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from rac_bench.backends.base import SamplingSettings
 from rac_bench import metrics
+from rac_bench.backends.base import SamplingSettings
 from rac_bench.backends import create_backend
 from rac_bench.calibration.provider import CalibrationProvider
 from rac_bench.checkpoints import checkpoint_dir, load_checkpoint, save_checkpoint
@@ -73,7 +74,7 @@ def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConf
     report_dict = report.to_dict() if report is not None else {}
     report_dict.update(
         method=variant.method, pattern=variant.target.pattern, target_sparsity=variant.target.sparsity,
-        prune_seconds=prune_seconds, checkpoint_reused=False,
+        prune_seconds=prune_seconds, checkpoint_reused=False, variant_fingerprint=variant_fp,
     )
     save_checkpoint(model, tokenizer, directory, report_dict)
     return model, report_dict
@@ -93,24 +94,42 @@ def add_paired_deltas(cells: list[dict], samples: list[dict]) -> None:
             cell["delta_vs_dense"] = metrics.paired_difference(dense, own).to_dict()
 
 
-def run(config: RunConfig) -> RunResult:
-    threads = set_threads(config.threads)
+def prepare(config: RunConfig):
+    """(dense model, tokenizer, its weight fingerprint, calibration provider) for a config."""
+    set_threads(config.threads)
     if config.data_dir is not None:
         os.environ[DATA_DIR_VARIABLE] = str(config.data_dir.resolve())  # read by the task YAMLs' loaders
     dense_model, tokenizer = load_model(config.model)
-    output_dir = config.output_dir
-    output_dir.mkdir(parents=True, exist_ok=True)
     model_fp = weights_fingerprint(dense_model)
-    calibration_task = get_task(config.calibration_prompts)
     calibration = CalibrationProvider(
         dense_model,
         tokenizer,
-        calibration_task.calibration_questions()[: config.calibration_samples],
+        get_task(config.calibration_prompts).calibration_questions()[: config.calibration_samples],
         SamplingSettings(config.trace_temperature, config.trace_top_p, config.trace_max_new_tokens, config.seed),
         model_fp,
         config.cache_dir,
         config.batch_size,
     )
+    return dense_model, tokenizer, model_fp, calibration
+
+
+def prune(config: RunConfig, variant: ModelVariant, out: Path) -> dict:
+    """Prune once and place the checkpoint (weights, tokenizer, chat template, report) at `out`; the copy is
+    made beside it and renamed, so `out` is either complete or absent."""
+    dense_model, tokenizer, model_fp, calibration = prepare(config)
+    variant_fp = variant.fingerprint(config, model_fp)
+    _, report = build_variant(variant, dense_model, tokenizer, config, calibration, variant_fp)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    shutil.copytree(checkpoint_dir(config.cache_dir, variant_fp), staging, dirs_exist_ok=True)
+    staging.rename(out)
+    return {**report, "variant_fingerprint": variant_fp, "model_fingerprint": model_fp}
+
+
+def run(config: RunConfig) -> RunResult:
+    dense_model, tokenizer, model_fp, calibration = prepare(config)
+    output_dir = config.output_dir
+    output_dir.mkdir(parents=True, exist_ok=True)
     cells, samples = [], []
     for variant in model_variants(config):
         variant_fp = variant.fingerprint(config, model_fp)
@@ -148,7 +167,7 @@ def run(config: RunConfig) -> RunResult:
     table = render_table(cells)
     summary = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
-        "threads": threads,
+        "threads": torch.get_num_threads(),
         "provenance": provenance(),
         "cells": cells,
     }

@@ -1,0 +1,33 @@
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from rac_bench.cli import main
+from rac_bench.pruning.engine import find_decoder_layers
+
+
+def test_prune_writes_a_loadable_n_m_checkpoint_with_its_report(tmp_path, capsys):
+    out = tmp_path / "pruned"
+    assert main(["prune", "--method", "sparsegpt", "--pattern", "2:4", "--out", str(out),
+                 "--cache-dir", str(tmp_path / "cache"), "--calibration-samples", "16"]) == 0
+    assert "checkpoint written to" in capsys.readouterr().out
+    model = AutoModelForCausalLM.from_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert tokenizer.chat_template
+    for layer in find_decoder_layers(model):
+        for module in layer.modules():
+            if isinstance(module, torch.nn.Linear):
+                groups = (module.weight == 0).reshape(module.weight.shape[0], -1, 4).sum(-1)
+                assert torch.all(groups == 2)
+    report = json.loads((out / "rac_bench_report.json").read_text())
+    assert report["pattern"] == "2:4" and report["sparsity"] == pytest.approx(0.5)
+    assert len(report["layers"]) == 4 * 7 and report["variant_fingerprint"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pruned-")]  # no staging left behind
+
+
+def test_prune_refuses_an_existing_directory(tmp_path, capsys):
+    (tmp_path / "taken").mkdir()
+    assert main(["prune", "--method", "magnitude", "--out", str(tmp_path / "taken")]) == 2
+    assert "already exists" in capsys.readouterr().err
