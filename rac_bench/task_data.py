@@ -74,12 +74,19 @@ def _gpqa_row(record: dict, index: int) -> dict:
             "domain": record.get("High-level domain")}
 
 
+# Revisions: the commits public evaluation code pins for MATH-500, aime_2024 and aimo-validation-amc (not checked
+# against the hub from here, which has no hub access); AIME 2025 and GPQA follow `main` until pinned.
 SOURCES: dict[str, DatasetSource] = {
-    "math500": DatasetSource("math500.jsonl", HubSource("HuggingFaceH4/MATH-500", "test"), _math500_row),
-    "aime24": DatasetSource("aime2024.jsonl", HubSource("HuggingFaceH4/aime_2024", "train"), _competition_row),
+    "math500": DatasetSource(
+        "math500.jsonl", HubSource("HuggingFaceH4/MATH-500", "test", revision="6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be"),
+        _math500_row),
+    "aime24": DatasetSource(
+        "aime2024.jsonl", HubSource("HuggingFaceH4/aime_2024", "train", revision="2fe88a2f1091d5048c0f36abc874fb997b3dd99a"),
+        _competition_row),
     "aime25": DatasetSource("aime2025.jsonl", HubSource("opencompass/AIME2025", "test", ("AIME2025-I", "AIME2025-II")),
                             _competition_row),
-    "amc23": DatasetSource("amc23.jsonl", HubSource("AI-MO/aimo-validation-amc", "train"), _competition_row,
+    "amc23": DatasetSource("amc23.jsonl", HubSource("AI-MO/aimo-validation-amc", "train",
+                                                    revision="69d78a4a2c840e82d69af6bc742bda09005f6316"), _competition_row,
                            keep=lambda record: "2023" in str(record.get("url", "2023"))),
     "gpqa_diamond": DatasetSource("gpqa_diamond.csv", HubSource("Idavidrein/gpqa", "train", ("gpqa_diamond",), gated=True),
                                   _gpqa_row),

@@ -77,3 +77,20 @@ def test_reasoning_tasks_run_through_rac_bench_with_repeats(tmp_path):
     samples = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
     assert {s["sample_index"] for s in samples} == {0, 1, 2}
     assert all("Please reason step by step" in s["prompt"] for s in samples)
+
+
+def test_gated_gpqa_without_access_says_to_accept_the_terms_and_log_in(tmp_path):
+    """Offline (as here, and as for a user without access), the hub load fails with a one-line, actionable error."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    env.pop("RAC_BENCH_DATA_DIR", None)
+    code = ("from rac_bench.task_data import load_rows\n"
+            "from rac_bench.errors import DataError\n"
+            "try:\n    load_rows('gpqa_diamond')\nexcept DataError as error:\n    print(error)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    message = result.stdout.strip()
+    assert "cannot load Idavidrein/gpqa from the hub" in message
+    assert "accept its terms on the hub and run `hf auth login`" in message and "--data-dir" in message
