@@ -69,6 +69,8 @@ def _prune(args) -> int:
                           seed=args.seed, threads=args.threads, cache_dir=args.cache_dir, output_dir=args.out.parent)
     if len(config.methods) != 1 or len(config.targets) != 1:
         raise ConfigError("prune makes one checkpoint: give one --method, one --sparsity and one --pattern")
+    if config.methods == ["dense"]:
+        raise ConfigError("dense prunes nothing; give a pruning method, e.g. --method rac")
     report = prune(config, ModelVariant(config.methods[0], config.targets[0]), args.out)
     error = report.get("mean_relative_error")
     print(f"{report['method']} {report['pattern']} sparsity {report.get('sparsity', 0):.3f}"

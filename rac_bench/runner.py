@@ -123,7 +123,7 @@ def prune(config: RunConfig, variant: ModelVariant, out: Path) -> dict:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     shutil.copytree(checkpoint_dir(config.cache_dir, variant_fp), staging, dirs_exist_ok=True)
     staging.rename(out)
-    return {**report, "variant_fingerprint": variant_fp, "model_fingerprint": model_fp}
+    return {**report, "model_fingerprint": model_fp}
 
 
 def run(config: RunConfig) -> RunResult:

@@ -27,7 +27,9 @@ def test_prune_writes_a_loadable_n_m_checkpoint_with_its_report(tmp_path, capsys
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pruned-")]  # no staging left behind
 
 
-def test_prune_refuses_an_existing_directory(tmp_path, capsys):
+def test_prune_refuses_dense_and_an_existing_directory(tmp_path, capsys):
+    assert main(["prune", "--method", "dense", "--out", str(tmp_path / "new")]) == 2
+    assert "dense prunes nothing" in capsys.readouterr().err
     (tmp_path / "taken").mkdir()
     assert main(["prune", "--method", "magnitude", "--out", str(tmp_path / "taken")]) == 2
     assert "already exists" in capsys.readouterr().err
