@@ -37,18 +37,47 @@ def main() -> None:
     rows = []
     for name in args.backends.split(","):
         backend = create_backend(name, model, tokenizer, EMBEDDED_MODEL_DIR, batch_size=64)
-        backend.generate(["<|user|>Compute 1+2 from left to right.<|end|><|assistant|>"] * 4, SamplingSettings(max_new_tokens=16))
+        backend.generate(
+            ["<|user|>Compute 1+2 from left to right.<|end|><|assistant|>"] * 4, SamplingSettings(max_new_tokens=16)
+        )
         summary = evaluate_task(backend, tokenizer, task, args.limit, None, None, seed=0).summary
         overhead = (summary["eval_seconds"] - summary["generate_seconds"]) / summary["eval_seconds"]
-        rows.append([name, f"{getattr(backend, 'startup_seconds', 0.0):.1f}", summary["problems"],
-                     f"{summary['accuracy']['value']:.3f}", summary["generated_tokens"], f"{summary['eval_seconds']:.2f}",
-                     f"{summary['generate_seconds']:.2f}", f"{summary['tokens_per_second']:.0f}", f"{100 * overhead:.1f}%"])
+        rows.append(
+            [
+                name,
+                f"{getattr(backend, 'startup_seconds', 0.0):.1f}",
+                summary["problems"],
+                f"{summary['accuracy']['value']:.3f}",
+                summary["generated_tokens"],
+                f"{summary['eval_seconds']:.2f}",
+                f"{summary['generate_seconds']:.2f}",
+                f"{summary['tokens_per_second']:.0f}",
+                f"{100 * overhead:.1f}%",
+            ]
+        )
         if hasattr(backend, "close"):
             backend.close()
-    print(tabulate(rows, headers=["backend", "engine start s", "problems", "accuracy", "generated tokens", "eval s",
-                                  "generate s", "tokens/s", "harness overhead"], tablefmt="github"))
-    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}, "
-          f"load average at the end {os.getloadavg()[0]:.2f}")
+    print(
+        tabulate(
+            rows,
+            headers=[
+                "backend",
+                "engine start s",
+                "problems",
+                "accuracy",
+                "generated tokens",
+                "eval s",
+                "generate s",
+                "tokens/s",
+                "harness overhead",
+            ],
+            tablefmt="github",
+        )
+    )
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}, "
+        f"load average at the end {os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

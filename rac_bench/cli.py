@@ -28,11 +28,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sparsity", help="comma list of fractions in [0, 1), e.g. 0.5,0.6")
     parser.add_argument("--pattern", help="'unstructured' or N:M (e.g. 2:4); comma list allowed")
     parser.add_argument("--tasks", help="comma list of tasks (see `rac-bench tasks`)")
-    parser.add_argument("--data-dir", type=Path, help="local copies of task data (math500.jsonl, ...) instead of the hub")
+    parser.add_argument(
+        "--data-dir", type=Path, help="local copies of task data (math500.jsonl, ...) instead of the hub"
+    )
     parser.add_argument("--output-dir", type=Path, help="where results go (default: rac-bench-runs/<timestamp>)")
     parser.add_argument("--backend", help="hf, vllm or auto (default: vLLM on a CUDA machine where installed, else hf)")
     parser.add_argument("--limit", help="evaluate only the first N problems of each task")
     parser.add_argument("--samples", help="samples per problem (default: the task's)")
+    parser.add_argument("--pass-at-k", help="comma list of k for pass@k, each <= samples (default: 1, 2, 4, ...)")
     parser.add_argument("--max-new-tokens", help="generation budget (default: the task's)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--calibration-samples", help="number of calibration prompts")
@@ -46,9 +49,29 @@ def _run(args) -> int:
     from rac_bench.config import build_config
     from rac_bench.runner import run
 
-    options = {k: getattr(args, k) for k in (
-        "model", "methods", "sparsity", "pattern", "tasks", "data_dir", "output_dir", "backend", "limit", "samples", "max_new_tokens",
-        "seed", "calibration_samples", "ignore", "batch_size", "threads", "cache_dir")}
+    options = {
+        k: getattr(args, k)
+        for k in (
+            "model",
+            "methods",
+            "sparsity",
+            "pattern",
+            "tasks",
+            "data_dir",
+            "output_dir",
+            "backend",
+            "limit",
+            "samples",
+            "pass_at_k",
+            "max_new_tokens",
+            "seed",
+            "calibration_samples",
+            "ignore",
+            "batch_size",
+            "threads",
+            "cache_dir",
+        )
+    }
     config = build_config(args.config, **options)
     result = run(config)
     print(result.table)
@@ -64,18 +87,30 @@ def _prune(args) -> int:
 
     if args.out.exists():
         raise ConfigError(f"--out {args.out} already exists; give a new directory")
-    config = build_config(args.config, model=args.model, methods=args.method, sparsity=args.sparsity,
-                          pattern=args.pattern, calibration_samples=args.calibration_samples, ignore=args.ignore,
-                          seed=args.seed, threads=args.threads, cache_dir=args.cache_dir, output_dir=args.out.parent)
+    config = build_config(
+        args.config,
+        model=args.model,
+        methods=args.method,
+        sparsity=args.sparsity,
+        pattern=args.pattern,
+        calibration_samples=args.calibration_samples,
+        ignore=args.ignore,
+        seed=args.seed,
+        threads=args.threads,
+        cache_dir=args.cache_dir,
+        output_dir=args.out.parent,
+    )
     if len(config.methods) != 1 or len(config.targets) != 1:
         raise ConfigError("prune makes one checkpoint: give one --method, one --sparsity and one --pattern")
     if config.methods == ["dense"]:
         raise ConfigError("dense prunes nothing; give a pruning method, e.g. --method rac")
     report = prune(config, ModelVariant(config.methods[0], config.targets[0]), args.out)
     error = report.get("mean_relative_error")
-    print(f"{report['method']} {report['pattern']} sparsity {report.get('sparsity', 0):.3f}"
-          + (f", mean relative reconstruction error {error:.4f}" if error is not None else "")
-          + f", {report['prune_seconds']:.1f}s\ncheckpoint written to {args.out}")
+    print(
+        f"{report['method']} {report['pattern']} sparsity {report.get('sparsity', 0):.3f}"
+        + (f", mean relative reconstruction error {error:.4f}" if error is not None else "")
+        + f", {report['prune_seconds']:.1f}s\ncheckpoint written to {args.out}"
+    )
     return 0
 
 
@@ -92,8 +127,10 @@ def _tasks(args) -> int:
 
     from rac_bench.tasks import TASKS
 
-    rows = [[t.name, t.size, t.scorer, t.samples, t.generation.temperature, t.generation.max_new_tokens, t.source]
-            for t in TASKS.values()]
+    rows = [
+        [t.name, t.size, t.scorer, t.samples, t.generation.temperature, t.generation.max_new_tokens, t.source]
+        for t in TASKS.values()
+    ]
     print(tabulate(rows, headers=["task", "problems", "scorer", "samples", "temperature", "max new tokens", "source"]))
     return 0
 

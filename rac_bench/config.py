@@ -15,6 +15,7 @@ import yaml
 from rac_bench.errors import ConfigError
 from rac_bench.pruning.pattern import SparsityTarget, parse_pattern, parse_sparsity
 
+
 def default_output_dir() -> Path:
     return Path("rac-bench-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
@@ -36,6 +37,7 @@ class RunConfig:
     vllm: dict = field(default_factory=dict)  # engine options: tensor_parallel_size, max_model_len, dtype, ...
     limit: int | None = None  # evaluate only the first N problems of each task
     samples: int | None = None  # samples per problem; None: the task's default
+    pass_at_k: list[int] | None = None  # None: 1, 2, 4, ... up to the samples per problem
     max_new_tokens: int | None = None  # None: the task's default
     seed: int = 0
     calibration_prompts: str = "rac_arith"  # the task whose calibration questions are used
@@ -135,11 +137,21 @@ def validate(config: RunConfig) -> RunConfig:
         if not config.data_dir.is_dir():
             raise ConfigError(f"data directory {config.data_dir} does not exist; give a directory with the task files")
     config.backend = resolve_backend(config.backend)
+    if config.pass_at_k is not None:
+        config.pass_at_k = [_positive_int("pass-at-k", k) for k in _split(config.pass_at_k)]
     for name in ("limit", "samples", "max_new_tokens", "threads"):
         if getattr(config, name) is not None:
             setattr(config, name, _positive_int(name.replace("_", "-"), getattr(config, name)))
     for name in ("calibration_samples", "trace_max_new_tokens", "batch_size"):
         setattr(config, name, _positive_int(name.replace("_", "-"), getattr(config, name)))
+    for task_name in config.tasks:
+        samples = config.samples or get_task(task_name).samples
+        too_large = [k for k in config.pass_at_k or [] if k > samples]
+        if too_large:
+            raise ConfigError(
+                f"pass@{too_large[0]} needs k <= samples per problem, but {task_name} draws {samples}; "
+                "lower --pass-at-k or raise --samples"
+            )
     if config.model is not None:
         from rac_bench.models import check_model_reference
 

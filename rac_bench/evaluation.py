@@ -41,7 +41,14 @@ def generation_kwargs(task: TaskInfo, samples: int) -> dict:
 
 
 def evaluate_task(
-    backend, tokenizer, task: TaskInfo, limit: int | None, samples: int | None, max_new_tokens: int | None, seed: int
+    backend,
+    tokenizer,
+    task: TaskInfo,
+    limit: int | None,
+    samples: int | None,
+    max_new_tokens: int | None,
+    seed: int,
+    pass_at_k: list[int] | None = None,
 ) -> TaskEvaluation:
     samples = samples or task.samples
     lm = RacBenchLM(backend, tokenizer, seed=seed, max_new_tokens=max_new_tokens)
@@ -58,7 +65,12 @@ def evaluate_task(
     torch.manual_seed(seed)
     started = time.perf_counter()
     results = lm_eval.evaluator.evaluate(
-        lm=lm, task_dict=loaded, limit=limit, log_samples=True, apply_chat_template=True, bootstrap_iters=0,
+        lm=lm,
+        task_dict=loaded,
+        limit=limit,
+        log_samples=True,
+        apply_chat_template=True,
+        bootstrap_iters=0,
     )
     wall_seconds = time.perf_counter() - started
     references = {s["doc_id"]: s for s in results["samples"][task.name]}
@@ -86,14 +98,22 @@ def evaluate_task(
                 "seconds": generation.seconds,
             }
         )
-    return TaskEvaluation(records, summarize(records, wall_seconds, lm.generate_seconds, results["results"][task.name]))
+    return TaskEvaluation(
+        records, summarize(records, wall_seconds, lm.generate_seconds, results["results"][task.name], pass_at_k)
+    )
 
 
-def summarize(records: list[dict], wall_seconds: float, generate_seconds: float, lm_eval_metrics: dict) -> dict:
+def summarize(
+    records: list[dict],
+    wall_seconds: float,
+    generate_seconds: float,
+    lm_eval_metrics: dict,
+    pass_at_k: list[int] | None = None,
+) -> dict:
     problem_ids = [r["doc_id"] for r in records]
     correct = [r["correct"] for r in records]
     samples_per_problem = min(metrics.per_problem_counts(problem_ids)) if records else 0
-    ks = [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= samples_per_problem]
+    ks = pass_at_k or [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= samples_per_problem]
     generated = sum(r["generated_tokens"] for r in records)
     summary = {
         "problems": len(set(problem_ids)),
@@ -104,8 +124,11 @@ def summarize(records: list[dict], wall_seconds: float, generate_seconds: float,
         "mean_answer_tokens": metrics.mean([r["answer_tokens"] for r in records]),
         "thinking_tokens": {
             group: metrics.distribution([r["thinking_tokens"] for r in records if keep(r)])
-            for group, keep in (("all", lambda r: True), ("correct", lambda r: r["correct"]),
-                                ("incorrect", lambda r: not r["correct"]))
+            for group, keep in (
+                ("all", lambda r: True),
+                ("correct", lambda r: r["correct"]),
+                ("incorrect", lambda r: not r["correct"]),
+            )
         },
         "truncation_rate": metrics.mean([float(r["truncated"]) for r in records]),
         "generated_tokens": generated,
@@ -116,6 +139,7 @@ def summarize(records: list[dict], wall_seconds: float, generate_seconds: float,
     }
     if samples_per_problem > 1:
         answers = [r["extracted"] for r in records]
-        summary["maj_at_k"] = {str(samples_per_problem): metrics.maj_at_k(
-            problem_ids, answers, correct, samples_per_problem).to_dict()}
+        summary["maj_at_k"] = {
+            str(samples_per_problem): metrics.maj_at_k(problem_ids, answers, correct, samples_per_problem).to_dict()
+        }
     return summary

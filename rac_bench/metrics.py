@@ -122,5 +122,8 @@ def distribution(values: list[float]) -> dict:
     if not values:
         return {"mean": float("nan"), "median": float("nan"), "p90": float("nan")}
     ordered = sorted(values)
-    return {"mean": sum(ordered) / len(ordered), "median": statistics.median(ordered),
-            "p90": ordered[max(0, -(-9 * len(ordered) // 10) - 1)]}
+    return {
+        "mean": sum(ordered) / len(ordered),
+        "median": statistics.median(ordered),
+        "p90": ordered[max(0, -(-9 * len(ordered) // 10) - 1)],
+    }

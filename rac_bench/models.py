@@ -24,7 +24,9 @@ def check_model_reference(reference: str) -> None:
     path = Path(reference).expanduser()
     if path.exists():
         if not (path / "config.json").exists():
-            raise ModelLoadError(f"model directory {reference} has no config.json; expected a Hugging Face model directory")
+            raise ModelLoadError(
+                f"model directory {reference} has no config.json; expected a Hugging Face model directory"
+            )
         return
     if not _HUB_ID.fullmatch(reference) or reference.startswith((".", "/", "~")):
         raise ModelLoadError(

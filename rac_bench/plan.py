@@ -40,8 +40,13 @@ class ModelVariant:
                     max_new_tokens=config.trace_max_new_tokens,
                 )
         return fingerprint(
-            {"model": model_fingerprint, "method": self.method, "target": asdict(self.target),
-             "calibration": calibration, "ignore": config.ignore}
+            {
+                "model": model_fingerprint,
+                "method": self.method,
+                "target": asdict(self.target),
+                "calibration": calibration,
+                "ignore": config.ignore,
+            }
         )
 
 

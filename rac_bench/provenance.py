@@ -32,8 +32,13 @@ def git_commit() -> str | None:
 
 
 def hardware() -> dict:
-    return {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
-            "python": platform.python_version(), "system": platform.system()}
+    return {
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.system(),
+    }
 
 
 def provenance() -> dict:

@@ -42,7 +42,9 @@ class RunResult:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}-", delete=False, encoding="utf-8") as f:
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}-", delete=False, encoding="utf-8"
+    ) as f:
         f.write(text)
     os.replace(f.name, path)
 
@@ -73,8 +75,12 @@ def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConf
     prune_seconds = time.perf_counter() - started
     report_dict = report.to_dict() if report is not None else {}
     report_dict.update(
-        method=variant.method, pattern=variant.target.pattern, target_sparsity=variant.target.sparsity,
-        prune_seconds=prune_seconds, checkpoint_reused=False, variant_fingerprint=variant_fp,
+        method=variant.method,
+        pattern=variant.target.pattern,
+        target_sparsity=variant.target.sparsity,
+        prune_seconds=prune_seconds,
+        checkpoint_reused=False,
+        variant_fingerprint=variant_fp,
     )
     save_checkpoint(model, tokenizer, directory, report_dict)
     return model, report_dict
@@ -140,7 +146,14 @@ def run(config: RunConfig) -> RunResult:
             task = get_task(task_name)
             log.info("evaluating %s %s on %s", variant.method, variant.target.label, task_name)
             evaluation = evaluate_task(
-                backend, tokenizer, task, config.limit, config.samples, config.max_new_tokens, config.seed
+                backend,
+                tokenizer,
+                task,
+                config.limit,
+                config.samples,
+                config.max_new_tokens,
+                config.seed,
+                config.pass_at_k,
             )
             cell = {
                 "model": config.model or EMBEDDED_MODEL_NAME,
@@ -154,13 +167,22 @@ def run(config: RunConfig) -> RunResult:
                 "variant_fingerprint": variant_fp,
                 "checkpoint": str(checkpoint_dir(config.cache_dir, variant_fp)) if report is not None else None,
                 "prune_seconds": report["prune_seconds"] if report else 0.0,
-                "calibration_seconds": calibration.seconds.get(get_method(variant.method).calibration_source or "", 0.0),
+                "calibration_seconds": calibration.seconds.get(
+                    get_method(variant.method).calibration_source or "", 0.0
+                ),
                 "pruning": report,
                 **evaluation.summary,
             }
             cells.append(cell)
-            samples.extend({"method": variant.method, "pattern": variant.target.pattern,
-                            "sparsity": variant.target.sparsity, **record} for record in evaluation.samples)
+            samples.extend(
+                {
+                    "method": variant.method,
+                    "pattern": variant.target.pattern,
+                    "sparsity": variant.target.sparsity,
+                    **record,
+                }
+                for record in evaluation.samples
+            )
         if hasattr(backend, "close"):
             backend.close()
     add_paired_deltas(cells, samples)

@@ -43,8 +43,14 @@ class DatasetSource:
 
 
 def _math500_row(record: dict, index: int) -> dict:
-    return {"id": record["unique_id"], "question": record["problem"], "answer": str(record["answer"]),
-            "solution": record.get("solution"), "level": record.get("level"), "subject": record.get("subject")}
+    return {
+        "id": record["unique_id"],
+        "question": record["problem"],
+        "answer": str(record["answer"]),
+        "solution": record.get("solution"),
+        "level": record.get("level"),
+        "subject": record.get("subject"),
+    }
 
 
 def _integer_text(value) -> str:
@@ -59,8 +65,12 @@ def _competition_row(record: dict, index: int) -> dict:
     if question is None:
         raise KeyError("problem")
     identifier = record.get("id", record.get("ID", index))
-    return {"id": str(identifier), "question": question, "answer": _integer_text(record["answer"]),
-            "solution": record.get("solution")}
+    return {
+        "id": str(identifier),
+        "question": question,
+        "answer": _integer_text(record["answer"]),
+        "solution": record.get("solution"),
+    }
 
 
 def _gpqa_row(record: dict, index: int) -> dict:
@@ -70,26 +80,39 @@ def _gpqa_row(record: dict, index: int) -> dict:
     seed = int(hashlib.sha256(record_id.encode()).hexdigest()[:16], 16)
     random.Random(seed).shuffle(choices)
     options = "\n".join(f"{letter}) {choice}" for letter, choice in zip(LETTERS, choices))
-    return {"id": record_id, "question": f"{record['Question'].strip()}\n\n{options}", "answer": LETTERS[choices.index(correct)],
-            "domain": record.get("High-level domain")}
+    return {
+        "id": record_id,
+        "question": f"{record['Question'].strip()}\n\n{options}",
+        "answer": LETTERS[choices.index(correct)],
+        "domain": record.get("High-level domain"),
+    }
 
 
 # Revisions: the commits public evaluation code pins for MATH-500, aime_2024 and aimo-validation-amc (not checked
 # against the hub from here, which has no hub access); AIME 2025 and GPQA follow `main` until pinned.
 SOURCES: dict[str, DatasetSource] = {
     "math500": DatasetSource(
-        "math500.jsonl", HubSource("HuggingFaceH4/MATH-500", "test", revision="6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be"),
-        _math500_row),
+        "math500.jsonl",
+        HubSource("HuggingFaceH4/MATH-500", "test", revision="6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be"),
+        _math500_row,
+    ),
     "aime24": DatasetSource(
-        "aime2024.jsonl", HubSource("HuggingFaceH4/aime_2024", "train", revision="2fe88a2f1091d5048c0f36abc874fb997b3dd99a"),
-        _competition_row),
-    "aime25": DatasetSource("aime2025.jsonl", HubSource("opencompass/AIME2025", "test", ("AIME2025-I", "AIME2025-II")),
-                            _competition_row),
-    "amc23": DatasetSource("amc23.jsonl", HubSource("AI-MO/aimo-validation-amc", "train",
-                                                    revision="69d78a4a2c840e82d69af6bc742bda09005f6316"), _competition_row,
-                           keep=lambda record: "2023" in str(record.get("url", "2023"))),
-    "gpqa_diamond": DatasetSource("gpqa_diamond.csv", HubSource("Idavidrein/gpqa", "train", ("gpqa_diamond",), gated=True),
-                                  _gpqa_row),
+        "aime2024.jsonl",
+        HubSource("HuggingFaceH4/aime_2024", "train", revision="2fe88a2f1091d5048c0f36abc874fb997b3dd99a"),
+        _competition_row,
+    ),
+    "aime25": DatasetSource(
+        "aime2025.jsonl", HubSource("opencompass/AIME2025", "test", ("AIME2025-I", "AIME2025-II")), _competition_row
+    ),
+    "amc23": DatasetSource(
+        "amc23.jsonl",
+        HubSource("AI-MO/aimo-validation-amc", "train", revision="69d78a4a2c840e82d69af6bc742bda09005f6316"),
+        _competition_row,
+        keep=lambda record: "2023" in str(record.get("url", "2023")),
+    ),
+    "gpqa_diamond": DatasetSource(
+        "gpqa_diamond.csv", HubSource("Idavidrein/gpqa", "train", ("gpqa_diamond",), gated=True), _gpqa_row
+    ),
 }
 
 
@@ -100,7 +123,9 @@ def data_dir(explicit: str | Path | None = None) -> Path | None:
 
 def _read_local(path: Path) -> list[dict]:
     if not path.exists():
-        raise DataError(f"data file {path} does not exist; put the task's file there or unset --data-dir to use the hub")
+        raise DataError(
+            f"data file {path} does not exist; put the task's file there or unset --data-dir to use the hub"
+        )
     if path.suffix == ".csv":
         with open(path, newline="", encoding="utf-8") as handle:
             return list(csv.DictReader(handle))
@@ -124,8 +149,10 @@ def _read_hub(hub: HubSource) -> list[dict]:
             records.extend(datasets.load_dataset(hub.path, config, split=hub.split, revision=hub.revision))
         except Exception as error:  # the hub raises many types; the user needs one line either way
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            hint = (" (the dataset is gated: accept its terms on the hub and run `hf auth login`)" if hub.gated else "")
-            raise DataError(f"cannot load {hub.path} from the hub{hint}: {reason}; or point --data-dir at a local copy") from None
+            hint = " (the dataset is gated: accept its terms on the hub and run `hf auth login`)" if hub.gated else ""
+            raise DataError(
+                f"cannot load {hub.path} from the hub{hint}: {reason}; or point --data-dir at a local copy"
+            ) from None
     return records
 
 

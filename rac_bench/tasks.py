@@ -45,7 +45,9 @@ TASKS: dict[str, TaskInfo] = {
     "aime24": TaskInfo("aime24", "math", 30, "HuggingFaceH4/aime_2024 (train)", REASONING, 16),
     "aime25": TaskInfo("aime25", "math", 30, "opencompass/AIME2025 (AIME2025-I + AIME2025-II, test)", REASONING, 16),
     "amc23": TaskInfo("amc23", "math", 40, "AI-MO/aimo-validation-amc (2023 rows)", REASONING, 8),
-    "gpqa_diamond": TaskInfo("gpqa_diamond", "multiple_choice", 198, "Idavidrein/gpqa (gpqa_diamond; gated)", REASONING, 8),
+    "gpqa_diamond": TaskInfo(
+        "gpqa_diamond", "multiple_choice", 198, "Idavidrein/gpqa (gpqa_diamond; gated)", REASONING, 8
+    ),
 }
 
 

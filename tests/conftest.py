@@ -25,7 +25,15 @@ def tiny_qwen2(seed: int = 0, hidden: int = 64, layers: int = 2):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(seed)
-    config = Qwen2Config(vocab_size=97, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=hidden // 2,
-                         max_position_embeddings=128, tie_word_embeddings=False)
+    config = Qwen2Config(
+        vocab_size=97,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=hidden // 2,
+        max_position_embeddings=128,
+        tie_word_embeddings=False,
+    )
     return Qwen2ForCausalLM(config).eval()

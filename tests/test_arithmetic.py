@@ -12,7 +12,7 @@ from rac_bench.zoo.arithmetic import (
 
 def evaluate_chain(text: str) -> int:
     """Independent left-to-right evaluation of '12+3-4' without eval()."""
-    tokens, number, sign, total = [], "", 1, 0
+    number, sign, total = "", 1, 0
     for char in text + "+":
         if char.isdigit():
             number += char

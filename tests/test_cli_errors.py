@@ -14,10 +14,15 @@ BAD_INPUTS = [
     (["run", "--sparsity", "half"], "not a number"),
     (["run", "--pattern", "3:2"], "0 < N < M"),
     (["run", "--pattern", "a:b"], "not recognised"),
-    (["run", "--tasks", "nope"], "unknown task 'nope'; available: aime24, aime25, amc23, gpqa_diamond, math500, rac_arith"),
+    (
+        ["run", "--tasks", "nope"],
+        "unknown task 'nope'; available: aime24, aime25, amc23, gpqa_diamond, math500, rac_arith",
+    ),
     (["run", "--model", "./no/such/model"], "neither an existing directory nor a hub id"),
     (["run", "--limit", "0"], "positive whole number"),
     (["run", "--no-such-flag"], "unrecognized arguments"),
+    (["run", "--samples", "4", "--pass-at-k", "1,8"], "pass@8 needs k <= samples per problem, but rac_arith draws 4"),
+    (["run", "--pass-at-k", "2"], "pass@2 needs k <= samples per problem, but rac_arith draws 1"),
 ]
 
 
@@ -60,7 +65,12 @@ def test_unwritable_output_directory_is_rejected(tmp_path, capsys, monkeypatch):
 
 def test_the_installed_command_prints_no_traceback(tmp_path):
     """Once through a real process: the console entry point, stderr and the exit code as a shell sees them."""
-    result = subprocess.run([sys.executable, "-m", "rac_bench.cli", "run", "--sparsity", "2"],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "rac_bench.cli", "run", "--sparsity", "2"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "rac-bench: error: sparsity 2 is outside [0, 1); accepted: a fraction such as 0.5"

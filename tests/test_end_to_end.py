@@ -16,8 +16,21 @@ LIMIT = 60
 def default_run(tmp_path_factory):
     output = tmp_path_factory.mktemp("run") / "out"
     cache = tmp_path_factory.mktemp("cache")
-    code = main(["run", "--methods", "sparsegpt,rac", "--sparsity", "0.5", "--limit", str(LIMIT),
-                 "--output-dir", str(output), "--cache-dir", str(cache)])
+    code = main(
+        [
+            "run",
+            "--methods",
+            "sparsegpt,rac",
+            "--sparsity",
+            "0.5",
+            "--limit",
+            str(LIMIT),
+            "--output-dir",
+            str(output),
+            "--cache-dir",
+            str(cache),
+        ]
+    )
     assert code == 0
     return output, json.loads((output / "summary.json").read_text())
 

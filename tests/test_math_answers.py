@@ -24,7 +24,11 @@ def agreement(records, answer_key="answer"):
     """(share of solutions judged equal to their own answer, share judged NOT equal to a different answer)."""
     own_failures = [r for r in records if not math_equal(extract_boxed(r["solution"]), r[answer_key])]
     pairs = [(r, records[(i + 1) % len(records)]) for i, r in enumerate(records)]
-    pairs = [(r, other) for r, other in pairs if normalize_answer(str(other[answer_key])) != normalize_answer(str(r[answer_key]))]
+    pairs = [
+        (r, other)
+        for r, other in pairs
+        if normalize_answer(str(other[answer_key])) != normalize_answer(str(r[answer_key]))
+    ]
     false_matches = [(r, o) for r, o in pairs if math_equal(extract_boxed(r["solution"]), o[answer_key])]
     return own_failures, false_matches, len(pairs)
 
@@ -41,31 +45,79 @@ def test_aime2024_solutions_match_their_answers_and_not_others():
     records = [r for r in rows("aime2024.jsonl") if r["solution"] and extract_boxed(r["solution"])]
     assert len(records) >= 25  # AoPS solutions that end in a boxed answer
     own_failures, false_matches, pairs = agreement(records)
-    assert 1 - len(own_failures) / len(records) >= 0.995, [(r["id"], extract_boxed(r["solution"])) for r in own_failures]
+    assert 1 - len(own_failures) / len(records) >= 0.995, [
+        (r["id"], extract_boxed(r["solution"])) for r in own_failures
+    ]
     assert not false_matches
 
 
 # (model's boxed answer, reference, equivalent?)
 CASES = [
-    ("\\frac{1}{2}", "0.5", True), ("\\dfrac{1}{2}", "\\frac12", True), ("\\tfrac{3}{4}", "\\frac{3}{4}", True),
-    ("0.5", "\\frac{1}{2}", True), ("1/2", "\\frac{1}{2}", True), ("\\frac{2}{4}", "\\frac{1}{2}", True),
-    ("0.50", "0.5", True), ("5.0", "5", True), ("05", "5", True), ("1,000", "1000", True), ("1,234,567", "1234567", True),
-    ("10\\%", "10", True), ("10", "10\\%", True), ("30^\\circ", "30", True), ("30^{\\circ}", "30", True), ("30°", "30", True),
-    ("x = 5", "5", True), ("y=-3", "-3", True), ("5 \\text{ cm}", "5", True), ("12\\text{ inches}", "12", True),
-    ("\\$5", "5", True), ("\\text{Evelyn}", "\\text{Evelyn}", True), ("Evelyn", "\\text{Evelyn}", True),
-    ("(1, 2)", "(1,2)", True), ("(1,2)", "(2,1)", False), ("[1, 2)", "[1,2)", True), ("[1,2]", "[1,2)", False),
-    ("(-\\infty, 3)", "(-\\infty,3)", True), ("\\left( 3, \\frac{\\pi}{2} \\right)", "\\left( 3, \\frac{\\pi}{2} \\right)", True),
+    ("\\frac{1}{2}", "0.5", True),
+    ("\\dfrac{1}{2}", "\\frac12", True),
+    ("\\tfrac{3}{4}", "\\frac{3}{4}", True),
+    ("0.5", "\\frac{1}{2}", True),
+    ("1/2", "\\frac{1}{2}", True),
+    ("\\frac{2}{4}", "\\frac{1}{2}", True),
+    ("0.50", "0.5", True),
+    ("5.0", "5", True),
+    ("05", "5", True),
+    ("1,000", "1000", True),
+    ("1,234,567", "1234567", True),
+    ("10\\%", "10", True),
+    ("10", "10\\%", True),
+    ("30^\\circ", "30", True),
+    ("30^{\\circ}", "30", True),
+    ("30°", "30", True),
+    ("x = 5", "5", True),
+    ("y=-3", "-3", True),
+    ("5 \\text{ cm}", "5", True),
+    ("12\\text{ inches}", "12", True),
+    ("\\$5", "5", True),
+    ("\\text{Evelyn}", "\\text{Evelyn}", True),
+    ("Evelyn", "\\text{Evelyn}", True),
+    ("(1, 2)", "(1,2)", True),
+    ("(1,2)", "(2,1)", False),
+    ("[1, 2)", "[1,2)", True),
+    ("[1,2]", "[1,2)", False),
+    ("(-\\infty, 3)", "(-\\infty,3)", True),
+    ("\\left( 3, \\frac{\\pi}{2} \\right)", "\\left( 3, \\frac{\\pi}{2} \\right)", True),
     ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", True),
     ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}2\\\\1\\end{pmatrix}", False),
-    ("2\\sqrt{2}", "\\sqrt{8}", True), ("\\sqrt{2}/2", "\\frac{\\sqrt{2}}{2}", True), ("\\frac{1}{\\sqrt{2}}", "\\frac{\\sqrt2}{2}", True),
-    ("\\pi", "\\pi", True), ("2\\pi", "\\pi", False), ("3.14", "\\pi", False), ("-1", "1", False), ("0", "-0", True),
-    ("1", "2", False), ("25", "025", True), ("204", "204", True), ("204", "240", False), ("1000", "100", False),
-    ("x^2+2x+1", "(x+1)^2", True), ("x^2+1", "x^2-1", False), ("2, 3", "3, 2", True), ("\\{1,2\\}", "\\{2,1\\}", True),
-    ("\\infty", "\\infty", True), ("-\\infty", "\\infty", False), ("\\frac{7}{2}", "3.5", True), ("3.5", "\\frac{7}{3}", False),
-    ("6 \\sqrt{3}", "6\\sqrt3", True), ("\\sqrt{3}", "3", False), ("1.5\\%", "1.5", True), ("e", "e", True),
-    ("\\frac{\\sqrt{3}}{3}", "\\frac{1}{\\sqrt{3}}", True), ("100", "10^2", True), ("10^{2}", "1000", False),
-    ("\\text{(A)}", "\\text{(A)}", True), ("\\text{(B)}", "\\text{(A)}", False), ("", "5", False), ("\\boxed{5}", "6", False),
-    ("12345678901234567890", "12345678901234567891", False), ("-\\frac{1}{2}", "-0.5", True),
+    ("2\\sqrt{2}", "\\sqrt{8}", True),
+    ("\\sqrt{2}/2", "\\frac{\\sqrt{2}}{2}", True),
+    ("\\frac{1}{\\sqrt{2}}", "\\frac{\\sqrt2}{2}", True),
+    ("\\pi", "\\pi", True),
+    ("2\\pi", "\\pi", False),
+    ("3.14", "\\pi", False),
+    ("-1", "1", False),
+    ("0", "-0", True),
+    ("1", "2", False),
+    ("25", "025", True),
+    ("204", "204", True),
+    ("204", "240", False),
+    ("1000", "100", False),
+    ("x^2+2x+1", "(x+1)^2", True),
+    ("x^2+1", "x^2-1", False),
+    ("2, 3", "3, 2", True),
+    ("\\{1,2\\}", "\\{2,1\\}", True),
+    ("\\infty", "\\infty", True),
+    ("-\\infty", "\\infty", False),
+    ("\\frac{7}{2}", "3.5", True),
+    ("3.5", "\\frac{7}{3}", False),
+    ("6 \\sqrt{3}", "6\\sqrt3", True),
+    ("\\sqrt{3}", "3", False),
+    ("1.5\\%", "1.5", True),
+    ("e", "e", True),
+    ("\\frac{\\sqrt{3}}{3}", "\\frac{1}{\\sqrt{3}}", True),
+    ("100", "10^2", True),
+    ("10^{2}", "1000", False),
+    ("\\text{(A)}", "\\text{(A)}", True),
+    ("\\text{(B)}", "\\text{(A)}", False),
+    ("", "5", False),
+    ("\\boxed{5}", "6", False),
+    ("12345678901234567890", "12345678901234567891", False),
+    ("-\\frac{1}{2}", "-0.5", True),
 ]
 
 
@@ -76,9 +128,16 @@ def test_tricky_equivalences(predicted, reference, expected):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("so \\boxed{\\frac{1}{2}}.", "\\frac{1}{2}"), ("\\boxed{a} then \\boxed{\\{1,\\{2\\}\\}}", "\\{1,\\{2\\}\\}"),
-     ("\\fbox{7}", "7"), ("\\boxed 5.", "5"), ("\\boxed{unbalanced", None), ("\\boxed{3} and \\boxed{4", "3"),
-     ("no box here 12", None), ("\\boxed{}", "")],
+    [
+        ("so \\boxed{\\frac{1}{2}}.", "\\frac{1}{2}"),
+        ("\\boxed{a} then \\boxed{\\{1,\\{2\\}\\}}", "\\{1,\\{2\\}\\}"),
+        ("\\fbox{7}", "7"),
+        ("\\boxed 5.", "5"),
+        ("\\boxed{unbalanced", None),
+        ("\\boxed{3} and \\boxed{4", "3"),
+        ("no box here 12", None),
+        ("\\boxed{}", ""),
+    ],
 )
 def test_extract_boxed(text, expected):
     assert extract_boxed(text) == expected

@@ -43,8 +43,9 @@ def test_majority_vote_ignores_missing_answers_and_breaks_ties_by_first_seen():
     assert metrics.majority_vote_correct(["4", "5", "5", None, None], [True, False, False, False, False]) is False
     assert metrics.majority_vote_correct(["4", None, None], [True, False, False]) is True
     assert metrics.majority_vote_correct(["4", "5"], [True, False]) is True
-    estimate = metrics.maj_at_k(["a", "a", "a", "b", "b", "b"], ["1", "2", "2", "7", "7", "3"],
-                                [True, False, False, True, True, False], k=3)
+    estimate = metrics.maj_at_k(
+        ["a", "a", "a", "b", "b", "b"], ["1", "2", "2", "7", "7", "3"], [True, False, False, True, True, False], k=3
+    )
     assert estimate.value == pytest.approx(0.5)
 
 

@@ -10,8 +10,24 @@ from rac_bench.pruning.engine import find_decoder_layers
 
 def test_prune_writes_a_loadable_n_m_checkpoint_with_its_report(tmp_path, capsys):
     out = tmp_path / "pruned"
-    assert main(["prune", "--method", "sparsegpt", "--pattern", "2:4", "--out", str(out),
-                 "--cache-dir", str(tmp_path / "cache"), "--calibration-samples", "16"]) == 0
+    assert (
+        main(
+            [
+                "prune",
+                "--method",
+                "sparsegpt",
+                "--pattern",
+                "2:4",
+                "--out",
+                str(out),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--calibration-samples",
+                "16",
+            ]
+        )
+        == 0
+    )
     assert "checkpoint written to" in capsys.readouterr().out
     model = AutoModelForCausalLM.from_pretrained(out)
     tokenizer = AutoTokenizer.from_pretrained(out)

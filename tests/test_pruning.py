@@ -18,7 +18,10 @@ def correlated_layer(rows=64, columns=256, tokens=2048, seed=0):
     generator = torch.Generator().manual_seed(seed)
     mixing = torch.randn(columns, columns, generator=generator) / columns**0.5
     scales = torch.exp(torch.randn(columns, generator=generator))
-    inputs = (torch.randn(tokens, columns, generator=generator) @ mixing + 0.3 * torch.randn(tokens, columns, generator=generator)) * scales
+    inputs = (
+        torch.randn(tokens, columns, generator=generator) @ mixing
+        + 0.3 * torch.randn(tokens, columns, generator=generator)
+    ) * scales
     weight = torch.randn(rows, columns, generator=generator)
     statistics = InputStatistics(columns)
     statistics.add(inputs)

@@ -22,8 +22,16 @@ def test_split_thinking(response, thinking, answer, closed):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("42", "42"), ("The answer is 7.", "7"), ("x 3 then 12", "12"), ("-1", "-1"), ("1,024", "1024"),
-     ("007", "7"), ("none", None), ("", None)],
+    [
+        ("42", "42"),
+        ("The answer is 7.", "7"),
+        ("x 3 then 12", "12"),
+        ("-1", "-1"),
+        ("1,024", "1024"),
+        ("007", "7"),
+        ("none", None),
+        ("", None),
+    ],
 )
 def test_extract_integer(text, expected):
     assert extract_integer(text) == expected

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rac_bench.models import EMBEDDED_MODEL_DIR
-from rac_bench.zoo.tokenizer import CHARACTERS, build_tokenizer
+from rac_bench.zoo.tokenizer import CHARACTERS, SPECIAL_TOKENS, build_tokenizer
 
 TOKENIZER = build_tokenizer()
 
@@ -12,8 +12,9 @@ TOKENIZER = build_tokenizer()
 @given(st.text(alphabet="".join(CHARACTERS), max_size=200))
 def test_any_ascii_text_round_trips_one_token_per_character(text):
     ids = TOKENIZER(text, add_special_tokens=False).input_ids
-    assert len(ids) == len(text)
     assert TOKENIZER.decode(ids) == text
+    if not any(token in text for token in SPECIAL_TOKENS):  # tags such as <think> are one token each
+        assert len(ids) == len(text)
 
 
 def test_think_tags_are_single_tokens_that_survive_skipping_special_tokens():
@@ -23,8 +24,9 @@ def test_think_tags_are_single_tokens_that_survive_skipping_special_tokens():
 
 
 def test_chat_template_opens_the_assistant_turn():
-    text = TOKENIZER.apply_chat_template([{"role": "user", "content": "Compute 1+2 from left to right."}],
-                                         tokenize=False, add_generation_prompt=True)
+    text = TOKENIZER.apply_chat_template(
+        [{"role": "user", "content": "Compute 1+2 from left to right."}], tokenize=False, add_generation_prompt=True
+    )
     assert text == "<|user|>Compute 1+2 from left to right.<|end|><|assistant|>"
 
 

@@ -19,8 +19,21 @@ pytestmark = pytest.mark.skipif(not vllm_available(), reason="vLLM is not instal
 
 def run(backend, tmp_path):
     output = tmp_path / backend
-    code = main(["run", "--backend", backend, "--methods", "dense", "--limit", str(LIMIT), "--output-dir", str(output),
-                 "--cache-dir", str(tmp_path / "cache")])
+    code = main(
+        [
+            "run",
+            "--backend",
+            backend,
+            "--methods",
+            "dense",
+            "--limit",
+            str(LIMIT),
+            "--output-dir",
+            str(output),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     assert code == 0
     samples = [json.loads(line) for line in (output / "samples.jsonl").read_text().splitlines()]
     return json.loads((output / "summary.json").read_text())["cells"][0], samples

@@ -29,12 +29,16 @@ class HFBackend:
         results: list[Generation | None] = [None] * len(prompts)
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         for batch_index, batch in enumerate(tqdm(batches, desc="generating", disable=not self.progress, leave=False)):
-            for index, generation in zip(batch, self._generate_batch([prompts[i] for i in batch], settings, batch_index)):
+            for index, generation in zip(
+                batch, self._generate_batch([prompts[i] for i in batch], settings, batch_index)
+            ):
                 results[index] = generation
         return results
 
     def _generate_batch(self, prompts: list[str], settings: SamplingSettings, batch_index: int) -> list[Generation]:
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.model.device
+        )
         options = dict(max_new_tokens=settings.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
         if settings.greedy:
             options.update(do_sample=False, temperature=None, top_p=None, top_k=None)

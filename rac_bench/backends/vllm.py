@@ -18,8 +18,15 @@ from rac_bench.backends.base import Generation, SamplingSettings, count_thinking
 
 log = logging.getLogger(__name__)
 
-ENGINE_OPTIONS = ("tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization", "max_model_len", "dtype",
-                  "seed", "enforce_eager")
+ENGINE_OPTIONS = (
+    "tensor_parallel_size",
+    "data_parallel_size",
+    "gpu_memory_utilization",
+    "max_model_len",
+    "dtype",
+    "seed",
+    "enforce_eager",
+)
 
 
 def vllm_available() -> bool:
@@ -50,7 +57,9 @@ class VLLMBackend:
         if unknown:
             from rac_bench.errors import ConfigError
 
-            raise ConfigError(f"unknown vLLM option(s) {', '.join(sorted(unknown))}; accepted: {', '.join(ENGINE_OPTIONS)}")
+            raise ConfigError(
+                f"unknown vLLM option(s) {', '.join(sorted(unknown))}; accepted: {', '.join(ENGINE_OPTIONS)}"
+            )
         options.setdefault("dtype", "float32" if os.environ.get("VLLM_TARGET_DEVICE") == "cpu" else "auto")
         self.tokenizer = tokenizer
         self.progress = progress
@@ -65,8 +74,10 @@ class VLLMBackend:
         inputs = [TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
         parameters = [
             SamplingParams(
-                temperature=settings.temperature, top_p=settings.top_p if not settings.greedy else 1.0,
-                max_tokens=settings.max_new_tokens, stop=list(settings.stop) or None,
+                temperature=settings.temperature,
+                top_p=settings.top_p if not settings.greedy else 1.0,
+                max_tokens=settings.max_new_tokens,
+                stop=list(settings.stop) or None,
                 seed=settings.seed * 100_003 + index,
             )
             for index in range(len(prompts))

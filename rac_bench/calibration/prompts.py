@@ -13,6 +13,4 @@ def render_prompt(tokenizer, question: str) -> str:
 
 
 def prompt_sequences(tokenizer, questions: list[str]) -> list[torch.Tensor]:
-    return [
-        torch.tensor(tokenizer(render_prompt(tokenizer, q), add_special_tokens=False).input_ids) for q in questions
-    ]
+    return [torch.tensor(tokenizer(render_prompt(tokenizer, q), add_special_tokens=False).input_ids) for q in questions]

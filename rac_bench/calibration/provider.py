@@ -52,8 +52,12 @@ class CalibrationProvider:
             started = time.perf_counter()
             self._built[source] = self._build(source)
             self.seconds[source] = time.perf_counter() - started
-            log.info("calibration %s: %d sequences, %d tokens", source, len(self._built[source]),
-                     sum(len(s) for s in self._built[source]))
+            log.info(
+                "calibration %s: %d sequences, %d tokens",
+                source,
+                len(self._built[source]),
+                sum(len(s) for s in self._built[source]),
+            )
         return self._built[source]
 
     def trace_path(self) -> Path:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-HEADERS = ["task", "method", "sparsity", "accuracy [95% CI]", "Δ vs dense [95% CI]", "think tok", "answer tok", "truncated", "eval s", "prune s"]
+HEADERS = [
+    "task",
+    "method",
+    "sparsity",
+    "accuracy [95% CI]",
+    "Δ vs dense [95% CI]",
+    "think tok",
+    "answer tok",
+    "truncated",
+    "eval s",
+    "prune s",
+]
 
 
 def format_estimate(estimate: dict | None, signed: bool = False) -> str:
@@ -15,8 +26,10 @@ def format_estimate(estimate: dict | None, signed: bool = False) -> str:
 
 
 def cell_row(cell: dict) -> list:
-    sparsity = "-" if cell["method"] == "dense" else (
-        cell["pattern"] if cell["pattern"] != "unstructured" else f"{cell['sparsity']:g}"
+    sparsity = (
+        "-"
+        if cell["method"] == "dense"
+        else (cell["pattern"] if cell["pattern"] != "unstructured" else f"{cell['sparsity']:g}")
     )
     return [
         cell["task"],

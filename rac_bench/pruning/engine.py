@@ -65,7 +65,9 @@ def find_decoder_layers(model: nn.Module) -> nn.ModuleList:
         and all(any(isinstance(m, nn.Linear) for m in block.modules()) for block in module)
     ]
     if not candidates:
-        raise ConfigError(f"{type(model).__name__} has no recognisable decoder layers (a ModuleList of blocks with nn.Linear)")
+        raise ConfigError(
+            f"{type(model).__name__} has no recognisable decoder layers (a ModuleList of blocks with nn.Linear)"
+        )
     return max(candidates, key=lambda layers: sum(p.numel() for p in layers.parameters()))
 
 

@@ -19,7 +19,7 @@ def extract_boxed(text: str) -> str | None:
     """Content of the last \\boxed{...} or \\fbox{...} (nested braces allowed), or of `\\boxed 5`."""
     matches = list(_BOXED.finditer(text))
     for match in reversed(matches):
-        rest = text[match.end():]
+        rest = text[match.end() :]
         if rest.startswith("{"):
             depth = 0
             for index, char in enumerate(rest):

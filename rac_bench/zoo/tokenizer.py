@@ -42,7 +42,12 @@ def build_tokenizer() -> Qwen2Tokenizer:
     vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS)}
     vocab.update({byte_level_symbol(c): len(SPECIAL_TOKENS) + i for i, c in enumerate(CHARACTERS)})
     tokenizer = Qwen2Tokenizer(
-        vocab=vocab, merges=[], unk_token=UNK, bos_token=BOS, eos_token=END, pad_token=PAD,
+        vocab=vocab,
+        merges=[],
+        unk_token=UNK,
+        bos_token=BOS,
+        eos_token=END,
+        pad_token=PAD,
         extra_special_tokens=[USER, ASSISTANT],
     )
     # Like DeepSeek-R1's tokenizer: think tags are single tokens but not special, so decoding keeps them.
