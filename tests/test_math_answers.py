@@ -154,9 +154,10 @@ def test_pathological_input_costs_at_most_the_time_limit():
 
     checker = SandboxedChecker(math_answer._warm_up, time_limit=2.0)
     try:
+        checker.call(math_answer._math_verify_equal, "1", "1")  # worker started and ready
         started = time.monotonic()
         assert checker.call(math_answer._math_verify_equal, "1", "10^{10^{10^{10}}}") is False
-        assert time.monotonic() - started < 2.0 + 1.0
+        assert time.monotonic() - started < 2.0 + 1.0  # the limit, plus killing the worker and spawning the next
         assert checker.call(math_answer._math_verify_equal, "\\frac{1}{2}", "0.5") is True  # restarted, still works
     finally:
         checker.close()
@@ -177,7 +178,9 @@ ADVERSARIAL = st.one_of(
 def test_checker_never_raises_and_never_exceeds_the_limit(predicted, reference):
     from rac_bench.scoring import math_answer
 
-    started = time.monotonic()
+    checker = math_answer.checker()
+    checker.last_check_seconds = 0.0
     result = score_response("math", f"</think>\\boxed{{{predicted}}}", reference)
     assert isinstance(result.correct, bool)
-    assert time.monotonic() - started < math_answer.checker().time_limit + 1.0
+    # the check itself; a worker restarted after an earlier timeout imports outside the limit
+    assert checker.last_check_seconds < checker.time_limit + 0.5

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+import time
 from typing import Callable
 
 log = logging.getLogger(__name__)
@@ -35,47 +36,64 @@ def _serve(connection, warmup: Callable[[], None]) -> None:
 
 
 class SandboxedChecker:
-    """Calls module-level functions in a worker process; `call` returns `default` on timeout or error."""
+    """Calls module-level functions in a worker process; `call` returns `default` on timeout or error.
+
+    After a timeout the worker is killed and a new one is spawned at once, so it imports while the caller
+    goes on; the next call waits for it to be ready, outside the time limit. `last_check_seconds` is how long
+    the last check itself took (never more than the limit plus the poll's wake-up)."""
 
     def __init__(self, warmup: Callable[[], None], time_limit: float = DEFAULT_TIME_LIMIT):
         self.warmup = warmup
         self.time_limit = time_limit
         self._process = None
         self._connection = None
+        self._ready = False
         self._lock = threading.Lock()
         self.timeouts = 0
+        self.last_check_seconds = 0.0
 
-    def _start(self) -> None:
+    def _spawn(self) -> None:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(child, self.warmup), daemon=True)
         self._process.start()
         child.close()
-        self._connection = parent
+        self._connection, self._ready = parent, False
+
+    def _await_ready(self) -> None:
+        if self._ready:
+            return
         try:
-            ready = parent.poll(STARTUP_LIMIT) and parent.recv() == _READY
+            ready = self._connection.poll(STARTUP_LIMIT) and self._connection.recv() == _READY
         except (EOFError, OSError):
             ready = False
         if not ready:
             self._stop()
             raise RuntimeError("the answer-checking worker did not start")
+        self._ready = True
 
     def _stop(self) -> None:
         if self._process is not None:
             self._process.kill()
             self._process.join(timeout=5)
         self._process = self._connection = None
+        self._ready = False
 
     def call(self, function: Callable, *arguments, default=False):
         with self._lock:
             if self._process is None or not self._process.is_alive():
-                self._start()
+                self._spawn()
+            self._await_ready()
+            started = time.perf_counter()
             try:
                 self._connection.send((function, arguments))
-                if not self._connection.poll(self.time_limit):
+                answered = self._connection.poll(self.time_limit)
+                self.last_check_seconds = time.perf_counter() - started
+                if not answered:
                     self.timeouts += 1
                     log.warning("answer check exceeded %.1fs; counted as not equivalent", self.time_limit)
                     self._stop()
+                    self._spawn()
                     return default
                 succeeded, value = self._connection.recv()
             except (EOFError, OSError, BrokenPipeError):
