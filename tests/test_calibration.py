@@ -52,3 +52,34 @@ def test_malformed_trace_file_is_rejected(tmp_path):
         assert "bad.jsonl:1" in str(error)
     else:
         raise AssertionError("a trace without generated_ids was accepted")
+
+
+# DeepSeek-R1's template keeps only what follows </think> in an assistant turn.
+R1_LIKE_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}<|user|>{{ message['content'] }}<|end|>"
+    "{% else %}<|assistant|>{{ message['content'].split('</think>')[-1] }}<|end|>{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def test_traces_keep_the_chain_of_thought_under_a_template_that_strips_it(embedded, tmp_path):
+    model, tokenizer = embedded
+    tokenizer = type(tokenizer).from_pretrained(tokenizer.name_or_path)
+    tokenizer.chat_template = R1_LIKE_TEMPLATE
+    rendered = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "q"}, {"role": "assistant", "content": "<think>1+2=3</think>3"}], tokenize=False
+    )
+    assert "</think>" not in rendered  # re-rendering the assistant turn would lose the thinking
+    questions = get_task("rac_arith").calibration_questions()[:4]
+    provider = CalibrationProvider(
+        model,
+        tokenizer,
+        questions,
+        SamplingSettings(0.6, 0.95, 128, seed=0),
+        weights_fingerprint(model),
+        tmp_path,
+        progress=False,
+    )
+    think_close = tokenizer.convert_tokens_to_ids("</think>")
+    assert all(think_close in trace.tolist() for trace in provider("traces"))

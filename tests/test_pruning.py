@@ -101,3 +101,60 @@ def test_engine_rejects_empty_calibration_and_models_without_decoder_layers():
 def test_malformed_patterns_are_rejected(text):
     with pytest.raises(ConfigError):
         parse_pattern(text, 0.5)
+
+
+def test_sparsegpt_pruning_one_weight_matches_the_closed_form_obs_update():
+    """Pruning only column 0 of one row: OBS gives w' = w - (w_0 / [H^-1]_00) [H^-1]_0,: exactly."""
+    generator = torch.Generator().manual_seed(1)
+    columns = 8
+    inputs = torch.randn(256, columns, generator=generator) @ torch.randn(columns, columns, generator=generator)
+    statistics = InputStatistics(columns)
+    statistics.add(inputs)
+    weight = torch.randn(1, columns, generator=generator).abs() + 1.0
+    weight[0, 0] = 1e-3  # the least salient weight, so it is the one pruned
+    pruned = sparsegpt_prune(weight, statistics, SparsityTarget(1 / columns), block_size=columns)
+    hessian = statistics.hessian.double()
+    damped = hessian + 0.01 * torch.mean(torch.diagonal(hessian)) * torch.eye(columns, dtype=torch.float64)
+    inverse = torch.linalg.inv(damped)
+    expected = weight.double()[0] - weight.double()[0, 0] / inverse[0, 0] * inverse[0]
+    assert pruned[0, 0] == 0
+    torch.testing.assert_close(pruned[0].double(), expected, rtol=1e-4, atol=1e-5)
+
+
+def tiny_random_model(architecture: str):
+    from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    common = dict(
+        vocab_size=97,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=128,
+    )
+    config_class, model_class = {
+        "llama": (LlamaConfig, LlamaForCausalLM),
+        "qwen3": (Qwen3Config, Qwen3ForCausalLM),
+        "mistral": (MistralConfig, MistralForCausalLM),
+    }[architecture]
+    torch.manual_seed(0)
+    return model_class(config_class(**common)).eval()
+
+
+@pytest.mark.parametrize("architecture", ["llama", "qwen3", "mistral"])
+def test_engine_works_on_other_decoder_layouts_without_per_architecture_code(architecture):
+    model = tiny_random_model(architecture)
+    calibration = [torch.randint(0, 97, (n,)) for n in (11, 23)]
+    report = prune_model(model, sparsegpt_prune, parse_pattern("2:4", 0.0), calibration, progress=False)
+    assert len(report.layers) == 2 * 7
+    for layer in find_decoder_layers(model):
+        for module in layer.modules():
+            if isinstance(module, torch.nn.Linear):
+                groups = (module.weight == 0).reshape(module.weight.shape[0], -1, 4).sum(-1)
+                assert torch.all(groups == 2)
+    with torch.no_grad():
+        logits = model(input_ids=torch.randint(0, 97, (1, 9))).logits
+    assert torch.isfinite(logits).all()
