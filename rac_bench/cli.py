@@ -1,4 +1,4 @@
-"""`rac-bench`: run the benchmark, prune a checkpoint, list methods and tasks.
+"""`rac-bench`: run the benchmark, prune a checkpoint, build calibration traces, list methods and tasks.
 
 Bad input exits 2 with one line on stderr and nothing written; a failed gate exits 1.
 """
@@ -114,6 +114,27 @@ def _prune(args) -> int:
     return 0
 
 
+def _traces(args) -> int:
+    from rac_bench.config import build_config
+    from rac_bench.runner import prepare
+
+    config = build_config(
+        args.config,
+        model=args.model,
+        calibration_samples=args.calibration_samples,
+        seed=args.seed,
+        threads=args.threads,
+        cache_dir=args.cache_dir,
+    )
+    _, _, _, calibration = prepare(config)
+    sequences = calibration("traces")
+    print(
+        f"{len(sequences)} on-policy traces, {sum(len(s) for s in sequences)} tokens, cached at "
+        f"{calibration.trace_path()}"
+    )
+    return 0
+
+
 def _methods(args) -> int:
     from rac_bench.methods import available_methods
 
@@ -154,6 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
     prune_parser.add_argument("--seed", type=int)
     prune_parser.add_argument("--cache-dir", type=Path)
     prune_parser.set_defaults(handler=_prune)
+    traces_parser = commands.add_parser(
+        "traces", help="generate (or find) RAC's on-policy calibration traces ahead of time"
+    )
+    traces_parser.add_argument("--config", type=Path)
+    traces_parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
+    traces_parser.add_argument("--calibration-samples")
+    traces_parser.add_argument("--threads")
+    traces_parser.add_argument("--seed", type=int)
+    traces_parser.add_argument("--cache-dir", type=Path)
+    traces_parser.set_defaults(handler=_traces)
     commands.add_parser("methods", help="list compression methods").set_defaults(handler=_methods)
     commands.add_parser("tasks", help="list tasks").set_defaults(handler=_tasks)
     return parser

@@ -49,3 +49,31 @@ def test_prune_refuses_dense_and_an_existing_directory(tmp_path, capsys):
     (tmp_path / "taken").mkdir()
     assert main(["prune", "--method", "magnitude", "--out", str(tmp_path / "taken")]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_traces_are_built_ahead_of_time_and_reused_by_a_run(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    assert main(["traces", "--calibration-samples", "8", "--cache-dir", str(cache)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("8 on-policy traces")
+    [trace_file] = list((cache / "traces").glob("*.jsonl"))
+    assert str(trace_file) in printed
+    before = trace_file.stat().st_mtime_ns
+    assert (
+        main(
+            [
+                "prune",
+                "--method",
+                "rac",
+                "--calibration-samples",
+                "8",
+                "--cache-dir",
+                str(cache),
+                "--out",
+                str(tmp_path / "rac"),
+            ]
+        )
+        == 0
+    )
+    assert trace_file.stat().st_mtime_ns == before  # the same fingerprint: read back, not sampled again
+    assert list((cache / "traces").glob("*.jsonl")) == [trace_file]
