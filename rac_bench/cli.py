@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("rac_bench").setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("lm_eval", "lm-eval", "transformers", "datasets"):
+    for noisy in ("lm_eval", "lm-eval", "transformers", "datasets", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
