@@ -79,6 +79,21 @@ def _run(args) -> int:
     return 0
 
 
+def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
+    """The options `prune` and `traces` share: which model, and how its calibration set is built."""
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
+    parser.add_argument("--calibration-samples", help="number of calibration prompts")
+    parser.add_argument("--threads", help="torch threads (default: one per core)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--cache-dir", type=Path, help="traces and pruned checkpoints (default: $RAC_BENCH_CACHE)")
+
+
+def _calibration_options(args) -> dict:
+    names = ("model", "calibration_samples", "threads", "seed", "cache_dir")
+    return {name: getattr(args, name) for name in names}
+
+
 def _prune(args) -> int:
     from rac_bench.config import build_config
     from rac_bench.errors import ConfigError
@@ -89,15 +104,11 @@ def _prune(args) -> int:
         raise ConfigError(f"--out {args.out} already exists; give a new directory")
     config = build_config(
         args.config,
-        model=args.model,
+        **_calibration_options(args),
         methods=args.method,
         sparsity=args.sparsity,
         pattern=args.pattern,
-        calibration_samples=args.calibration_samples,
         ignore=args.ignore,
-        seed=args.seed,
-        threads=args.threads,
-        cache_dir=args.cache_dir,
         output_dir=args.out.parent,
     )
     if len(config.methods) != 1 or len(config.targets) != 1:
@@ -118,14 +129,7 @@ def _traces(args) -> int:
     from rac_bench.config import build_config
     from rac_bench.runner import prepare
 
-    config = build_config(
-        args.config,
-        model=args.model,
-        calibration_samples=args.calibration_samples,
-        seed=args.seed,
-        threads=args.threads,
-        cache_dir=args.cache_dir,
-    )
+    config = build_config(args.config, **_calibration_options(args))
     _, _, _, calibration = prepare(config)
     sequences = calibration("traces")
     print(
@@ -164,26 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(run_parser)
     run_parser.set_defaults(handler=_run)
     prune_parser = commands.add_parser("prune", help="prune once and save a checkpoint that transformers and vLLM load")
-    prune_parser.add_argument("--config", type=Path)
-    prune_parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
+    _add_calibration_options(prune_parser)
     prune_parser.add_argument("--method", required=True, help="e.g. rac, sparsegpt, wanda, magnitude")
     prune_parser.add_argument("--sparsity", default="0.5")
     prune_parser.add_argument("--pattern", default="unstructured")
+    prune_parser.add_argument("--ignore", help="regex of linear-layer names inside decoder layers to leave dense")
     prune_parser.add_argument("--out", type=Path, required=True, help="new directory for the checkpoint")
-    for flag in ("--calibration-samples", "--ignore", "--threads"):
-        prune_parser.add_argument(flag)
-    prune_parser.add_argument("--seed", type=int)
-    prune_parser.add_argument("--cache-dir", type=Path)
     prune_parser.set_defaults(handler=_prune)
-    traces_parser = commands.add_parser(
-        "traces", help="generate (or find) RAC's on-policy calibration traces ahead of time"
-    )
-    traces_parser.add_argument("--config", type=Path)
-    traces_parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
-    traces_parser.add_argument("--calibration-samples")
-    traces_parser.add_argument("--threads")
-    traces_parser.add_argument("--seed", type=int)
-    traces_parser.add_argument("--cache-dir", type=Path)
+    traces_parser = commands.add_parser("traces", help="generate (or find) RAC's on-policy traces ahead of time")
+    _add_calibration_options(traces_parser)
     traces_parser.set_defaults(handler=_traces)
     commands.add_parser("methods", help="list compression methods").set_defaults(handler=_methods)
     commands.add_parser("tasks", help="list tasks").set_defaults(handler=_tasks)

@@ -8,18 +8,23 @@ from rac_bench.fingerprint import weights_fingerprint
 from rac_bench.tasks import get_task
 
 
-def test_rac_calibration_contains_the_dense_models_own_chain_of_thought(embedded, tmp_path):
-    model, tokenizer = embedded
-    questions = get_task("rac_arith").calibration_questions()[:8]
-    provider = CalibrationProvider(
+def make_provider(model, tokenizer, questions, cache_dir):
+    """The paper's trace sampling settings (temperature 0.6, top-p 0.95), seed 0."""
+    return CalibrationProvider(
         model,
         tokenizer,
         questions,
         SamplingSettings(0.6, 0.95, 128, seed=0),
         weights_fingerprint(model),
-        tmp_path,
+        cache_dir,
         progress=False,
     )
+
+
+def test_rac_calibration_contains_the_dense_models_own_chain_of_thought(embedded, tmp_path):
+    model, tokenizer = embedded
+    questions = get_task("rac_arith").calibration_questions()[:8]
+    provider = make_provider(model, tokenizer, questions, tmp_path)
     prompts, traces = provider("prompts"), provider("traces")
     think_close = tokenizer.convert_tokens_to_ids("</think>")
     for prompt, trace in zip(prompts, traces):
@@ -29,15 +34,7 @@ def test_rac_calibration_contains_the_dense_models_own_chain_of_thought(embedded
         assert "=" in tokenizer.decode(continuation)
     # cached: a second provider reads the same traces back instead of sampling new ones
     path = provider.trace_path()
-    again = CalibrationProvider(
-        model,
-        tokenizer,
-        questions,
-        SamplingSettings(0.6, 0.95, 128, seed=0),
-        weights_fingerprint(model),
-        tmp_path,
-        progress=False,
-    )
+    again = make_provider(model, tokenizer, questions, tmp_path)
     assert again.trace_path() == path
     assert all(torch.equal(a, b) for a, b in zip(again("traces"), traces))
     assert len(load_traces(path)) == len(questions)
@@ -72,14 +69,6 @@ def test_traces_keep_the_chain_of_thought_under_a_template_that_strips_it(embedd
     )
     assert "</think>" not in rendered  # re-rendering the assistant turn would lose the thinking
     questions = get_task("rac_arith").calibration_questions()[:4]
-    provider = CalibrationProvider(
-        model,
-        tokenizer,
-        questions,
-        SamplingSettings(0.6, 0.95, 128, seed=0),
-        weights_fingerprint(model),
-        tmp_path,
-        progress=False,
-    )
+    provider = make_provider(model, tokenizer, questions, tmp_path)
     think_close = tokenizer.convert_tokens_to_ids("</think>")
     assert all(think_close in trace.tolist() for trace in provider("traces"))
