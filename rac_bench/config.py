@@ -113,6 +113,7 @@ def build_config(config_file: Path | None = None, **overrides) -> RunConfig:
 
 def validate(config: RunConfig) -> RunConfig:
     from rac_bench.backends import resolve_backend
+    from rac_bench.backends.vllm import ENGINE_OPTIONS
     from rac_bench.methods import get_method
     from rac_bench.tasks import TASKS, get_task
 
@@ -137,6 +138,10 @@ def validate(config: RunConfig) -> RunConfig:
         if not config.data_dir.is_dir():
             raise ConfigError(f"data directory {config.data_dir} does not exist; give a directory with the task files")
     config.backend = resolve_backend(config.backend)
+    if not isinstance(config.vllm, dict) or set(config.vllm) - set(ENGINE_OPTIONS):
+        raise ConfigError(
+            f"vllm options must be a mapping with keys among {', '.join(ENGINE_OPTIONS)}; got {config.vllm!r}"
+        )
     if config.pass_at_k is not None:
         config.pass_at_k = [_positive_int("pass-at-k", k) for k in _split(config.pass_at_k)]
     for name in ("limit", "samples", "max_new_tokens", "threads"):

@@ -48,8 +48,13 @@ def bootstrap_mean(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES, se
     )
 
 
+def per_problem_scores(problem_ids: list, values: list[float]) -> dict:
+    """problem -> mean of its samples' values."""
+    return {problem: sum(group) / len(group) for problem, group in _by_problem(problem_ids, values).items()}
+
+
 def per_problem_means(problem_ids: list, values: list[float]) -> list[float]:
-    return [sum(group) / len(group) for group in _by_problem(problem_ids, values).values()]
+    return list(per_problem_scores(problem_ids, values).values())
 
 
 def per_problem_counts(problem_ids: list) -> list[int]:

@@ -26,7 +26,7 @@ from rac_bench.fingerprint import weights_fingerprint
 from rac_bench.leaderboard.table import render_table
 from rac_bench.methods import PruneContext, get_method
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
-from rac_bench.plan import ModelVariant, model_variants
+from rac_bench.plan import DENSE_TARGET, ModelVariant, model_variants
 from rac_bench.provenance import provenance
 from rac_bench.task_data import DATA_DIR_VARIABLE
 from rac_bench.tasks import get_task
@@ -88,14 +88,17 @@ def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConf
 
 def add_paired_deltas(cells: list[dict], samples: list[dict]) -> None:
     """Each cell's accuracy minus dense's on the same task and problems, with a paired bootstrap CI."""
-    per_problem: dict = {}
+    by_cell: dict = {}
     for sample in samples:
         key = (sample["method"], sample["sparsity"], sample["pattern"], sample["task"])
-        per_problem.setdefault(key, {}).setdefault(sample["doc_id"], []).append(float(sample["correct"]))
-    means = {key: {doc: sum(v) / len(v) for doc, v in docs.items()} for key, docs in per_problem.items()}
+        by_cell.setdefault(key, []).append(sample)
+    scores = {
+        key: metrics.per_problem_scores([s["doc_id"] for s in own], [float(s["correct"]) for s in own])
+        for key, own in by_cell.items()
+    }
     for cell in cells:
-        dense = means.get(("dense", 0.0, "unstructured", cell["task"]))
-        own = means.get((cell["method"], cell["sparsity"], cell["pattern"], cell["task"]))
+        dense = scores.get(("dense", DENSE_TARGET.sparsity, DENSE_TARGET.pattern, cell["task"]))
+        own = scores.get((cell["method"], cell["sparsity"], cell["pattern"], cell["task"]))
         if dense and own:
             cell["delta_vs_dense"] = metrics.paired_difference(dense, own).to_dict()
 

@@ -56,6 +56,16 @@ def test_config_file_with_unknown_key_is_rejected(tmp_path, capsys, monkeypatch)
     assert code == 2 and "unknown config option(s) spasity" in stderr
 
 
+def test_unknown_vllm_option_is_rejected_before_any_work(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "c.yaml"
+    config.write_text("vllm: {tensor_parallel: 2}\n")
+    code, stderr = run_cli(
+        ["run", "--config", str(config), "--output-dir", str(tmp_path / "out")], tmp_path, capsys, monkeypatch
+    )
+    assert code == 2 and "keys among tensor_parallel_size" in stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_unwritable_output_directory_is_rejected(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("")

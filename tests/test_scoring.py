@@ -44,3 +44,26 @@ def test_score_response_counts_truncation_as_wrong():
     assert unclosed.truncated and not unclosed.correct
     limit = score_response("integer", "<think>1+2=3</think>3", "3", hit_token_limit=True)
     assert limit.truncated and not limit.correct
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("so \\boxed{C}", "C"),
+        ("\\boxed{\\text{(b)}}", "B"),
+        ("The answer is (D).", "D"),
+        ("Answer: A", "A"),
+        ("between A and B, I pick C", "C"),
+        ("\\boxed{42}", None),
+        ("no letter here", None),
+    ],
+)
+def test_extract_letter(text, expected):
+    from rac_bench.scoring.choice import extract_letter
+
+    assert extract_letter(text) == expected
+
+
+def test_multiple_choice_scorer():
+    assert score_response("multiple_choice", "<think>hmm</think>\\boxed{B}", "B").correct
+    assert not score_response("multiple_choice", "<think>hmm</think>\\boxed{A}", "B").correct

@@ -109,6 +109,3 @@ def math_equal(extracted: str | None, reference: str) -> bool:
         return False
     return bool(checker().call(_math_verify_equal, gold, predicted))
 
-
-def extract_math_answer(answer: str) -> str | None:
-    return extract_boxed(answer)
