@@ -43,6 +43,20 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", help="generation batch size")
     parser.add_argument("--threads", help="torch threads (default: one per core)")
     parser.add_argument("--cache-dir", type=Path, help="traces and pruned checkpoints (default: $RAC_BENCH_CACHE)")
+    _add_store_option(parser)
+    parser.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_const",
+        const=False,
+        help="evaluate every cell again instead of reusing finished cells and generations from the store",
+    )
+
+
+def _add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store", type=Path, help="SQLite results store (default: $RAC_BENCH_STORE or rac-bench-runs/results.sqlite)"
+    )
 
 
 def _run(args) -> int:
@@ -70,10 +84,12 @@ def _run(args) -> int:
             "batch_size",
             "threads",
             "cache_dir",
+            "store",
+            "resume",
         )
     }
     config = build_config(args.config, **options)
-    result = run(config)
+    result = run(config, command=" ".join(["rac-bench", *sys.argv[1:]]))
     print(result.table)
     print(f"\nresults written to {result.output_dir}")
     return 0

@@ -49,6 +49,8 @@ class RunConfig:
     batch_size: int = 64
     threads: int | None = None  # None: one per core
     cache_dir: Path = field(default_factory=default_cache_dir)
+    store: Path | None = None  # the SQLite results store; None: $RAC_BENCH_STORE or rac-bench-runs/results.sqlite
+    resume: bool = True  # reuse finished cells and generations found in the store for the same fingerprints
 
     @property
     def targets(self) -> list[SparsityTarget]:
@@ -164,4 +166,8 @@ def validate(config: RunConfig) -> RunConfig:
     config.output_dir = Path(config.output_dir) if config.output_dir else default_output_dir()
     check_writable(config.output_dir)
     config.cache_dir = Path(config.cache_dir)
+    if config.store is not None:
+        config.store = Path(config.store)
+    if not isinstance(config.resume, bool):
+        raise ConfigError(f"resume must be true or false, got {config.resume!r}")
     return config

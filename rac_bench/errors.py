@@ -19,3 +19,7 @@ class CalibrationError(RacBenchError):
 
 class DataError(RacBenchError):
     """A task data file that is missing or malformed."""
+
+
+class StoreError(RacBenchError):
+    """A results store or baseline file that is missing, corrupt, foreign or does not match the run."""

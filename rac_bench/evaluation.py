@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -14,7 +15,8 @@ import torch
 from lm_eval.tasks import TaskManager
 
 from rac_bench import metrics
-from rac_bench.backends.lm_adapter import RacBenchLM
+from rac_bench.backends.lm_adapter import GenerationLog, RacBenchLM
+from rac_bench.export import LM_EVAL_SECTIONS
 from rac_bench.scoring import score_response
 from rac_bench.tasks import TASKS_DIR, TaskInfo
 
@@ -49,9 +51,10 @@ def evaluate_task(
     max_new_tokens: int | None,
     seed: int,
     pass_at_k: list[int] | None = None,
+    generation_log: GenerationLog | None = None,
 ) -> TaskEvaluation:
     samples = samples or task.samples
-    lm = RacBenchLM(backend, tokenizer, seed=seed, max_new_tokens=max_new_tokens)
+    lm = RacBenchLM(backend, tokenizer, seed=seed, max_new_tokens=max_new_tokens, generation_log=generation_log)
     loaded = task_manager().load([task.name])
     task_object = loaded["tasks"][task.name]
     # What simple_evaluate would set up, without its environment report (seconds of subprocesses per call).
@@ -98,9 +101,11 @@ def evaluate_task(
                 "seconds": generation.seconds,
             }
         )
-    return TaskEvaluation(
-        records, summarize(records, wall_seconds, lm.generate_seconds, results["results"][task.name], pass_at_k)
-    )
+    summary = summarize(records, wall_seconds, lm.generate_seconds, results["results"][task.name], pass_at_k)
+    summary["resumed_samples"] = lm.resumed_samples
+    sections = {s: results[s][task.name] for s in LM_EVAL_SECTIONS if task.name in results.get(s, {})}
+    summary["lm_eval_task"] = json.loads(json.dumps(sections, default=str))  # functions in configs become names
+    return TaskEvaluation(records, summary)
 
 
 def summarize(
@@ -131,6 +136,8 @@ def summarize(
             )
         },
         "truncation_rate": metrics.mean([float(r["truncated"]) for r in records]),
+        # what one request waits for its answer: the wall time of the engine call (batch) that produced it
+        "mean_latency_seconds": metrics.mean([r["seconds"] for r in records]),
         "generated_tokens": generated,
         "eval_seconds": wall_seconds,
         "generate_seconds": generate_seconds,

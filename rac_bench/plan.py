@@ -66,3 +66,28 @@ def model_variants(config: RunConfig) -> list[ModelVariant]:
 
 def plan_cells(config: RunConfig) -> list[Cell]:
     return [Cell(variant, task) for variant in model_variants(config) for task in config.tasks]
+
+
+def evaluation_settings(config: RunConfig, task: str) -> dict:
+    """Everything besides the model variant that can change a cell's numbers."""
+    from rac_bench.task_data import data_revision
+    from rac_bench.tasks import task_definition
+
+    return {
+        "task": task,
+        "task_definition": fingerprint(task_definition(task)),
+        "data": data_revision(task, config.data_dir),
+        "limit": config.limit,
+        "samples": config.samples,
+        "max_new_tokens": config.max_new_tokens,
+        "pass_at_k": config.pass_at_k,
+        "seed": config.seed,
+        "backend": config.backend,
+        "batch_size": config.batch_size,  # padding can tip a greedy argmax
+        "vllm": config.vllm,
+    }
+
+
+def cell_fingerprint(config: RunConfig, variant_fingerprint: str, task: str) -> str:
+    """The key of a cell in the results store: equal keys are the same measurement."""
+    return fingerprint({"variant": variant_fingerprint, "evaluation": evaluation_settings(config, task)})

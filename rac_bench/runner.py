@@ -26,8 +26,10 @@ from rac_bench.fingerprint import weights_fingerprint
 from rac_bench.leaderboard.table import render_table
 from rac_bench.methods import PruneContext, get_method
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
-from rac_bench.plan import DENSE_TARGET, ModelVariant, model_variants
+from rac_bench.export import lm_eval_results
+from rac_bench.plan import ModelVariant, cell_fingerprint, evaluation_settings, model_variants
 from rac_bench.provenance import provenance
+from rac_bench.store import Store, open_store
 from rac_bench.task_data import DATA_DIR_VARIABLE
 from rac_bench.tasks import get_task
 
@@ -86,21 +88,26 @@ def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConf
     return model, report_dict
 
 
-def add_paired_deltas(cells: list[dict], samples: list[dict]) -> None:
-    """Each cell's accuracy minus dense's on the same task and problems, with a paired bootstrap CI."""
-    by_cell: dict = {}
-    for sample in samples:
-        key = (sample["method"], sample["sparsity"], sample["pattern"], sample["task"])
-        by_cell.setdefault(key, []).append(sample)
-    scores = {
-        key: metrics.per_problem_scores([s["doc_id"] for s in own], [float(s["correct"]) for s in own])
-        for key, own in by_cell.items()
-    }
-    for cell in cells:
-        dense = scores.get(("dense", DENSE_TARGET.sparsity, DENSE_TARGET.pattern, cell["task"]))
-        own = scores.get((cell["method"], cell["sparsity"], cell["pattern"], cell["task"]))
-        if dense and own:
-            cell["delta_vs_dense"] = metrics.paired_difference(dense, own).to_dict()
+def paired_delta(dense_samples: list[dict], own_samples: list[dict]) -> dict:
+    """A cell's accuracy minus dense's on the same problems, with a paired bootstrap CI."""
+    scores = [
+        metrics.per_problem_scores([s["doc_id"] for s in samples], [float(s["correct"]) for s in samples])
+        for samples in (dense_samples, own_samples)
+    ]
+    return metrics.paired_difference(*scores).to_dict()
+
+
+class StoredGenerations:
+    """The GenerationLog of one cell, kept in the results store until the cell is finished."""
+
+    def __init__(self, store: Store, cell_key: str, resume: bool):
+        self.store, self.cell_key, self.resume = store, cell_key, resume
+
+    def saved(self) -> dict:
+        return self.store.generations(self.cell_key) if self.resume else {}
+
+    def save(self, rows: list) -> None:
+        self.store.add_generations(self.cell_key, rows)
 
 
 def prepare(config: RunConfig):
@@ -135,30 +142,55 @@ def prune(config: RunConfig, variant: ModelVariant, out: Path) -> dict:
     return {**report, "model_fingerprint": model_fp}
 
 
-def run(config: RunConfig) -> RunResult:
+def run(config: RunConfig, command: str = "") -> RunResult:
+    """Evaluate every cell of the plan, skipping those the store already holds (when resuming), and write
+    the run's exports from the store."""
+    store = open_store(config.store)
+    try:
+        return _run(config, store, command)
+    finally:
+        store.close()
+
+
+def _run(config: RunConfig, store: Store, command: str) -> RunResult:
     dense_model, tokenizer, model_fp, calibration = prepare(config)
     output_dir = config.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
-    cells, samples = [], []
+    config_record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+    run_provenance = provenance()
+    run_id = store.start_run(command, config_record, run_provenance)
+    keys: list[str] = []
+    dense_keys: dict[str, str] = {}
     for variant in model_variants(config):
         variant_fp = variant.fingerprint(config, model_fp)
+        variant_keys = {task: cell_fingerprint(config, variant_fp, task) for task in config.tasks}
+        if variant.method == "dense":
+            dense_keys = variant_keys
+        keys.extend(variant_keys.values())
+        pending = [task for task, key in variant_keys.items() if not (config.resume and store.cell(key))]
+        if not pending:
+            log.info("%s %s: every cell is in the store; skipped", variant.method, variant.target.label)
+            continue
         model, report = build_variant(variant, dense_model, tokenizer, config, calibration, variant_fp)
         path = checkpoint_dir(config.cache_dir, variant_fp) if report is not None else model_path(config.model)
         backend = create_backend(config.backend, model, tokenizer, path, config.batch_size, config.vllm)
-        for task_name in config.tasks:
-            task = get_task(task_name)
+        for task_name in pending:
+            key = variant_keys[task_name]
             log.info("evaluating %s %s on %s", variant.method, variant.target.label, task_name)
             evaluation = evaluate_task(
                 backend,
                 tokenizer,
-                task,
+                get_task(task_name),
                 config.limit,
                 config.samples,
                 config.max_new_tokens,
                 config.seed,
                 config.pass_at_k,
+                StoredGenerations(store, key, config.resume),
             )
             cell = {
+                "cell_key": key,
+                "run_id": run_id,
                 "model": config.model or EMBEDDED_MODEL_NAME,
                 "model_fingerprint": model_fp,
                 "method": variant.method,
@@ -174,29 +206,44 @@ def run(config: RunConfig) -> RunResult:
                     get_method(variant.method).calibration_source or "", 0.0
                 ),
                 "pruning": report,
+                "settings": {**evaluation_settings(config, task_name), **calibration_settings(config)},
+                "provenance": run_provenance,
                 **evaluation.summary,
             }
-            cells.append(cell)
-            samples.extend(
-                {
-                    "method": variant.method,
-                    "pattern": variant.target.pattern,
-                    "sparsity": variant.target.sparsity,
-                    **record,
-                }
-                for record in evaluation.samples
-            )
+            samples = [
+                {"method": variant.method, "pattern": variant.target.pattern, "sparsity": variant.target.sparsity, **r}
+                for r in evaluation.samples
+            ]
+            dense_key = dense_keys.get(task_name)
+            if variant.method != "dense" and dense_key and store.cell(dense_key):
+                cell["delta_vs_dense"] = paired_delta(store.samples(dense_key), samples)
+            store.add_cell(key, run_id, cell, samples)
         if hasattr(backend, "close"):
             backend.close()
-    add_paired_deltas(cells, samples)
+    store.finish_run(run_id)
+    cells = [store.cell(key) for key in keys]
+    samples = [sample for key in keys for sample in store.samples(key)]
     table = render_table(cells)
     summary = {
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "config": config_record,
         "threads": torch.get_num_threads(),
-        "provenance": provenance(),
+        "provenance": run_provenance,
         "cells": cells,
     }
     write_atomic(output_dir / "samples.jsonl", "".join(json.dumps(s) + "\n" for s in samples))
     write_atomic(output_dir / "summary.json", json.dumps(summary, indent=2, default=str))
     write_atomic(output_dir / "leaderboard.md", render_table(cells, "github") + "\n")
+    exports = output_dir / "lm_eval"
+    exports.mkdir(exist_ok=True)
+    for label, document in lm_eval_results(cells).items():
+        write_atomic(exports / f"{label.replace(':', '-')}.json", json.dumps(document, indent=2, default=str))
     return RunResult(output_dir, cells, table)
+
+
+def calibration_settings(config: RunConfig) -> dict:
+    return {
+        "calibration_prompts": config.calibration_prompts,
+        "calibration_samples": config.calibration_samples,
+        "trace_sampling": [config.trace_temperature, config.trace_top_p, config.trace_max_new_tokens],
+        "ignore": config.ignore,
+    }

@@ -177,3 +177,16 @@ def load_rows(task: str, directory: str | Path | None = None) -> list[dict]:
     if not rows:
         raise DataError(f"{origin} holds no rows for task {task}")
     return rows
+
+
+def data_revision(task: str, directory: str | Path | None = None) -> str:
+    """Which data a task read: the hub dataset at its pinned revision, or a local file by content hash."""
+    if task not in SOURCES:
+        return "generated"
+    source = SOURCES[task]
+    local = data_dir(directory)
+    if local is None:
+        return f"{source.hub.path}@{source.hub.revision}"
+    path = local / source.local_file
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+    return f"{path.resolve()} sha256:{digest}"

@@ -55,3 +55,11 @@ def get_task(name: str) -> TaskInfo:
     if name not in TASKS:
         raise ConfigError(f"unknown task {name!r}; available: {', '.join(sorted(TASKS))}")
     return TASKS[name]
+
+
+def task_definition(name: str) -> str:
+    """The text of a task's lm-eval YAML and the file it includes: part of every cell's fingerprint."""
+    path = TASKS_DIR / f"{name}.yaml"
+    text = path.read_text(encoding="utf-8")
+    included = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("include:")]
+    return text + "".join((TASKS_DIR / include).read_text(encoding="utf-8") for include in included)

@@ -9,8 +9,9 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    """Traces and checkpoints go to a per-test cache, never the user's."""
+    """Traces, checkpoints and the results store go to a per-test directory, never the user's."""
     monkeypatch.setenv("RAC_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAC_BENCH_STORE", str(tmp_path / "store" / "results.sqlite"))
 
 
 @pytest.fixture(scope="session")

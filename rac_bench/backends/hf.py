@@ -17,6 +17,7 @@ class HFBackend:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.chunk_size = batch_size  # lm_adapter's resume unit: one batch, so a resumed chunk is the same batch
         self.progress = progress
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:

@@ -3,6 +3,11 @@
 It forwards generation requests to a rac-bench backend and keeps, for every sample, what lm-eval itself
 throws away: the engine's token ids, thinking/answer token counts, finish reason and timing. The records are
 keyed by (task, doc_id, sample_index), sample_index counting lm-eval's repeats of one request.
+
+Requests are generated in fixed chunks (longest prompt first, `chunk_size` at a time, each chunk with its own
+seed), and each finished chunk can be saved to a GenerationLog. A rerun after an interruption takes the
+saved chunks back and generates only the others, in the same chunks with the same seeds, so its results
+equal those of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Protocol
 
 from lm_eval.api.model import LM
 
@@ -26,13 +32,31 @@ class SampleRecord:
     generation: Generation
 
 
+class GenerationLog(Protocol):
+    """Where finished chunks of one cell's generations are kept until the cell is done (the results store)."""
+
+    def saved(self) -> dict[tuple[int, int], tuple[str, dict]]: ...
+
+    def save(self, rows: list[tuple[int, int, str, dict]]) -> None: ...
+
+
 class RacBenchLM(LM):
-    def __init__(self, backend: GenerationBackend, tokenizer, seed: int = 0, max_new_tokens: int | None = None):
+    def __init__(
+        self,
+        backend: GenerationBackend,
+        tokenizer,
+        seed: int = 0,
+        max_new_tokens: int | None = None,
+        generation_log: GenerationLog | None = None,
+    ):
         super().__init__()
         self.backend = backend
         self.tokenizer = tokenizer
         self.seed = seed
         self.max_new_tokens = max_new_tokens  # overrides the task's max_gen_toks when set
+        self.generation_log = generation_log
+        self.chunk_size = getattr(backend, "chunk_size", 64)
+        self.resumed_samples = 0
         self.records: list[SampleRecord] = []
         self.generate_seconds = 0.0  # time spent inside the backend's generate calls
 
@@ -67,23 +91,41 @@ class RacBenchLM(LM):
         )
 
     def generate_until(self, requests) -> list[str]:
+        sample_indices, seen = [], defaultdict(int)
+        for request in requests:
+            identity = (request.task_name, request.doc_id)
+            sample_indices.append(seen[identity])
+            seen[identity] += 1
+        saved = self.generation_log.saved() if self.generation_log else {}
         groups: dict[str, list[int]] = defaultdict(list)
         for position, request in enumerate(requests):
             groups[json.dumps(request.args[1], sort_keys=True, default=str)].append(position)
         outputs: list[str | None] = [None] * len(requests)
-        seen: dict[tuple, int] = defaultdict(int)
         for key, positions in groups.items():
             settings = self.settings_for(json.loads(key))
-            prompts = [requests[p].args[0] for p in positions]
-            started = time.perf_counter()
-            generations = self.backend.generate(prompts, settings)
-            self.generate_seconds += time.perf_counter() - started
-            for position, prompt, generation in zip(positions, prompts, generations):
-                request = requests[position]
-                identity = (request.task_name, request.doc_id)
-                self.records.append(SampleRecord(request.task_name, request.doc_id, seen[identity], prompt, generation))
-                seen[identity] += 1
-                outputs[position] = generation.text
+            order = sorted(positions, key=lambda p: -len(requests[p].args[0]))  # stable: a fixed chunking
+            for chunk_index, start in enumerate(range(0, len(order), self.chunk_size)):
+                chunk = order[start : start + self.chunk_size]
+                keys = [(requests[p].doc_id, sample_indices[p]) for p in chunk]
+                prompts = [requests[p].args[0] for p in chunk]
+                stored = [saved.get(k) for k in keys]
+                if all(entry is not None and entry[0] == prompt for entry, prompt in zip(stored, prompts)):
+                    generations = [_generation(entry[1]) for entry in stored]
+                    self.resumed_samples += len(chunk)
+                else:
+                    chunk_settings = replace(settings, seed=settings.seed * 1_000_003 + chunk_index)
+                    started = time.perf_counter()
+                    generations = self.backend.generate(prompts, chunk_settings)
+                    self.generate_seconds += time.perf_counter() - started
+                    if self.generation_log:
+                        self.generation_log.save(
+                            [(*k, prompt, asdict(g)) for k, prompt, g in zip(keys, prompts, generations)]
+                        )
+                for position, (doc_id, sample_index), prompt, generation in zip(chunk, keys, prompts, generations):
+                    self.records.append(
+                        SampleRecord(requests[position].task_name, doc_id, sample_index, prompt, generation)
+                    )
+                    outputs[position] = generation.text
         return outputs
 
     def loglikelihood(self, requests):
@@ -91,3 +133,7 @@ class RacBenchLM(LM):
 
     def loglikelihood_rolling(self, requests):
         raise NotImplementedError("rac-bench evaluates reasoning by generation; loglikelihood tasks are not supported")
+
+
+def _generation(saved: dict) -> Generation:
+    return Generation(**{**saved, "token_ids": tuple(saved["token_ids"])})

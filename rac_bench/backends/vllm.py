@@ -47,6 +47,7 @@ def configure_cpu_environment() -> None:
 
 class VLLMBackend:
     name = "vllm"
+    chunk_size = 512  # lm_adapter's resume unit: large, so continuous batching still has work to overlap
 
     def __init__(self, model_path: str | Path, tokenizer, options: dict | None = None, progress: bool = True):
         configure_cpu_environment()

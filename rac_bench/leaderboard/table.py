@@ -25,12 +25,20 @@ def format_estimate(estimate: dict | None, signed: bool = False) -> str:
     return f"{estimate['value']:{sign}.3f} [{estimate['low']:{sign}.3f}, {estimate['high']:{sign}.3f}]"
 
 
+def target_label(cell: dict) -> str:
+    """'-' for dense, the N:M pattern, or the unstructured sparsity."""
+    if cell["method"] == "dense":
+        return "-"
+    return cell["pattern"] if cell["pattern"] != "unstructured" else f"{cell['sparsity']:g}"
+
+
+def variant_label(cell: dict) -> str:
+    """e.g. 'dense', 'rac-0.5', 'sparsegpt-2:4'."""
+    return cell["method"] if cell["method"] == "dense" else f"{cell['method']}-{target_label(cell)}"
+
+
 def cell_row(cell: dict) -> list:
-    sparsity = (
-        "-"
-        if cell["method"] == "dense"
-        else (cell["pattern"] if cell["pattern"] != "unstructured" else f"{cell['sparsity']:g}")
-    )
+    sparsity = target_label(cell)
     return [
         cell["task"],
         cell["method"],

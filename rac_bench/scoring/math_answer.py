@@ -108,4 +108,3 @@ def math_equal(extracted: str | None, reference: str) -> bool:
     if len(predicted) > MAX_SYMBOLIC_LENGTH or len(gold) > MAX_SYMBOLIC_LENGTH:
         return False
     return bool(checker().call(_math_verify_equal, gold, predicted))
-

@@ -1,0 +1,53 @@
+"""Cells in lm-eval's results-JSON shape (`results`, `configs`, `versions`, `n-shot`, ...), one document per
+model variant, so tooling that reads lm-eval output files reads rac-bench's too."""
+
+from __future__ import annotations
+
+from rac_bench.leaderboard.table import variant_label
+
+LM_EVAL_SECTIONS = ("configs", "versions", "n-shot", "higher_is_better", "n-samples")
+
+
+def lm_eval_results(cells: list[dict]) -> dict[str, dict]:
+    """{variant label: results JSON}; a variant's tasks share one document, as one lm-eval call would."""
+    documents: dict[str, dict] = {}
+    for cell in cells:
+        label = variant_label(cell)
+        document = documents.setdefault(
+            label,
+            {
+                "results": {},
+                "group_subtasks": {},
+                **{section: {} for section in LM_EVAL_SECTIONS},
+                "config": {
+                    "model": "rac-bench",
+                    "model_args": f"pretrained={cell['checkpoint'] or cell['model']}",
+                    "model_name": cell["model"],
+                    "method": cell["method"],
+                    "sparsity": cell["sparsity"],
+                    "pattern": cell["pattern"],
+                    "variant_fingerprint": cell["variant_fingerprint"],
+                    "limit": cell["settings"]["limit"],
+                    "bootstrap_iters": 0,
+                    "random_seed": cell["settings"]["seed"],
+                },
+                "git_hash": cell["provenance"]["git_commit"],
+                "model_name": f"{cell['model']} ({label})",
+                "model_name_sanitized": f"{cell['model']}__{label}".replace("/", "__").replace(":", "-"),
+            },
+        )
+        task = cell["task"]
+        accuracy = cell["accuracy"]
+        document["results"][task] = {
+            "alias": task,
+            **cell["lm_eval"],
+            # rac-bench's own estimate, with its bootstrap interval (lm-eval keeps a stderr only)
+            "rac_bench_accuracy,none": accuracy["value"],
+            "rac_bench_accuracy_ci_low,none": accuracy["low"],
+            "rac_bench_accuracy_ci_high,none": accuracy["high"],
+        }
+        document["group_subtasks"][task] = []
+        for section in LM_EVAL_SECTIONS:
+            if section in cell.get("lm_eval_task", {}):
+                document[section][task] = cell["lm_eval_task"][section]
+    return documents

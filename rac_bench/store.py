@@ -1,0 +1,220 @@
+"""The store of record: one SQLite file (WAL mode) that every run writes to, transaction by transaction.
+
+It holds the runs (config and provenance), the generations of unfinished cells in committed chunks (so a
+rerun after Ctrl-C, kill -9 or power loss skips every finished chunk and regenerates the rest exactly as
+an uninterrupted run would), and the finished cells with their scored per-sample records. Several runs may
+write to one store at once: SQLite serialises the writers and WAL lets readers go on meanwhile.
+
+A file that is not a rac-bench store (another SQLite database, or not SQLite at all) is refused before
+anything is written to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from rac_bench.errors import StoreError
+
+APPLICATION_ID = 0x52414342  # "RACB" in the SQLite header: tells our stores from other databases
+SCHEMA_VERSION = 1
+STORE_VARIABLE = "RAC_BENCH_STORE"
+BUSY_TIMEOUT_SECONDS = 120
+
+SCHEMA = """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    command TEXT,
+    config TEXT NOT NULL,
+    provenance TEXT NOT NULL
+);
+CREATE TABLE generations (
+    cell_key TEXT NOT NULL,
+    doc_id INTEGER NOT NULL,
+    sample_index INTEGER NOT NULL,
+    prompt TEXT NOT NULL,
+    generation TEXT NOT NULL,
+    PRIMARY KEY (cell_key, doc_id, sample_index)
+);
+CREATE TABLE cells (
+    cell_key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    model TEXT NOT NULL,
+    method TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    sparsity REAL NOT NULL,
+    task TEXT NOT NULL,
+    finished_at REAL NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE TABLE samples (
+    cell_key TEXT NOT NULL REFERENCES cells(cell_key),
+    doc_id INTEGER NOT NULL,
+    sample_index INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (cell_key, doc_id, sample_index)
+);
+"""
+
+
+def default_store_path() -> Path:
+    return Path(os.environ.get(STORE_VARIABLE, Path("rac-bench-runs") / "results.sqlite"))
+
+
+class Store:
+    """One connection to a store file. Every write is one transaction (BEGIN IMMEDIATE ... COMMIT)."""
+
+    def __init__(self, path: Path, create: bool = True):
+        self.path = Path(path)
+        if not self.path.exists() and not create:
+            raise StoreError(f"store {self.path} does not exist; run `rac-bench run` first or give --store")
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(f"store {self.path} is not a file; give the path of a rac-bench .sqlite store")
+        _check_header(self.path)
+        if not self.path.exists():
+            existing = self.path.resolve().parent
+            while not existing.exists():
+                existing = existing.parent
+            if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+                raise StoreError(f"cannot create store {self.path}: {existing} is not a writable directory")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            self._open()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path} is not a usable rac-bench store ({error})") from None
+
+    def _open(self) -> None:
+        db = self.connection
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if application_id == 0 and not tables:
+            db.execute("PRAGMA journal_mode = WAL")
+            with self.transaction():
+                # Another process may have created it between our check and our lock.
+                if db.execute("PRAGMA application_id").fetchone()[0] == 0:
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif application_id != APPLICATION_ID:
+            raise StoreError(
+                f"{self.path} is an SQLite database but not a rac-bench store; give a new path or a rac-bench store"
+            )
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {version}; this rac-bench reads version {SCHEMA_VERSION}"
+            )
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
+        db.execute("PRAGMA foreign_keys = ON")
+
+    @contextmanager
+    def transaction(self):
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.connection
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def close(self) -> None:
+        self.connection.close()
+
+    # runs
+    def start_run(self, command: str, config: dict, provenance: dict) -> str:
+        run_id = uuid.uuid4().hex[:12]
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?, ?, NULL, ?, ?, ?)",
+                (run_id, time.time(), command, json.dumps(config, default=str), json.dumps(provenance)),
+            )
+        return run_id
+
+    def finish_run(self, run_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", (time.time(), run_id))
+
+    # generations of unfinished cells
+    def generations(self, cell_key: str) -> dict[tuple[int, int], tuple[str, dict]]:
+        rows = self.connection.execute(
+            "SELECT doc_id, sample_index, prompt, generation FROM generations WHERE cell_key = ?", (cell_key,)
+        )
+        return {(doc, index): (prompt, json.loads(generation)) for doc, index, prompt, generation in rows}
+
+    def add_generations(self, cell_key: str, rows: list[tuple[int, int, str, dict]]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?)",
+                [(cell_key, doc, index, prompt, json.dumps(generation)) for doc, index, prompt, generation in rows],
+            )
+
+    # finished cells
+    def cell(self, cell_key: str) -> dict | None:
+        row = self.connection.execute("SELECT summary FROM cells WHERE cell_key = ?", (cell_key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def add_cell(self, cell_key: str, run_id: str, cell: dict, samples: list[dict]) -> None:
+        """The cell and its samples in one transaction; its checkpointed generations are no longer needed."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM samples WHERE cell_key = ?", (cell_key,))
+            db.execute(
+                "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    cell_key,
+                    run_id,
+                    cell["model"],
+                    cell["method"],
+                    cell["pattern"],
+                    cell["sparsity"],
+                    cell["task"],
+                    time.time(),
+                    json.dumps(cell),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO samples VALUES (?, ?, ?, ?)",
+                [(cell_key, s["doc_id"], s["sample_index"], json.dumps(s)) for s in samples],
+            )
+            db.execute("DELETE FROM generations WHERE cell_key = ?", (cell_key,))
+
+    def samples(self, cell_key: str) -> list[dict]:
+        rows = self.connection.execute(
+            "SELECT record FROM samples WHERE cell_key = ? ORDER BY doc_id, sample_index", (cell_key,)
+        )
+        return [json.loads(record) for (record,) in rows]
+
+    def cells(self, models: list[str] | None = None, tasks: list[str] | None = None) -> list[dict]:
+        """Finished cells in a stable order: model, task, method, pattern, sparsity."""
+        rows = self.connection.execute(
+            "SELECT model, task, method, summary FROM cells ORDER BY model, task, method, pattern, sparsity"
+        ).fetchall()
+        return [
+            json.loads(summary)
+            for model, task, _method, summary in rows
+            if (not models or model in models) and (not tasks or task in tasks)
+        ]
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a file that is not SQLite without opening it as a database (which could write to it)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as handle:
+        header = handle.read(16)
+    if header != b"SQLite format 3\x00":
+        raise StoreError(f"{path} is not an SQLite file; give the path of a rac-bench .sqlite store or a new path")
+
+
+def open_store(path: Path | None, create: bool = True) -> Store:
+    return Store(path if path is not None else default_store_path(), create=create)
