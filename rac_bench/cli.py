@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rac_bench.errors import RacBenchError
 
+EXIT_REGRESSION = 1
 EXIT_BAD_INPUT = 2
 
 
@@ -155,6 +156,90 @@ def _traces(args) -> int:
     return 0
 
 
+def _selected_cells(store, models: str | None, tasks: str | None) -> list[dict]:
+    from rac_bench.config import _split
+    from rac_bench.errors import StoreError
+
+    cells = store.latest_cells(_split(models) if models else None, _split(tasks) if tasks else None)
+    if not cells:
+        raise StoreError(
+            f"store {store.path} holds no finished cells" + (" for that selection" if models or tasks else "")
+        )
+    return cells
+
+
+def _leaderboard(args) -> int:
+    from rac_bench.config import _split, check_writable
+    from rac_bench.errors import ConfigError
+    from rac_bench.leaderboard.render import EXTENSIONS, render
+    from rac_bench.runner import write_atomic
+    from rac_bench.store import open_store
+
+    formats = _split(args.format)
+    unknown = [f for f in formats if f not in EXTENSIONS]
+    if unknown or not formats:
+        raise ConfigError(f"unknown format {(unknown or [''])[0]!r}; accepted: {', '.join(EXTENSIONS)}")
+    if len(formats) > 1 and args.out is None:
+        raise ConfigError("several formats need --out PATH (each is written to PATH.<extension>)")
+    if args.out is not None:
+        check_writable(args.out.parent)
+    store = open_store(args.store, create=False)
+    try:
+        cells = _selected_cells(store, args.model, args.tasks)
+        commands = store.commands({cell["run_id"] for cell in cells})
+        examples = {cell["cell_key"]: store.examples(cell["cell_key"]) for cell in cells} if "html" in formats else {}
+    finally:
+        store.close()
+    for fmt in formats:
+        text = render(cells, fmt, args.title, commands, examples)
+        if args.out is None:
+            print(text, end="")
+            continue
+        path = args.out if len(formats) == 1 else args.out.with_name(f"{args.out.name}.{EXTENSIONS[fmt]}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+        print(f"{fmt} leaderboard written to {path}")
+    return 0
+
+
+def _gate(args) -> int:
+    from tabulate import tabulate
+
+    from rac_bench.errors import ConfigError
+    from rac_bench.leaderboard.baseline import compare, load_baseline
+    from rac_bench.leaderboard.table import format_estimate
+    from rac_bench.store import open_store
+
+    if args.tolerance is not None and not args.tolerance >= 0:
+        raise ConfigError(f"--tolerance must be a number >= 0, got {args.tolerance}")
+    baseline = load_baseline(args.baseline)
+    store = open_store(args.store, create=False)
+    try:
+        models = sorted({cell["model"] for cell in baseline})
+        cells = _selected_cells(store, ",".join(models), ",".join(sorted({c["task"] for c in baseline})))
+    finally:
+        store.close()
+    comparisons = compare(baseline, cells, args.metric, args.tolerance)
+    rows = [
+        [
+            c.cell,
+            format_estimate(c.baseline),
+            format_estimate(c.current),
+            f"{c.threshold:.3f}",
+            "REGRESSED" if c.regressed else "ok",
+        ]
+        for c in comparisons
+    ]
+    rule = "baseline value - tolerance" if args.tolerance is not None else "baseline 95% CI low"
+    headers = ["cell", f"baseline {args.metric}", "run", f"threshold ({rule})", "status"]
+    print(tabulate(rows, headers=headers, disable_numparse=True))
+    regressed = sum(c.regressed for c in comparisons)
+    print(
+        f"\n{regressed} of {len(comparisons)} cells regressed" if regressed else f"\nall {len(comparisons)} cells pass"
+    )
+    return EXIT_REGRESSION if regressed else 0
+
+
 def _methods(args) -> int:
     from rac_bench.methods import available_methods
 
@@ -194,6 +279,26 @@ def build_parser() -> argparse.ArgumentParser:
     traces_parser = commands.add_parser("traces", help="generate (or find) RAC's on-policy traces ahead of time")
     _add_calibration_options(traces_parser)
     traces_parser.set_defaults(handler=_traces)
+    leaderboard_parser = commands.add_parser("leaderboard", help="render the leaderboard from the results store")
+    _add_store_option(leaderboard_parser)
+    leaderboard_parser.add_argument("--model", help="comma list of models to show (default: all)")
+    leaderboard_parser.add_argument("--tasks", help="comma list of tasks to show (default: all)")
+    leaderboard_parser.add_argument(
+        "--format", default="terminal", help="terminal, markdown, csv, latex, html or json; a comma list writes several"
+    )
+    leaderboard_parser.add_argument("--out", type=Path, help="file to write (several formats: PATH.<extension>)")
+    leaderboard_parser.add_argument("--title", default="rac-bench leaderboard", help="title of the HTML page")
+    leaderboard_parser.set_defaults(handler=_leaderboard)
+    gate_parser = commands.add_parser("gate", help="compare the store's cells with a baseline; exit 1 on regression")
+    gate_parser.add_argument(
+        "--baseline", type=Path, required=True, help="a JSON leaderboard, e.g. leaderboards/embedded.json"
+    )
+    _add_store_option(gate_parser)
+    gate_parser.add_argument("--metric", default="accuracy", help="accuracy, pass@k or maj@k (default: accuracy)")
+    gate_parser.add_argument(
+        "--tolerance", type=float, help="allowed drop below the baseline value (default: the baseline's 95%% CI)"
+    )
+    gate_parser.set_defaults(handler=_gate)
     commands.add_parser("methods", help="list compression methods").set_defaults(handler=_methods)
     commands.add_parser("tasks", help="list tasks").set_defaults(handler=_tasks)
     return parser

@@ -194,16 +194,31 @@ class Store:
         )
         return [json.loads(record) for (record,) in rows]
 
-    def cells(self, models: list[str] | None = None, tasks: list[str] | None = None) -> list[dict]:
-        """Finished cells in a stable order: model, task, method, pattern, sparsity."""
+    def latest_cells(self, models: list[str] | None = None, tasks: list[str] | None = None) -> list[dict]:
+        """The most recently finished cell for each model, task, method, pattern and sparsity."""
         rows = self.connection.execute(
-            "SELECT model, task, method, summary FROM cells ORDER BY model, task, method, pattern, sparsity"
+            "SELECT model, task, method, pattern, sparsity, summary FROM cells ORDER BY finished_at"
         ).fetchall()
-        return [
-            json.loads(summary)
-            for model, task, _method, summary in rows
+        latest = {
+            (model, task, method, pattern, sparsity): summary
+            for model, task, method, pattern, sparsity, summary in rows
             if (not models or model in models) and (not tasks or task in tasks)
-        ]
+        }
+        return [json.loads(summary) for summary in latest.values()]
+
+    def commands(self, run_ids: set[str]) -> list[str]:
+        """The commands of the given runs, oldest first: how to reproduce a leaderboard."""
+        rows = self.connection.execute("SELECT run_id, command FROM runs ORDER BY started_at").fetchall()
+        return list(dict.fromkeys(command for run_id, command in rows if run_id in run_ids and command))
+
+    def examples(self, cell_key: str) -> list[dict]:
+        """One wrong and one correct sample of a cell, for readers to see what the model wrote."""
+        chosen: dict[bool, dict] = {}
+        for sample in self.samples(cell_key):
+            chosen.setdefault(bool(sample["correct"]), sample)
+            if len(chosen) == 2:
+                break
+        return [chosen[flag] for flag in (False, True) if flag in chosen]
 
 
 def _check_header(path: Path) -> None:

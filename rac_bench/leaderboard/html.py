@@ -1,0 +1,177 @@
+"""The leaderboard as one static HTML page: per model and task a sortable table (click a header; or open the
+page with `#sort=<column>-asc|desc`), charts of accuracy and thinking tokens against sparsity and of accuracy
+against latency, example responses, and how the numbers were made.
+
+Everything shown is escaped with html.escape, model-generated text above all: a response is untrusted input.
+"""
+
+from __future__ import annotations
+
+import html
+from itertools import groupby
+
+from rac_bench.leaderboard.plots import PALETTE, Point, chart
+from rac_bench.leaderboard.rows import COLUMNS, leaderboard_rows, order_cells
+from rac_bench.leaderboard.table import variant_label
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1400px; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; white-space: nowrap; }
+th { background: #f0f0f0; cursor: pointer; user-select: none; }
+th[aria-sort="ascending"]::after { content: " ▲"; } th[aria-sort="descending"]::after { content: " ▼"; }
+td.text { text-align: left; } td.best { font-weight: bold; background: #e6f4ea; }
+tr.dense td { background: #fafafa; font-style: italic; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+svg.chart text { font-size: 11px; } svg.chart .title { font-size: 13px; font-weight: bold; }
+svg.chart .axis { stroke: #444; } svg.chart .grid { stroke: #eee; }
+pre { white-space: pre-wrap; background: #f7f7f7; padding: 0.5rem; max-width: 100%; }
+code { background: #f3f3f3; padding: 0 3px; }
+"""
+
+SCRIPT = """
+function sortTable(table, column, descending) {
+  const body = table.tBodies[0];
+  const rows = Array.from(body.rows);
+  const key = (row) => {
+    const value = row.cells[column].dataset.sort;
+    const number = parseFloat(value);
+    return isNaN(number) ? value : number;
+  };
+  rows.sort((a, b) => {
+    const x = key(a), y = key(b);
+    const order = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0) : (typeof x === "number" ? -1 : 1);
+    return descending ? -order : order;
+  });
+  rows.forEach((row) => body.appendChild(row));
+  Array.from(table.tHead.rows[0].cells).forEach((cell, index) => {
+    cell.setAttribute("aria-sort", index === column ? (descending ? "descending" : "ascending") : "none");
+  });
+}
+document.querySelectorAll("table.leaderboard").forEach((table) => {
+  Array.from(table.tHead.rows[0].cells).forEach((header, index) => {
+    header.addEventListener("click", () => sortTable(table, index, header.getAttribute("aria-sort") === "ascending"));
+  });
+});
+const requested = /^#sort=(\\d+)-(asc|desc)$/.exec(window.location.hash);
+if (requested) {
+  document.querySelectorAll("table.leaderboard").forEach((table) =>
+    sortTable(table, parseInt(requested[1], 10), requested[2] === "desc"));
+}
+document.body.dataset.ready = "1";
+"""
+
+
+def _table(cells: list[dict]) -> str:
+    rows = leaderboard_rows(cells)
+    columns = [c for c in COLUMNS if c.name not in ("model", "task")]
+    keep = [i for i, c in enumerate(COLUMNS) if c.name not in ("model", "task")]
+    head = "".join(f'<th scope="col" aria-sort="none">{html.escape(c.name)}</th>' for c in columns)
+    body = []
+    for cell, row in zip(order_cells(cells), rows):
+        entries = [row[i] for i in keep]
+        tds = "".join(
+            f'<td class="{"text" if column.kind == "text" else "num"}{" best" if entry.best else ""}" '
+            f'data-sort="{html.escape(str(entry.sort_value))}">{html.escape(entry.text)}</td>'
+            for column, entry in zip(columns, entries)
+        )
+        body.append(f'<tr class="{"dense" if cell["method"] == "dense" else "pruned"}">{tds}</tr>')
+    return (
+        f'<table class="leaderboard"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        "<p>Bold: best among the pruned models at the same sparsity. Intervals are 95% bootstrap intervals over "
+        "problems; Δ is paired with dense on the same problems.</p>"
+    )
+
+
+def _x(cell: dict) -> float:
+    if cell["pattern"] == "unstructured":
+        return cell["sparsity"]
+    n, m = (int(part) for part in cell["pattern"].split(":"))
+    return n / m
+
+
+def _series_name(cell: dict) -> str:
+    return cell["method"] if cell["pattern"] == "unstructured" else f"{cell['method']} ({cell['pattern']})"
+
+
+def _charts(cells: list[dict]) -> str:
+    dense = next((c for c in cells if c["method"] == "dense"), None)
+    names = sorted({_series_name(c) for c in cells if c["method"] != "dense"})
+    colors = {name: PALETTE[(i + 1) % len(PALETTE)] for i, name in enumerate(names)}
+    colors["dense"] = PALETTE[0]
+    accuracy: dict[str, list[Point]] = {name: [] for name in names}
+    thinking: dict[str, list[Point]] = {name: [] for name in names}
+    latency: dict[str, list[Point]] = {}
+    for cell in cells:
+        estimate = cell["accuracy"]
+        if cell.get("mean_latency_seconds") is not None:
+            latency.setdefault(_series_name(cell) if cell["method"] != "dense" else "dense", []).append(
+                Point(cell["mean_latency_seconds"], estimate["value"], estimate["low"], estimate["high"])
+            )
+        if cell["method"] == "dense":
+            continue
+        name = _series_name(cell)
+        accuracy[name].append(Point(_x(cell), estimate["value"], estimate["low"], estimate["high"]))
+        thinking[name].append(Point(_x(cell), cell["mean_thinking_tokens"]))
+    if dense is not None:  # every curve starts from the dense model at sparsity 0
+        d = dense["accuracy"]
+        for name in names:
+            accuracy[name].append(Point(0.0, d["value"], d["low"], d["high"]))
+            thinking[name].append(Point(0.0, dense["mean_thinking_tokens"]))
+    return (
+        '<div class="charts">'
+        + chart("Accuracy vs sparsity", "sparsity", "accuracy", accuracy, colors=colors)
+        + chart("Thinking tokens vs sparsity", "sparsity", "mean thinking tokens", thinking, colors=colors)
+        + chart(
+            "Accuracy vs latency",
+            "mean latency per request (s)",
+            "accuracy",
+            dict(sorted(latency.items())),
+            lines=False,
+            colors=colors,
+        )
+        + "</div>"
+    )
+
+
+def _examples(cells: list[dict], examples: dict[str, list[dict]]) -> str:
+    parts = []
+    for cell in order_cells(cells):
+        shown = examples.get(cell.get("cell_key", ""), [])
+        if not shown:
+            continue
+        label = variant_label(cell)
+        items = "".join(
+            f"<p>{'correct' if s['correct'] else 'wrong'}: extracted <code>{html.escape(str(s.get('extracted')))}"
+            f"</code>, reference <code>{html.escape(str(s.get('reference')))}</code></p>"
+            f"<pre>{html.escape(str(s.get('prompt', '')))}</pre><pre>{html.escape(str(s.get('response', '')))}</pre>"
+            for s in shown
+        )
+        parts.append(f"<details><summary>{html.escape(label)}</summary>{items}</details>")
+    return "<h3>Example responses</h3>" + "".join(parts) if parts else ""
+
+
+def render_html(
+    cells: list[dict], title: str, commands: list[str], examples: dict[str, list[dict]] | None = None
+) -> str:
+    sections = []
+    for (model, task), group in groupby(order_cells(cells), key=lambda c: (c["model"], c["task"])):
+        group = list(group)
+        sections.append(
+            f"<section><h2>{html.escape(model)} on {html.escape(task)}</h2>"
+            f"{_table(group)}{_charts(group)}{_examples(group, examples or {})}</section>"
+        )
+    provenance = cells[0]["provenance"] if cells else {}
+    packages = ", ".join(f"{k} {v}" for k, v in sorted(provenance.get("packages", {}).items()) if v)
+    hardware = provenance.get("hardware", {})
+    made_by = "".join(f"<pre>{html.escape(command)}</pre>" for command in commands)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>{''.join(sections)}"
+        f"<h2>How these numbers were made</h2>{made_by}"
+        f"<p>git commit <code>{html.escape(str(provenance.get('git_commit')))}</code>; {html.escape(packages)}; "
+        f"{html.escape(str(hardware.get('cpus')))} CPUs, {html.escape(str(hardware.get('machine')))}, "
+        f"Python {html.escape(str(hardware.get('python')))}.</p>"
+        f"<script>{SCRIPT}</script></body></html>\n"
+    )
