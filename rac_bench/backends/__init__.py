@@ -24,10 +24,11 @@ def resolve_backend(name: str) -> str:
 
 
 def create_backend(name: str, model, tokenizer, model_path, batch_size: int, vllm_options: dict | None = None):
+    """A backend for evaluation; the lm-eval adapter shows the progress, chunk by chunk."""
     if name == "vllm":
         from rac_bench.backends.vllm import VLLMBackend
 
-        return VLLMBackend(model_path, tokenizer, vllm_options)
+        return VLLMBackend(model_path, tokenizer, vllm_options, progress=False)
     from rac_bench.backends.hf import HFBackend
 
-    return HFBackend(model, tokenizer, batch_size)
+    return HFBackend(model, tokenizer, batch_size, progress=False)

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Protocol
 
 from lm_eval.api.model import LM
+from tqdm.auto import tqdm
 
 from rac_bench.backends.base import Generation, GenerationBackend, SamplingSettings
 
@@ -48,6 +49,7 @@ class RacBenchLM(LM):
         seed: int = 0,
         max_new_tokens: int | None = None,
         generation_log: GenerationLog | None = None,
+        progress: bool = True,
     ):
         super().__init__()
         self.backend = backend
@@ -57,6 +59,7 @@ class RacBenchLM(LM):
         self.generation_log = generation_log
         self.chunk_size = getattr(backend, "chunk_size", 64)
         self.resumed_samples = 0
+        self.progress = progress
         self.records: list[SampleRecord] = []
         self.generate_seconds = 0.0  # time spent inside the backend's generate calls
 
@@ -101,6 +104,7 @@ class RacBenchLM(LM):
         for position, request in enumerate(requests):
             groups[json.dumps(request.args[1], sort_keys=True, default=str)].append(position)
         outputs: list[str | None] = [None] * len(requests)
+        progress = tqdm(total=len(requests), desc="generating", leave=False, disable=not self.progress)
         for key, positions in groups.items():
             settings = self.settings_for(json.loads(key))
             order = sorted(positions, key=lambda p: -len(requests[p].args[0]))  # stable: a fixed chunking
@@ -126,6 +130,8 @@ class RacBenchLM(LM):
                         SampleRecord(requests[position].task_name, doc_id, sample_index, prompt, generation)
                     )
                     outputs[position] = generation.text
+                progress.update(len(chunk))
+        progress.close()
         return outputs
 
     def loglikelihood(self, requests):
