@@ -1,0 +1,191 @@
+"""Leaderboards rendered from a real run's store, the HTML page in a real headless browser, and the gate."""
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+
+import pytest
+
+from rac_bench.cli import main
+from rac_bench.leaderboard.text import latex_escape
+
+HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """dense, magnitude and sparsegpt at 0.5 on 60 problems, with one response replaced by hostile markup."""
+    directory = tmp_path_factory.mktemp("leaderboard")
+    path = directory / "results.sqlite"
+    previous = os.environ.get("RAC_BENCH_CACHE")
+    os.environ["RAC_BENCH_CACHE"] = str(directory / "cache")
+    try:
+        argv = ["run", "--methods", "magnitude,sparsegpt", "--limit", "60", "--store", str(path)]
+        assert main(argv + ["--output-dir", str(directory / "out")]) == 0
+    finally:
+        os.environ.pop("RAC_BENCH_CACHE") if previous is None else os.environ.update(RAC_BENCH_CACHE=previous)
+    with sqlite3.connect(path) as db:
+        key, record = db.execute(
+            "SELECT cell_key, record FROM samples WHERE json_extract(record, '$.correct') = 0"
+        ).fetchone()
+        record = json.loads(record)
+        db.execute(
+            "UPDATE samples SET record = ? WHERE cell_key = ? AND doc_id = ? AND sample_index = ?",
+            (json.dumps({**record, "response": HOSTILE}), key, record["doc_id"], record["sample_index"]),
+        )
+    return path
+
+
+def render(store, capsys, fmt) -> str:
+    assert main(["leaderboard", "--store", str(store), "--format", fmt]) == 0
+    return capsys.readouterr().out
+
+
+def test_text_formats_show_every_cell_with_intervals_deltas_and_best_marks(store, capsys):
+    terminal = render(store, capsys, "terminal")
+    assert [line.split()[2] for line in terminal.splitlines()[2:5]] == ["dense", "magnitude", "sparsegpt"]
+    assert re.search(r"sparsegpt\s+0\.5\s+0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \*\s+-0\.\d{3} \[", terminal)
+    markdown = render(store, capsys, "markdown")
+    assert "| **0." in markdown and "Δ vs dense" in markdown
+    latex = render(store, capsys, "latex")
+    assert r"rac\_arith" in latex and r"\textbf{" in latex and r"$\Delta$" in latex
+    rows = list(csv.DictReader(io.StringIO(render(store, capsys, "csv"))))
+    by_method = {row["method"]: row for row in rows}
+    assert set(by_method) == {"dense", "magnitude", "sparsegpt"}
+    sparsegpt, magnitude = by_method["sparsegpt"], by_method["magnitude"]
+    assert float(sparsegpt["accuracy low"]) <= float(sparsegpt["accuracy"]) <= float(sparsegpt["accuracy high"])
+    best = sparsegpt if float(sparsegpt["accuracy"]) >= float(magnitude["accuracy"]) else magnitude
+    assert best["accuracy is best"] == "1" and by_method["dense"]["accuracy is best"] == "0"
+    assert by_method["dense"]["Δ vs dense"] == ""
+
+
+def test_latex_escaping_covers_special_characters():
+    assert latex_escape("a_b & 50% {x} #1 $") == r"a\_b \& 50\% \{x\} \#1 \$"
+
+
+def test_html_escapes_model_output(store, capsys):
+    page = render(store, capsys, "html")
+    assert HOSTILE not in page and "<img src=x" not in page
+    assert "&lt;script&gt;document.title=&quot;pwned&quot;&lt;/script&gt;" in page
+
+
+def _chromium():
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("RAC_BENCH_REQUIRE_BROWSER"):
+            pytest.fail("chromium is required (RAC_BENCH_REQUIRE_BROWSER is set) but not installed")
+        pytest.skip("chromium is not installed (`make browser` installs Debian's package)")
+    return path
+
+
+def _chromium_command(path, profile):
+    return [
+        path,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ]
+
+
+def test_html_page_renders_in_a_real_browser(store, tmp_path):
+    from PIL import Image
+
+    browser = _chromium()
+    page = tmp_path / "leaderboard.html"
+    assert main(["leaderboard", "--store", str(store), "--format", "html", "--out", str(page)]) == 0
+    command = _chromium_command(browser, tmp_path / "profile")
+    # sort by accuracy (the third column of the page's table), descending, through the page's own script
+    dom = subprocess.run(
+        command + ["--virtual-time-budget=5000", "--dump-dom", f"{page.as_uri()}#sort=2-desc"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert 'data-ready="1"' in dom  # the script ran
+    assert "pwned" not in re.search(r"<title>(.*?)</title>", dom).group(1)  # the hostile response did not
+    body = dom.split("<tbody>")[1].split("</tbody>")[0]
+    rows = [re.findall(r'data-sort="([^"]*)"', row) for row in re.findall(r"<tr.*?</tr>", body)]
+    accuracies = [float(row[2]) for row in rows]
+    assert len(accuracies) == 3 and accuracies == sorted(accuracies, reverse=True)
+    assert dom.count('<svg class="chart"') == 3 and dom.count("<circle") >= 3 * 3
+
+    screenshot = tmp_path / "leaderboard.png"
+    subprocess.run(
+        command + ["--window-size=1400,1400", f"--screenshot={screenshot}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    image = Image.open(screenshot).convert("RGB")
+    pixels = list(image.getdata())
+    assert image.size == (1400, 1400)
+    non_white = sum(1 for p in pixels if p != (255, 255, 255))
+    assert non_white > 0.02 * len(pixels)
+    # the charts' series colours (Okabe-Ito orange and sky blue) are on screen: the plots were drawn
+    for colour in ((0xE6, 0x9F, 0x00), (0x56, 0xB4, 0xE9)):
+        assert sum(1 for p in pixels if all(abs(a - b) < 30 for a, b in zip(p, colour))) > 50, colour
+
+
+def _baseline(store, capsys, tmp_path):
+    path = tmp_path / "baseline.json"
+    assert main(["leaderboard", "--store", str(store), "--format", "json", "--out", str(path)]) == 0
+    capsys.readouterr()
+    return path
+
+
+def test_gate_passes_a_run_against_its_own_baseline(store, capsys, tmp_path):
+    baseline = _baseline(store, capsys, tmp_path)
+    assert main(["gate", "--baseline", str(baseline), "--store", str(store)]) == 0
+    assert "all 3 cells pass" in capsys.readouterr().out
+
+
+def test_gate_fails_a_real_regression_and_a_tolerance_can_allow_it(store, capsys, tmp_path):
+    baseline = _baseline(store, capsys, tmp_path)
+    worse = tmp_path / "worse.sqlite"
+    shutil.copy(store, worse)
+    # SparseGPT calibrated on 2 prompts instead of 128: a change that breaks pruning quality
+    argv = ["run", "--methods", "magnitude,sparsegpt", "--limit", "60", "--calibration-samples", "2"]
+    assert main(argv + ["--store", str(worse), "--output-dir", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    assert main(["gate", "--baseline", str(baseline), "--store", str(worse)]) == 1
+    report = capsys.readouterr().out
+    assert re.search(r"sparsegpt 0\.5 on rac_arith.*REGRESSED", report)
+    assert re.search(r"magnitude 0\.5 on rac_arith.*ok", report)
+    assert main(["gate", "--baseline", str(baseline), "--store", str(worse), "--tolerance", "1.0"]) == 0
+
+
+def test_gate_refuses_baselines_that_do_not_match_the_run(store, capsys, tmp_path):
+    baseline = _baseline(store, capsys, tmp_path)
+    document = json.loads(baseline.read_text())
+    fewer = tmp_path / "fewer.json"
+    fewer.write_text(json.dumps({**document, "cells": document["cells"][:2]}))
+    more = tmp_path / "more.json"
+    extra = {**document["cells"][-1], "method": "wanda"}
+    more.write_text(json.dumps({**document, "cells": document["cells"] + [extra]}))
+    other_limit = tmp_path / "other-limit.json"
+    changed = [{**c, "settings": {**c["settings"], "limit": 600}} for c in document["cells"]]
+    other_limit.write_text(json.dumps({**document, "cells": changed}))
+    not_json = tmp_path / "not.json"
+    not_json.write_text("accuracy: 0.9")
+    for path, message in (
+        (fewer, "cell(s) the baseline lacks"),
+        (more, "the run lacks 1 baseline cell(s), e.g. wanda 0.5"),
+        (other_limit, "limit=600"),
+        (not_json, "is not JSON"),
+    ):
+        assert main(["gate", "--baseline", str(path), "--store", str(store)]) == 2
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and message in error, error
+    assert main(["gate", "--baseline", str(baseline), "--store", str(store), "--metric", "maj@4"]) == 2
+    assert "available: accuracy, pass@1" in capsys.readouterr().err
