@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VLLM_STAMP := $(VENV)/.installed-vllm
 
-.PHONY: install vllm demo test clean
+.PHONY: install vllm browser demo test gate leaderboard clean
 
 # torch==2.13.0 goes first, in its own step: it is the CPU wheel on the development machines, and any
 # later package that asks for torch then finds it satisfied instead of pulling a multi-GB CUDA build.
@@ -28,11 +28,37 @@ $(VLLM_STAMP): $(STAMP)
 
 vllm: $(VLLM_STAMP)
 
+# Debian's Chromium, for the test that renders the HTML leaderboard in a real headless browser.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }; }
+
 demo: install
 	$(BIN)/rac-bench run --methods sparsegpt,rac --sparsity 0.5
 
-test: install vllm
-	$(BIN)/python -m pytest
+# The tests, then the embedded benchmark gated against the committed baseline: a change that breaks
+# pruning quality fails here (and so in CI).
+test: install vllm browser
+	RAC_BENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
+	$(MAKE) gate
+
+# A fresh cache too: the gate must prune with the code under test, not reuse checkpoints made earlier.
+GATE_DIR := $(shell mktemp -u -d /tmp/rac-bench-gate-XXXXXX)
+gate: install
+	RAC_BENCH_CACHE=$(GATE_DIR)/cache $(BIN)/rac-bench run --config configs/leaderboard-embedded.yaml \
+		--store $(GATE_DIR)/results.sqlite --output-dir $(GATE_DIR)/run
+	$(BIN)/rac-bench gate --baseline leaderboards/embedded.json --store $(GATE_DIR)/results.sqlite
+
+# Regenerate the committed leaderboard page and baseline (leaderboards/embedded.*).
+LEADERBOARD_STORE := rac-bench-runs/leaderboard.sqlite
+leaderboard: install
+	rm -f $(LEADERBOARD_STORE) $(LEADERBOARD_STORE)-wal $(LEADERBOARD_STORE)-shm
+	$(BIN)/rac-bench run --config configs/leaderboard-embedded.yaml --store $(LEADERBOARD_STORE) \
+		--output-dir rac-bench-runs/leaderboard
+	$(BIN)/rac-bench leaderboard --store $(LEADERBOARD_STORE) --format markdown,html,json \
+		--out leaderboards/embedded --title "rac-bench: the embedded tiny reasoner"
 
 clean:
 	rm -rf $(VENV) rac-bench-runs .pytest_cache

@@ -172,7 +172,7 @@ def _leaderboard(args) -> int:
     from rac_bench.config import _split, check_writable
     from rac_bench.errors import ConfigError
     from rac_bench.leaderboard.render import EXTENSIONS, render
-    from rac_bench.runner import write_atomic
+    from rac_bench.files import write_atomic
     from rac_bench.store import open_store
 
     formats = _split(args.format)

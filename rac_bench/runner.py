@@ -27,6 +27,7 @@ from rac_bench.leaderboard.table import render_table
 from rac_bench.methods import PruneContext, get_method
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
 from rac_bench.export import lm_eval_results
+from rac_bench.files import write_atomic
 from rac_bench.plan import ModelVariant, cell_fingerprint, evaluation_settings, model_variants
 from rac_bench.provenance import provenance
 from rac_bench.store import Store, open_store
@@ -41,14 +42,6 @@ class RunResult:
     output_dir: Path
     cells: list[dict]
     table: str
-
-
-def write_atomic(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}-", delete=False, encoding="utf-8"
-    ) as f:
-        f.write(text)
-    os.replace(f.name, path)
 
 
 def set_threads(threads: int | None) -> int:

@@ -35,7 +35,7 @@ COLUMNS = [
     Column("accuracy [95% CI]", "estimate", lambda c: c["accuracy"], True),
     Column("Δ vs dense [95% CI]", "estimate", lambda c: c.get("delta_vs_dense"), True),
     Column("pass@1 [95% CI]", "estimate", _pass_at_1, True),
-    Column("think tok", "number", lambda c: c["mean_thinking_tokens"], False, 1),
+    Column("think tok", "number", lambda c: c["mean_thinking_tokens"], None, 1),  # neither more nor fewer is better
     Column("truncated", "number", lambda c: c["truncation_rate"], False),
     Column("latency s", "number", lambda c: c.get("mean_latency_seconds"), False, 3),
     Column("prune s", "number", lambda c: c["prune_seconds"], False, 1),
