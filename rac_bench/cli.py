@@ -45,6 +45,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", help="torch threads (default: one per core)")
     parser.add_argument("--cache-dir", type=Path, help="traces and pruned checkpoints (default: $RAC_BENCH_CACHE)")
     _add_store_option(parser)
+    parser.add_argument("--executor", help="local (default) or ray: one Ray task per model variant")
+    parser.add_argument("--ray-address", help="Ray cluster to join (default: start a local one); e.g. auto")
     parser.add_argument(
         "--no-resume",
         dest="resume",
@@ -87,6 +89,8 @@ def _run(args) -> int:
             "cache_dir",
             "store",
             "resume",
+            "executor",
+            "ray_address",
         )
     }
     config = build_config(args.config, **options)
@@ -147,7 +151,7 @@ def _traces(args) -> int:
     from rac_bench.runner import prepare
 
     config = build_config(args.config, **_calibration_options(args))
-    _, _, _, calibration = prepare(config)
+    calibration = prepare(config).calibration
     sequences = calibration("traces")
     print(
         f"{len(sequences)} on-policy traces, {sum(len(s) for s in sequences)} tokens, cached at "
@@ -304,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("rac_bench").setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("lm_eval", "lm-eval", "transformers", "datasets", "huggingface_hub"):
@@ -315,7 +319,7 @@ def _configure_logging(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        _configure_logging(args.verbose)
+        configure_logging(args.verbose)
         return args.handler(args)
     except RacBenchError as error:
         message = str(error)

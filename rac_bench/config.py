@@ -16,6 +16,9 @@ from rac_bench.errors import ConfigError
 from rac_bench.pruning.pattern import SparsityTarget, parse_pattern, parse_sparsity
 
 
+EXECUTORS = ("local", "ray")
+
+
 def default_output_dir() -> Path:
     return Path("rac-bench-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
@@ -51,6 +54,10 @@ class RunConfig:
     cache_dir: Path = field(default_factory=default_cache_dir)
     store: Path | None = None  # the SQLite results store; None: $RAC_BENCH_STORE or rac-bench-runs/results.sqlite
     resume: bool = True  # reuse finished cells and generations found in the store for the same fingerprints
+    executor: str = "local"  # local (this process) or ray (one task per model variant; see rac_bench.executors)
+    ray_address: str | None = None  # None: start a local Ray instance; "auto" or ray://host:port: join a cluster
+    max_retries: int = 2  # Ray retries of a failed variant job (it resumes from the store)
+    gpus_per_cell: float | None = None  # GPUs per variant job; None: vLLM's tensor x data parallel size on CUDA
 
     @property
     def targets(self) -> list[SparsityTarget]:
@@ -168,6 +175,24 @@ def validate(config: RunConfig) -> RunConfig:
     config.cache_dir = Path(config.cache_dir)
     if config.store is not None:
         config.store = Path(config.store)
+    if config.executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {config.executor!r}; accepted: {', '.join(EXECUTORS)}")
+    if config.executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "executor 'ray' needs Ray: pip install 'rac-bench[ray]'; or use --executor local"
+            ) from None
+    if not isinstance(config.max_retries, int) or config.max_retries < 0:
+        raise ConfigError(f"max-retries must be a whole number >= 0, got {config.max_retries!r}")
+    if config.gpus_per_cell is not None:
+        try:
+            config.gpus_per_cell = float(config.gpus_per_cell)
+        except (TypeError, ValueError):
+            config.gpus_per_cell = -1.0
+        if config.gpus_per_cell < 0:
+            raise ConfigError("gpus-per-cell must be a number >= 0")
     if not isinstance(config.resume, bool):
         raise ConfigError(f"resume must be true or false, got {config.resume!r}")
     return config

@@ -28,7 +28,7 @@ from rac_bench.methods import PruneContext, get_method
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
 from rac_bench.export import lm_eval_results
 from rac_bench.files import write_atomic
-from rac_bench.plan import ModelVariant, cell_fingerprint, evaluation_settings, model_variants
+from rac_bench.plan import DENSE_TARGET, ModelVariant, cell_fingerprint, evaluation_settings, model_variants
 from rac_bench.provenance import provenance
 from rac_bench.store import Store, open_store
 from rac_bench.task_data import DATA_DIR_VARIABLE
@@ -103,8 +103,8 @@ class StoredGenerations:
         self.store.add_generations(self.cell_key, rows)
 
 
-def prepare(config: RunConfig):
-    """(dense model, tokenizer, its weight fingerprint, calibration provider) for a config."""
+def prepare(config: RunConfig) -> DenseModel:
+    """The dense model, its tokenizer, weight fingerprint and calibration provider for a config."""
     set_threads(config.threads)
     if config.data_dir is not None:
         os.environ[DATA_DIR_VARIABLE] = str(config.data_dir.resolve())  # read by the task YAMLs' loaders
@@ -119,20 +119,20 @@ def prepare(config: RunConfig):
         config.cache_dir,
         config.batch_size,
     )
-    return dense_model, tokenizer, model_fp, calibration
+    return DenseModel(dense_model, tokenizer, model_fp, calibration)
 
 
 def prune(config: RunConfig, variant: ModelVariant, out: Path) -> dict:
     """Prune once and place the checkpoint (weights, tokenizer, chat template, report) at `out`; the copy is
     made beside it and renamed, so `out` is either complete or absent."""
-    dense_model, tokenizer, model_fp, calibration = prepare(config)
-    variant_fp = variant.fingerprint(config, model_fp)
-    _, report = build_variant(variant, dense_model, tokenizer, config, calibration, variant_fp)
+    dense = prepare(config)
+    variant_fp = variant.fingerprint(config, dense.fingerprint)
+    _, report = build_variant(variant, dense.model, dense.tokenizer, config, dense.calibration, variant_fp)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     shutil.copytree(checkpoint_dir(config.cache_dir, variant_fp), staging, dirs_exist_ok=True)
     staging.rename(out)
-    return {**report, "model_fingerprint": model_fp}
+    return {**report, "model_fingerprint": dense.fingerprint}
 
 
 def run(config: RunConfig, command: str = "") -> RunResult:
@@ -145,80 +145,103 @@ def run(config: RunConfig, command: str = "") -> RunResult:
         store.close()
 
 
+@dataclass
+class DenseModel:
+    """What every variant job needs from the dense model: built once per process."""
+
+    model: object
+    tokenizer: object
+    fingerprint: str
+    calibration: CalibrationProvider
+
+
+def variant_cell_keys(config: RunConfig, variant: ModelVariant, model_fp: str) -> dict[str, str]:
+    variant_fp = variant.fingerprint(config, model_fp)
+    return {task: cell_fingerprint(config, variant_fp, task) for task in config.tasks}
+
+
+def run_variant(config: RunConfig, store: Store, run_id: str, dense: DenseModel, variant: ModelVariant) -> list[str]:
+    """Prune (or reuse) one model variant and evaluate its unfinished cells, each stored as it finishes.
+    Returns the keys of all its cells. Dense's cells must be finished first: the deltas are paired with them."""
+    variant_fp = variant.fingerprint(config, dense.fingerprint)
+    keys = variant_cell_keys(config, variant, dense.fingerprint)
+    dense_keys = variant_cell_keys(config, ModelVariant("dense", DENSE_TARGET), dense.fingerprint)
+    pending = [task for task, key in keys.items() if not (config.resume and store.cell(key))]
+    if not pending:
+        log.info("%s %s: every cell is in the store; skipped", variant.method, variant.target.label)
+        return list(keys.values())
+    calibration = dense.calibration
+    model, report = build_variant(variant, dense.model, dense.tokenizer, config, calibration, variant_fp)
+    path = checkpoint_dir(config.cache_dir, variant_fp) if report is not None else model_path(config.model)
+    backend = create_backend(config.backend, model, dense.tokenizer, path, config.batch_size, config.vllm)
+    run_provenance = provenance()
+    for task_name in pending:
+        key = keys[task_name]
+        log.info("evaluating %s %s on %s", variant.method, variant.target.label, task_name)
+        evaluation = evaluate_task(
+            backend,
+            dense.tokenizer,
+            get_task(task_name),
+            config.limit,
+            config.samples,
+            config.max_new_tokens,
+            config.seed,
+            config.pass_at_k,
+            StoredGenerations(store, key, config.resume),
+        )
+        cell = {
+            "cell_key": key,
+            "run_id": run_id,
+            "model": config.model or EMBEDDED_MODEL_NAME,
+            "model_fingerprint": dense.fingerprint,
+            "method": variant.method,
+            "pattern": variant.target.pattern,
+            "sparsity": variant.target.sparsity,
+            "task": task_name,
+            "backend": backend.name,
+            "engine_startup_seconds": getattr(backend, "startup_seconds", 0.0),
+            "variant_fingerprint": variant_fp,
+            "checkpoint": str(path) if report is not None else None,
+            "prune_seconds": report["prune_seconds"] if report else 0.0,
+            "calibration_seconds": calibration.seconds.get(get_method(variant.method).calibration_source or "", 0.0),
+            "pruning": report,
+            "settings": {**evaluation_settings(config, task_name), **calibration_settings(config)},
+            "provenance": run_provenance,
+            **evaluation.summary,
+        }
+        samples = [
+            {"method": variant.method, "pattern": variant.target.pattern, "sparsity": variant.target.sparsity, **r}
+            for r in evaluation.samples
+        ]
+        if variant.method != "dense" and store.cell(dense_keys[task_name]):
+            cell["delta_vs_dense"] = paired_delta(store.samples(dense_keys[task_name]), samples)
+        store.add_cell(key, run_id, cell, samples)
+    if hasattr(backend, "close"):
+        backend.close()
+    return list(keys.values())
+
+
 def _run(config: RunConfig, store: Store, command: str) -> RunResult:
-    dense_model, tokenizer, model_fp, calibration = prepare(config)
     output_dir = config.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
     config_record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
     run_provenance = provenance()
     run_id = store.start_run(command, config_record, run_provenance)
-    keys: list[str] = []
-    dense_keys: dict[str, str] = {}
-    for variant in model_variants(config):
-        variant_fp = variant.fingerprint(config, model_fp)
-        variant_keys = {task: cell_fingerprint(config, variant_fp, task) for task in config.tasks}
-        if variant.method == "dense":
-            dense_keys = variant_keys
-        keys.extend(variant_keys.values())
-        pending = [task for task, key in variant_keys.items() if not (config.resume and store.cell(key))]
-        if not pending:
-            log.info("%s %s: every cell is in the store; skipped", variant.method, variant.target.label)
-            continue
-        model, report = build_variant(variant, dense_model, tokenizer, config, calibration, variant_fp)
-        path = checkpoint_dir(config.cache_dir, variant_fp) if report is not None else model_path(config.model)
-        backend = create_backend(config.backend, model, tokenizer, path, config.batch_size, config.vllm)
-        for task_name in pending:
-            key = variant_keys[task_name]
-            log.info("evaluating %s %s on %s", variant.method, variant.target.label, task_name)
-            evaluation = evaluate_task(
-                backend,
-                tokenizer,
-                get_task(task_name),
-                config.limit,
-                config.samples,
-                config.max_new_tokens,
-                config.seed,
-                config.pass_at_k,
-                StoredGenerations(store, key, config.resume),
-            )
-            cell = {
-                "cell_key": key,
-                "run_id": run_id,
-                "model": config.model or EMBEDDED_MODEL_NAME,
-                "model_fingerprint": model_fp,
-                "method": variant.method,
-                "pattern": variant.target.pattern,
-                "sparsity": variant.target.sparsity,
-                "task": task_name,
-                "backend": backend.name,
-                "engine_startup_seconds": getattr(backend, "startup_seconds", 0.0),
-                "variant_fingerprint": variant_fp,
-                "checkpoint": str(checkpoint_dir(config.cache_dir, variant_fp)) if report is not None else None,
-                "prune_seconds": report["prune_seconds"] if report else 0.0,
-                "calibration_seconds": calibration.seconds.get(
-                    get_method(variant.method).calibration_source or "", 0.0
-                ),
-                "pruning": report,
-                "settings": {**evaluation_settings(config, task_name), **calibration_settings(config)},
-                "provenance": run_provenance,
-                **evaluation.summary,
-            }
-            samples = [
-                {"method": variant.method, "pattern": variant.target.pattern, "sparsity": variant.target.sparsity, **r}
-                for r in evaluation.samples
-            ]
-            dense_key = dense_keys.get(task_name)
-            if variant.method != "dense" and dense_key and store.cell(dense_key):
-                cell["delta_vs_dense"] = paired_delta(store.samples(dense_key), samples)
-            store.add_cell(key, run_id, cell, samples)
-        if hasattr(backend, "close"):
-            backend.close()
+    variants = model_variants(config)
+    if config.executor == "ray":
+        from rac_bench.executors import run_on_ray
+
+        keys = run_on_ray(config, run_id, variants)
+    else:
+        dense = prepare(config)
+        keys = [key for variant in variants for key in run_variant(config, store, run_id, dense, variant)]
     store.finish_run(run_id)
     cells = [store.cell(key) for key in keys]
     samples = [sample for key in keys for sample in store.samples(key)]
     table = render_table(cells)
     summary = {
         "config": config_record,
+        "command": command,
         "threads": torch.get_num_threads(),
         "provenance": run_provenance,
         "cells": cells,

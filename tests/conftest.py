@@ -38,3 +38,35 @@ def tiny_qwen2(seed: int = 0, hidden: int = 64, layers: int = 2):
         tie_word_embeddings=False,
     )
     return Qwen2ForCausalLM(config).eval()
+
+
+# fields that measure time (or where and when), which no rerun can reproduce
+TIMING = {
+    "eval_seconds",
+    "generate_seconds",
+    "tokens_per_second",
+    "mean_latency_seconds",
+    "prune_seconds",
+    "calibration_seconds",
+    "engine_startup_seconds",
+    "run_id",
+    "provenance",
+    "resumed_samples",
+    "pruning",
+    "checkpoint",
+}
+
+
+def store_results(path):
+    """Cells (without timings) and samples (without seconds) of a store, keyed by cell, and how many samples
+    each method's cell took back from an interrupted run."""
+    from rac_bench.store import Store
+
+    store = Store(path, create=False)
+    try:
+        cells = {c["cell_key"]: {k: v for k, v in c.items() if k not in TIMING} for c in store.latest_cells()}
+        samples = {key: [{k: v for k, v in s.items() if k != "seconds"} for s in store.samples(key)] for key in cells}
+        resumed = {c["method"]: c["resumed_samples"] for c in store.latest_cells()}
+    finally:
+        store.close()
+    return cells, samples, resumed

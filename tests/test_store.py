@@ -15,34 +15,9 @@ import pytest
 from rac_bench.cli import main
 from rac_bench.store import Store
 
+from conftest import store_results
+
 RUN = [sys.executable, "-m", "rac_bench.cli", "run", "--methods", "sparsegpt", "--sparsity", "0.5", "--limit", "200"]
-# fields that measure time (or where and when), which no rerun can reproduce
-TIMING = {
-    "eval_seconds",
-    "generate_seconds",
-    "tokens_per_second",
-    "mean_latency_seconds",
-    "prune_seconds",
-    "calibration_seconds",
-    "engine_startup_seconds",
-    "run_id",
-    "provenance",
-    "resumed_samples",
-    "pruning",
-    "checkpoint",
-}
-
-
-def _results(path):
-    """Cells (without timings) and samples (without seconds) of a store, keyed by cell."""
-    store = Store(path, create=False)
-    try:
-        cells = {c["cell_key"]: {k: v for k, v in c.items() if k not in TIMING} for c in store.latest_cells()}
-        samples = {key: [{k: v for k, v in s.items() if k != "seconds"} for s in store.samples(key)] for key in cells}
-        resumed = {c["method"]: c["resumed_samples"] for c in store.latest_cells()}
-    finally:
-        store.close()
-    return cells, samples, resumed
 
 
 def _rows(path, table):
@@ -53,7 +28,7 @@ def _rows(path, table):
             return 0
 
 
-def test_a_run_killed_part_way_resumes_to_the_same_results(tmp_path):
+def test_a_run_killed_part_way_resumes_to_the_samestore_results(tmp_path):
     environment = {**os.environ, "RAC_BENCH_CACHE": str(tmp_path / "cache")}
     options = ["--batch-size", "16", "--output-dir"]
     subprocess.run(
@@ -76,8 +51,8 @@ def test_a_run_killed_part_way_resumes_to_the_same_results(tmp_path):
     assert _rows(store, "cells") < 2 and committed >= 2
 
     subprocess.run(command, env=environment, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    cells_a, samples_a, _ = _results(tmp_path / "a.sqlite")
-    cells_b, samples_b, resumed = _results(store)
+    cells_a, samples_a, _ = store_results(tmp_path / "a.sqlite")
+    cells_b, samples_b, resumed = store_results(store)
     assert cells_b == cells_a
     assert samples_b == samples_a
     assert sum(resumed.values()) == committed  # every committed chunk was taken back, not generated again
