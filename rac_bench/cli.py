@@ -40,6 +40,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-new-tokens", help="generation budget (default: the task's)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--calibration-samples", help="number of calibration prompts")
+    parser.add_argument("--calibration-prompts", help="calibration prompt set: rac_arith (default) or openr1_math")
     parser.add_argument("--ignore", help="regex of linear-layer names inside decoder layers to leave dense")
     parser.add_argument("--batch-size", help="generation batch size")
     parser.add_argument("--threads", help="torch threads (default: one per core)")
@@ -83,6 +84,7 @@ def _run(args) -> int:
             "max_new_tokens",
             "seed",
             "calibration_samples",
+            "calibration_prompts",
             "ignore",
             "batch_size",
             "threads",
@@ -105,13 +107,15 @@ def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path)
     parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
     parser.add_argument("--calibration-samples", help="number of calibration prompts")
+    parser.add_argument("--calibration-prompts", help="calibration prompt set: rac_arith (default) or openr1_math")
+    parser.add_argument("--data-dir", type=Path, help="local copies of hub data (e.g. openr1_math.jsonl)")
     parser.add_argument("--threads", help="torch threads (default: one per core)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--cache-dir", type=Path, help="traces and pruned checkpoints (default: $RAC_BENCH_CACHE)")
 
 
 def _calibration_options(args) -> dict:
-    names = ("model", "calibration_samples", "threads", "seed", "cache_dir")
+    names = ("model", "calibration_samples", "calibration_prompts", "data_dir", "threads", "seed", "cache_dir")
     return {name: getattr(args, name) for name in names}
 
 

@@ -43,7 +43,7 @@ class RunConfig:
     pass_at_k: list[int] | None = None  # None: 1, 2, 4, ... up to the samples per problem
     max_new_tokens: int | None = None  # None: the task's default
     seed: int = 0
-    calibration_prompts: str = "rac_arith"  # the task whose calibration questions are used
+    calibration_prompts: str = "rac_arith"  # rac_arith or openr1_math (rac_bench.calibration.prompt_sets)
     calibration_samples: int = 128
     trace_temperature: float = 0.6
     trace_top_p: float = 0.95
@@ -124,7 +124,8 @@ def validate(config: RunConfig) -> RunConfig:
     from rac_bench.backends import resolve_backend
     from rac_bench.backends.vllm import ENGINE_OPTIONS
     from rac_bench.methods import get_method
-    from rac_bench.tasks import TASKS, get_task
+    from rac_bench.calibration.prompt_sets import check_prompt_set
+    from rac_bench.tasks import get_task
 
     config.methods = _split(config.methods)
     if not config.methods:
@@ -137,11 +138,7 @@ def validate(config: RunConfig) -> RunConfig:
     config.tasks = _split(config.tasks)
     for name in config.tasks:
         get_task(name)
-    calibration_sets = sorted(name for name, task in TASKS.items() if task.calibration_questions)
-    if config.calibration_prompts not in calibration_sets:
-        raise ConfigError(
-            f"calibration prompt set {config.calibration_prompts!r} is unknown; available: {', '.join(calibration_sets)}"
-        )
+    check_prompt_set(config.calibration_prompts)
     if config.data_dir is not None:
         config.data_dir = Path(config.data_dir)
         if not config.data_dir.is_dir():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from rac_bench.calibration.prompt_sets import prompt_set_revision
 from rac_bench.config import RunConfig
 from rac_bench.fingerprint import fingerprint
 from rac_bench.methods import get_method
@@ -30,6 +31,7 @@ class ModelVariant:
             calibration = {
                 "source": method.calibration_source,
                 "prompts": config.calibration_prompts,
+                "prompts_revision": prompt_set_revision(config.calibration_prompts, config.data_dir),
                 "samples": config.calibration_samples,
                 "seed": config.seed,
             }

@@ -18,6 +18,7 @@ import torch
 from rac_bench import metrics
 from rac_bench.backends.base import SamplingSettings
 from rac_bench.backends import create_backend
+from rac_bench.calibration.prompt_sets import calibration_questions
 from rac_bench.calibration.provider import CalibrationProvider
 from rac_bench.checkpoints import checkpoint_dir, load_checkpoint, save_checkpoint
 from rac_bench.config import RunConfig
@@ -113,7 +114,7 @@ def prepare(config: RunConfig) -> DenseModel:
     calibration = CalibrationProvider(
         dense_model,
         tokenizer,
-        get_task(config.calibration_prompts).calibration_questions()[: config.calibration_samples],
+        calibration_questions(config.calibration_prompts, config.calibration_samples, config.seed, config.data_dir),
         SamplingSettings(config.trace_temperature, config.trace_top_p, config.trace_max_new_tokens, config.seed),
         model_fp,
         config.cache_dir,

@@ -72,3 +72,39 @@ def test_traces_keep_the_chain_of_thought_under_a_template_that_strips_it(embedd
     provider = make_provider(model, tokenizer, questions, tmp_path)
     think_close = tokenizer.convert_tokens_to_ids("</think>")
     assert all(think_close in trace.tolist() for trace in provider("traces"))
+
+
+def test_openr1_math_prompts_come_from_a_local_copy_in_a_seeded_order(tmp_path):
+    from pathlib import Path
+
+    from rac_bench.calibration.prompt_sets import calibration_questions
+
+    fixtures = Path(__file__).parent / "fixtures"  # made-up problems in OpenR1-Math-220k's schema
+    first = calibration_questions("openr1_math", 4, seed=0, directory=fixtures)
+    assert len(first) == 4 and len(set(first)) == 4
+    assert all(q.endswith((".", "?")) for q in first)
+    assert calibration_questions("openr1_math", 4, seed=0, directory=fixtures) == first
+    assert calibration_questions("openr1_math", 6, seed=1, directory=fixtures) != calibration_questions(
+        "openr1_math", 6, seed=0, directory=fixtures
+    )
+    bad = tmp_path / "openr1_math.jsonl"
+    bad.write_text('{"question": "no problem field"}\n')
+    try:
+        calibration_questions("openr1_math", 4, directory=tmp_path)
+    except CalibrationError as error:
+        assert "openr1_math.jsonl:1" in str(error) and "'problem'" in str(error)
+    else:
+        raise AssertionError("a row without 'problem' was accepted")
+
+
+def test_traces_cli_builds_traces_from_the_openr1_math_prompt_set(tmp_path, capsys):
+    from pathlib import Path
+
+    from rac_bench.cli import main
+
+    fixtures = str(Path(__file__).parent / "fixtures")
+    argv = ["traces", "--calibration-prompts", "openr1_math", "--data-dir", fixtures, "--calibration-samples", "3"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("3 on-policy traces")
+    assert main(["traces", "--calibration-prompts", "c4"]) == 2
+    assert "available: rac_arith, openr1_math" in capsys.readouterr().err
