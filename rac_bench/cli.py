@@ -47,6 +47,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, help="traces and pruned checkpoints (default: $RAC_BENCH_CACHE)")
     _add_store_option(parser)
     parser.add_argument("--executor", help="local (default) or ray: one Ray task per model variant")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan with estimated GPU hours, tokens and disk; run nothing"
+    )
+    parser.add_argument("--gpus", type=float, help="with --dry-run: plan for a cluster of N GPUs (default: detected)")
     parser.add_argument("--ray-address", help="Ray cluster to join (default: start a local one); e.g. auto")
     parser.add_argument(
         "--no-resume",
@@ -96,10 +100,27 @@ def _run(args) -> int:
         )
     }
     config = build_config(args.config, **options)
+    if args.dry_run:
+        from rac_bench.estimate import plan_report
+
+        print(plan_report(config, args.gpus if args.gpus is not None else _detected_gpus(config)))
+        return 0
     result = run(config, command=" ".join(["rac-bench", *sys.argv[1:]]))
     print(result.table)
     print(f"\nresults written to {result.output_dir}")
     return 0
+
+
+def _detected_gpus(config) -> float:
+    """GPUs the run could use: the Ray cluster's (when it joins one), else this machine's CUDA devices."""
+    if config.executor == "ray" and config.ray_address:
+        import ray
+
+        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False)
+        return ray.cluster_resources().get("GPU", 0.0)
+    import torch
+
+    return float(torch.cuda.device_count())
 
 
 def _add_calibration_options(parser: argparse.ArgumentParser) -> None:

@@ -58,6 +58,7 @@ class RunConfig:
     ray_address: str | None = None  # None: start a local Ray instance; "auto" or ray://host:port: join a cluster
     max_retries: int = 2  # Ray retries of a failed variant job (it resumes from the store)
     gpus_per_cell: float | None = None  # GPUs per variant job; None: vLLM's tensor x data parallel size on CUDA
+    estimate: dict = field(default_factory=dict)  # --dry-run cost assumptions (rac_bench.estimate.Assumptions)
 
     @property
     def targets(self) -> list[SparsityTarget]:
@@ -190,6 +191,8 @@ def validate(config: RunConfig) -> RunConfig:
             config.gpus_per_cell = -1.0
         if config.gpus_per_cell < 0:
             raise ConfigError("gpus-per-cell must be a number >= 0")
+    if not isinstance(config.estimate, dict):
+        raise ConfigError(f"estimate must be a mapping of assumption: value, got {config.estimate!r}")
     if not isinstance(config.resume, bool):
         raise ConfigError(f"resume must be true or false, got {config.resume!r}")
     return config

@@ -1,0 +1,230 @@
+"""`rac-bench run --dry-run`: the plan of a run and what it will cost, before any work starts.
+
+Costs are estimates from the model's shape and stated assumptions, not measurements: generated tokens from
+the problems, samples and an assumed mean response length per task; GPU hours from those tokens at an
+assumed decode throughput (a fraction of the GPU's peak FLOP/s over 2 FLOPs per parameter per token) plus
+the FLOPs of pruning; disk from checkpoint, trace and store sizes. Every assumption is printed and can be
+overridden in the config under `estimate:`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from tabulate import tabulate
+
+from rac_bench.config import RunConfig
+from rac_bench.errors import ConfigError, ModelLoadError
+from rac_bench.methods import get_method
+from rac_bench.plan import model_variants
+from rac_bench.pruning.sparsegpt import sparsegpt_prune
+from rac_bench.tasks import get_task
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    vocab: int
+    tied_embeddings: bool
+
+    @property
+    def layer_parameters(self) -> int:
+        attention = (
+            self.hidden * (self.heads + 2 * self.kv_heads) * self.head_dim + self.heads * self.head_dim * self.hidden
+        )
+        return attention + 3 * self.hidden * self.intermediate
+
+    @property
+    def parameters(self) -> int:
+        embeddings = self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+        return self.layers * self.layer_parameters + embeddings
+
+    def prune_flops(self, tokens: int, solve: bool) -> float:
+        """Two forward passes through the decoder layers (statistics, then propagation), the Hessians of the
+        four input groups per layer (q/k/v and gate/up share theirs), and, for SparseGPT, the OBS solves."""
+        forward = 2 * 2 * self.layers * self.layer_parameters * tokens
+        inputs = [self.hidden, self.heads * self.head_dim, self.hidden, self.intermediate]
+        hessians = self.layers * sum(2 * tokens * n * n for n in inputs)
+        if not solve:
+            return forward + hessians
+        outputs = [(self.heads + 2 * self.kv_heads) * self.head_dim, self.hidden, 2 * self.intermediate, self.hidden]
+        solves = self.layers * sum(2 * rows * n * n + n**3 for rows, n in zip(outputs, inputs))
+        return forward + hessians + solves
+
+
+# The three recipe models, from their public config.json, so a plan needs no hub access. Any other model is
+# read from its local directory or, when the hub is reachable, from its config.json there.
+KNOWN_SHAPES = {
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": ModelShape(1536, 8960, 28, 12, 2, 128, 151936, False),
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": ModelShape(3584, 18944, 28, 28, 4, 128, 152064, False),
+    "Qwen/Qwen3-8B": ModelShape(4096, 12288, 36, 32, 8, 128, 151936, False),
+}
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    gpu: str = "A100-80GB"
+    peak_tflops: float = 312.0  # dense bf16 tensor-core peak of that GPU
+    decode_utilization: float = 0.2  # share of the peak that batched vLLM decoding reaches
+    prune_utilization: float = 0.3
+    bytes_per_parameter: int = 2  # bf16 checkpoints
+    prompt_tokens: int = 100  # mean tokens of a rendered calibration prompt
+    # mean generated tokens per response, typical of R1-distilled models; capped by the token budget
+    response_tokens: tuple = (
+        ("math500", 4000),
+        ("aime24", 12000),
+        ("aime25", 12000),
+        ("amc23", 7000),
+        ("gpqa_diamond", 7000),
+        ("rac_arith", 33),
+    )
+
+
+def assumptions(overrides: dict) -> Assumptions:
+    accepted = {f.name for f in fields(Assumptions)}
+    unknown = sorted(set(overrides) - accepted)
+    if unknown:
+        raise ConfigError(f"unknown estimate option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted))}")
+    values = dict(overrides)
+    if "response_tokens" in values:
+        values["response_tokens"] = tuple({**dict(Assumptions.response_tokens), **values["response_tokens"]}.items())
+    return Assumptions(**values)
+
+
+def model_shape(reference: str | None) -> tuple[ModelShape, str]:
+    """(shape, where it came from) of the model under test."""
+    from rac_bench.models import EMBEDDED_MODEL_DIR
+
+    path = Path(reference).expanduser() if reference else EMBEDDED_MODEL_DIR
+    if (path / "config.json").is_file():
+        return _shape_from_config(json.loads((path / "config.json").read_text())), f"{path}/config.json"
+    if reference in KNOWN_SHAPES:
+        return KNOWN_SHAPES[reference], "rac-bench's table of recipe models"
+    try:
+        from huggingface_hub import hf_hub_download
+
+        config_file = hf_hub_download(reference, "config.json")
+    except Exception as error:  # offline, unknown repository, gated: one line either way
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(
+            f"unknown model {reference!r}: not a local model directory, not a recipe model "
+            f"({', '.join(KNOWN_SHAPES)}), and its config.json could not be read from the hub ({reason})"
+        ) from None
+    return _shape_from_config(json.loads(Path(config_file).read_text())), f"the hub's {reference}/config.json"
+
+
+def _shape_from_config(config: dict) -> ModelShape:
+    config = config.get("text_config", config)
+    heads = config["num_attention_heads"]
+    return ModelShape(
+        hidden=config["hidden_size"],
+        intermediate=config["intermediate_size"],
+        layers=config["num_hidden_layers"],
+        heads=heads,
+        kv_heads=config.get("num_key_value_heads", heads),
+        head_dim=config.get("head_dim") or config["hidden_size"] // heads,
+        vocab=config["vocab_size"],
+        tied_embeddings=bool(config.get("tie_word_embeddings", False)),
+    )
+
+
+def calibration_tokens(config: RunConfig, source: str | None, prompt_tokens: int) -> int:
+    """Tokens a calibration source feeds the pruner: prompts are short; traces add the generated thinking."""
+    if source is None:
+        return 0
+    budget = getattr(config, "calibration_tokens", None)
+    if source == "text":
+        tokens = getattr(config, "calibration_text_windows", 128) * getattr(config, "calibration_text_length", 2048)
+    elif source.startswith("traces"):
+        tokens = config.calibration_samples * (config.trace_max_new_tokens + prompt_tokens)
+    else:
+        tokens = config.calibration_samples * prompt_tokens
+    return min(tokens, budget) if budget else tokens
+
+
+def _count(number: float) -> str:
+    return f"{number / 1e9:.2f}B" if number >= 1e8 else f"{number / 1e6:.2f}M"
+
+
+def plan_report(config: RunConfig, available_gpus: float) -> str:
+    """The plan as text; raises ConfigError when the cluster cannot hold one variant job."""
+    from rac_bench.executors import gpus_per_variant
+
+    shape, shape_source = model_shape(config.model)
+    costs = assumptions(config.estimate)
+    gpus = gpus_per_variant(config)
+    if gpus > available_gpus:
+        raise ConfigError(
+            f"each model variant needs {gpus:g} GPU(s) (gpus_per_cell, or vLLM tensor x data parallel size) but "
+            f"the cluster has {available_gpus:g}; lower them, or give --gpus N to plan for a larger cluster"
+        )
+    decode_tokens_per_second = costs.decode_utilization * costs.peak_tflops * 1e12 / (2 * shape.parameters)
+    prune_flops_per_second = costs.prune_utilization * costs.peak_tflops * 1e12
+    mean_response = dict(costs.response_tokens)
+    rows, total_eval_tokens, total_hours, trace_tokens = [], 0, 0.0, 0
+    for variant in model_variants(config):
+        source = get_method(variant.method).calibration_source
+        tokens = calibration_tokens(config, source, costs.prompt_tokens)
+        if source == "traces":  # on-policy: generated once per run and shared by every traces method
+            trace_tokens = max(trace_tokens, tokens)
+        solve = getattr(get_method(variant.method), "algorithm", None) is sparsegpt_prune
+        prune_hours = shape.prune_flops(tokens, solve) / prune_flops_per_second / 3600 if source else 0.0
+        eval_tokens = 0
+        for task_name in config.tasks:
+            task = get_task(task_name)
+            problems = min(config.limit or task.size, task.size)
+            budget = config.max_new_tokens or task.generation.max_new_tokens
+            eval_tokens += (
+                problems * (config.samples or task.samples) * min(mean_response.get(task_name, budget), budget)
+            )
+        eval_hours = eval_tokens / decode_tokens_per_second / 3600
+        total_eval_tokens += eval_tokens
+        total_hours += prune_hours + eval_hours
+        rows.append(
+            [
+                variant.method,
+                variant.target.label if variant.method != "dense" else "-",
+                source or "-",
+                f"{tokens:,}",
+                f"{prune_hours:.2f}",
+                f"{eval_tokens:,}",
+                f"{eval_hours:.1f}",
+            ]
+        )
+    trace_hours = trace_tokens / decode_tokens_per_second / 3600
+    total_hours += trace_hours
+    pruned = sum(1 for v in model_variants(config) if v.method != "dense")
+    disk = pruned * shape.parameters * costs.bytes_per_parameter + trace_tokens * 6 + total_eval_tokens * 10
+    cells = len(model_variants(config)) * len(config.tasks)
+    lines = [
+        f"plan: {len(rows)} model variants ({pruned} pruned) x {len(config.tasks)} task(s) = {cells} cells; "
+        f"executor {config.executor}, backend {config.backend}",
+        f"model {config.model or 'rac-bench/tiny-reasoner'}: {_count(shape.parameters)} parameters "
+        f"({shape.layers} layers, hidden {shape.hidden}; shape from {shape_source})",
+        "",
+        tabulate(
+            rows,
+            headers=["method", "sparsity", "calibration", "cal. tokens", "prune GPU h", "eval tokens", "eval GPU h"],
+            disable_numparse=True,
+        ),
+        "",
+        f"generated tokens: {total_eval_tokens:,} for evaluation + {trace_tokens:,} for RAC traces",
+        f"GPU hours: {total_hours:.1f} on {costs.gpu} (traces {trace_hours:.2f})",
+        f"disk: {disk / 1e9:.1f} GB ({pruned} bf16 checkpoints of {shape.parameters * costs.bytes_per_parameter / 1e9:.1f} GB, "
+        "traces, results store)",
+        f"GPUs: {gpus:g} per variant job; {available_gpus:g} available",
+        "",
+        f"assumptions (override under `estimate:` in the config): {costs.peak_tflops:g} TFLOP/s peak, decode at "
+        f"{costs.decode_utilization:.0%} of it = {decode_tokens_per_second:,.0f} tokens/s per GPU, pruning at "
+        f"{costs.prune_utilization:.0%}; {costs.prompt_tokens} tokens per calibration prompt; mean response tokens "
+        + ", ".join(f"{task} {mean_response.get(task, '?')}" for task in config.tasks),
+        "dry run: nothing was pruned, generated or written",
+    ]
+    return "\n".join(lines)
