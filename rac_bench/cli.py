@@ -157,8 +157,8 @@ def _prune(args) -> int:
         ignore=args.ignore,
         output_dir=args.out.parent,
     )
-    if len(config.methods) != 1 or len(config.targets) != 1:
-        raise ConfigError("prune makes one checkpoint: give one --method, one --sparsity and one --pattern")
+    if len(config.models) != 1 or len(config.methods) != 1 or len(config.targets) != 1:
+        raise ConfigError("prune makes one checkpoint: give one --model, --method, --sparsity and --pattern")
     if config.methods == ["dense"]:
         raise ConfigError("dense prunes nothing; give a pruning method, e.g. --method rac")
     report = prune(config, ModelVariant(config.methods[0], config.targets[0]), args.out)
@@ -173,9 +173,12 @@ def _prune(args) -> int:
 
 def _traces(args) -> int:
     from rac_bench.config import build_config
+    from rac_bench.errors import ConfigError
     from rac_bench.runner import prepare
 
     config = build_config(args.config, **_calibration_options(args))
+    if len(config.models) != 1:
+        raise ConfigError("traces are built for one model at a time; give one --model")
     calibration = prepare(config).calibration
     sequences = calibration("traces")
     print(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import yaml
@@ -29,7 +29,7 @@ def default_cache_dir() -> Path:
 
 @dataclass
 class RunConfig:
-    model: str | None = None  # None: the embedded tiny reasoning model
+    model: str | list | None = None  # None: the embedded tiny reasoning model; a list sweeps several models
     methods: list[str] = field(default_factory=lambda: ["sparsegpt", "rac"])
     sparsity: list[float] = field(default_factory=lambda: [0.5])
     pattern: list[str] = field(default_factory=lambda: ["unstructured"])
@@ -69,6 +69,14 @@ class RunConfig:
                 if target not in targets:
                     targets.append(target)
         return targets
+
+    @property
+    def models(self) -> list[str | None]:
+        """The models a run sweeps over (None: the embedded one)."""
+        return self.model if isinstance(self.model, list) else [self.model]
+
+    def for_model(self, model: str | None) -> "RunConfig":
+        return replace(self, model=model)
 
     @property
     def all_methods(self) -> list[str]:
@@ -167,7 +175,12 @@ def validate(config: RunConfig) -> RunConfig:
     if config.model is not None:
         from rac_bench.models import check_model_reference
 
-        check_model_reference(config.model)
+        models = _split(config.model)
+        if not models:
+            raise ConfigError("model is empty; give a model directory or hub id, or leave it out for the embedded one")
+        for model in models:
+            check_model_reference(model)
+        config.model = models[0] if len(models) == 1 else models
     config.output_dir = Path(config.output_dir) if config.output_dir else default_output_dir()
     check_writable(config.output_dir)
     config.cache_dir = Path(config.cache_dir)

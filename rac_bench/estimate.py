@@ -153,44 +153,45 @@ def _count(number: float) -> str:
     return f"{number / 1e9:.2f}B" if number >= 1e8 else f"{number / 1e6:.2f}M"
 
 
-def plan_report(config: RunConfig, available_gpus: float) -> str:
-    """The plan as text; raises ConfigError when the cluster cannot hold one variant job."""
-    from rac_bench.executors import gpus_per_variant
+@dataclass
+class ModelPlan:
+    lines: list[str]
+    eval_tokens: int
+    trace_tokens: int
+    gpu_hours: float
+    disk_bytes: float
 
+
+def _model_plan(config: RunConfig, costs: Assumptions) -> ModelPlan:
+    """One model's variants with their calibration, pruning and evaluation costs."""
     shape, shape_source = model_shape(config.model)
-    costs = assumptions(config.estimate)
-    gpus = gpus_per_variant(config)
-    if gpus > available_gpus:
-        raise ConfigError(
-            f"each model variant needs {gpus:g} GPU(s) (gpus_per_cell, or vLLM tensor x data parallel size) but "
-            f"the cluster has {available_gpus:g}; lower them, or give --gpus N to plan for a larger cluster"
-        )
     decode_tokens_per_second = costs.decode_utilization * costs.peak_tflops * 1e12 / (2 * shape.parameters)
     prune_flops_per_second = costs.prune_utilization * costs.peak_tflops * 1e12
     mean_response = dict(costs.response_tokens)
-    rows, total_eval_tokens, total_hours, trace_tokens = [], 0, 0.0, 0
-    for variant in model_variants(config):
-        source = get_method(variant.method).calibration_source
+    rows, eval_total, hours, trace_tokens = [], 0, 0.0, 0
+    variants = model_variants(config)
+    for variant in variants:
+        method = get_method(variant.method)
+        source = method.calibration_source
         tokens = calibration_tokens(config, source, costs.prompt_tokens)
-        if source == "traces":  # on-policy: generated once per run and shared by every traces method
+        if source == "traces":  # on-policy: generated once per model and shared by every traces method
             trace_tokens = max(trace_tokens, tokens)
-        solve = getattr(get_method(variant.method), "algorithm", None) is sparsegpt_prune
+        solve = getattr(method, "algorithm", None) is sparsegpt_prune
         prune_hours = shape.prune_flops(tokens, solve) / prune_flops_per_second / 3600 if source else 0.0
         eval_tokens = 0
         for task_name in config.tasks:
             task = get_task(task_name)
-            problems = min(config.limit or task.size, task.size)
             budget = config.max_new_tokens or task.generation.max_new_tokens
-            eval_tokens += (
-                problems * (config.samples or task.samples) * min(mean_response.get(task_name, budget), budget)
-            )
+            responses = min(config.limit or task.size, task.size) * (config.samples or task.samples)
+            eval_tokens += responses * min(mean_response.get(task_name, budget), budget)
         eval_hours = eval_tokens / decode_tokens_per_second / 3600
-        total_eval_tokens += eval_tokens
-        total_hours += prune_hours + eval_hours
+        eval_total += eval_tokens
+        hours += prune_hours + eval_hours
+        target = variant.target.label if variant.method != "dense" else "-"
         rows.append(
             [
                 variant.method,
-                variant.target.label if variant.method != "dense" else "-",
+                target,
                 source or "-",
                 f"{tokens:,}",
                 f"{prune_hours:.2f}",
@@ -198,32 +199,52 @@ def plan_report(config: RunConfig, available_gpus: float) -> str:
                 f"{eval_hours:.1f}",
             ]
         )
-    trace_hours = trace_tokens / decode_tokens_per_second / 3600
-    total_hours += trace_hours
-    pruned = sum(1 for v in model_variants(config) if v.method != "dense")
-    disk = pruned * shape.parameters * costs.bytes_per_parameter + trace_tokens * 6 + total_eval_tokens * 10
-    cells = len(model_variants(config)) * len(config.tasks)
+    hours += trace_tokens / decode_tokens_per_second / 3600
+    pruned = sum(1 for v in variants if v.method != "dense")
+    checkpoint = shape.parameters * costs.bytes_per_parameter
     lines = [
-        f"plan: {len(rows)} model variants ({pruned} pruned) x {len(config.tasks)} task(s) = {cells} cells; "
-        f"executor {config.executor}, backend {config.backend}",
         f"model {config.model or 'rac-bench/tiny-reasoner'}: {_count(shape.parameters)} parameters "
-        f"({shape.layers} layers, hidden {shape.hidden}; shape from {shape_source})",
-        "",
+        f"({shape.layers} layers, hidden {shape.hidden}; shape from {shape_source}); decode at "
+        f"{decode_tokens_per_second:,.0f} tokens/s per GPU; {pruned} checkpoints of {checkpoint / 1e9:.2f} GB",
         tabulate(
             rows,
             headers=["method", "sparsity", "calibration", "cal. tokens", "prune GPU h", "eval tokens", "eval GPU h"],
             disable_numparse=True,
         ),
         "",
-        f"generated tokens: {total_eval_tokens:,} for evaluation + {trace_tokens:,} for RAC traces",
-        f"GPU hours: {total_hours:.1f} on {costs.gpu} (traces {trace_hours:.2f})",
-        f"disk: {disk / 1e9:.1f} GB ({pruned} bf16 checkpoints of {shape.parameters * costs.bytes_per_parameter / 1e9:.1f} GB, "
-        "traces, results store)",
+    ]
+    disk = pruned * checkpoint + trace_tokens * 6 + eval_total * 10  # JSON traces; responses in two tables
+    return ModelPlan(lines, eval_total, trace_tokens, hours, disk)
+
+
+def plan_report(config: RunConfig, available_gpus: float) -> str:
+    """The plan as text; raises ConfigError when the cluster cannot hold one variant job."""
+    from rac_bench.executors import gpus_per_variant
+
+    costs = assumptions(config.estimate)
+    gpus = gpus_per_variant(config)
+    if gpus > available_gpus:
+        raise ConfigError(
+            f"each model variant needs {gpus:g} GPU(s) (gpus_per_cell, or vLLM tensor x data parallel size) but "
+            f"the cluster has {available_gpus:g}; lower them, or give --gpus N to plan for a larger cluster"
+        )
+    plans = [_model_plan(config.for_model(model), costs) for model in config.models]
+    variants = len(model_variants(config)) * len(config.models)
+    mean_response = dict(costs.response_tokens)
+    lines = [
+        f"plan: {len(config.models)} model(s) x {len(model_variants(config))} variants x {len(config.tasks)} task(s) "
+        f"= {variants * len(config.tasks)} cells; executor {config.executor}, backend {config.backend}",
+        "",
+        *[line for plan in plans for line in plan.lines],
+        f"generated tokens: {sum(p.eval_tokens for p in plans):,} for evaluation + "
+        f"{sum(p.trace_tokens for p in plans):,} for RAC traces",
+        f"GPU hours: {sum(p.gpu_hours for p in plans):.1f} on {costs.gpu}",
+        f"disk: {sum(p.disk_bytes for p in plans) / 1e9:.1f} GB (checkpoints, traces, results store)",
         f"GPUs: {gpus:g} per variant job; {available_gpus:g} available",
         "",
         f"assumptions (override under `estimate:` in the config): {costs.peak_tflops:g} TFLOP/s peak, decode at "
-        f"{costs.decode_utilization:.0%} of it = {decode_tokens_per_second:,.0f} tokens/s per GPU, pruning at "
-        f"{costs.prune_utilization:.0%}; {costs.prompt_tokens} tokens per calibration prompt; mean response tokens "
+        f"{costs.decode_utilization:.0%} of it, pruning at {costs.prune_utilization:.0%}; {costs.prompt_tokens} "
+        "tokens per calibration prompt; mean response tokens "
         + ", ".join(f"{task} {mean_response.get(task, '?')}" for task in config.tasks),
         "dry run: nothing was pruned, generated or written",
     ]

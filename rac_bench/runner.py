@@ -229,13 +229,15 @@ def _run(config: RunConfig, store: Store, command: str) -> RunResult:
     run_provenance = provenance()
     run_id = store.start_run(command, config_record, run_provenance)
     variants = model_variants(config)
-    if config.executor == "ray":
-        from rac_bench.executors import run_on_ray
+    keys = []
+    for model_config in (config.for_model(model) for model in config.models):
+        if config.executor == "ray":
+            from rac_bench.executors import run_on_ray
 
-        keys = run_on_ray(config, run_id, variants)
-    else:
-        dense = prepare(config)
-        keys = [key for variant in variants for key in run_variant(config, store, run_id, dense, variant)]
+            keys += run_on_ray(model_config, run_id, variants)
+        else:
+            dense = prepare(model_config)
+            keys += [key for variant in variants for key in run_variant(model_config, store, run_id, dense, variant)]
     store.finish_run(run_id)
     cells = [store.cell(key) for key in keys]
     samples = [sample for key in keys for sample in store.samples(key)]
