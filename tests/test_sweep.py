@@ -21,3 +21,37 @@ def test_a_run_sweeps_several_models_into_one_store(tmp_path, capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 4
     assert main(["prune", "--model", models, "--method", "rac", "--out", str(tmp_path / "x")]) == 2
     assert "one --model" in capsys.readouterr().err
+
+
+def test_dry_run_prints_the_plan_and_does_no_work(tmp_path, capsys):
+    store = tmp_path / "results.sqlite"
+    argv = ["run", "--config", "configs/leaderboard-embedded.yaml", "--dry-run", "--store", str(store)]
+    assert main(argv + ["--output-dir", str(tmp_path / "out")]) == 0
+    plan = capsys.readouterr().out
+    assert "1 model(s) x 9 variants x 1 task(s) = 9 cells" in plan
+    assert "rac        0.6         traces" in plan and "dry run: nothing was" in plan
+    assert not store.exists() and not (tmp_path / "out").exists()
+
+
+def test_dry_run_refuses_unknown_models_and_tasks_and_too_few_gpus(tmp_path, capsys):
+    config = tmp_path / "recipe.yaml"
+    config.write_text("model: no-such-org/NoSuchModel-1B\nmethods: [sparsegpt]\ngpus_per_cell: 1\n")
+    for extra, message in (
+        (["--gpus", "8"], "unknown model 'no-such-org/NoSuchModel-1B'"),
+        (["--model", str(EMBEDDED_MODEL_DIR)], "needs 1 GPU(s)"),
+        (["--model", str(EMBEDDED_MODEL_DIR), "--tasks", "aime2023"], "unknown task 'aime2023'"),
+    ):
+        assert main(["run", "--config", str(config), "--dry-run", *extra]) == 2
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and message in error, error
+
+
+def test_leaderboard_refuses_an_unwritable_output_path(tmp_path, capsys):
+    assert main(["run", "--methods", "magnitude", "--limit", "10", "--output-dir", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["leaderboard", "--format", "html", "--out", str(blocker / "page.html")]) == 2
+    assert "not a writable directory" in capsys.readouterr().err
+    assert main(["leaderboard", "--format", "pdf"]) == 2
+    assert "accepted: terminal, markdown, csv, latex, html, json" in capsys.readouterr().err
