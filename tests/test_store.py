@@ -17,7 +17,7 @@ from rac_bench.store import Store
 
 from conftest import store_results
 
-RUN = [sys.executable, "-m", "rac_bench.cli", "run", "--methods", "sparsegpt", "--sparsity", "0.5", "--limit", "200"]
+RUN = [sys.executable, "-m", "rac_bench.cli", "run", "--methods", "sparsegpt", "--sparsity", "0.5", "--limit", "128"]
 
 
 def _rows(path, table):
@@ -28,7 +28,7 @@ def _rows(path, table):
             return 0
 
 
-def test_a_run_killed_part_way_resumes_to_the_samestore_results(tmp_path):
+def test_a_run_killed_part_way_resumes_to_the_same_results(tmp_path):
     environment = {**os.environ, "RAC_BENCH_CACHE": str(tmp_path / "cache")}
     options = ["--batch-size", "16", "--output-dir"]
     subprocess.run(
