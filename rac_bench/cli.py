@@ -46,6 +46,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", help="torch threads (default: one per core)")
     parser.add_argument("--cache-dir", type=Path, help="traces and pruned checkpoints (default: $RAC_BENCH_CACHE)")
     _add_store_option(parser)
+    parser.add_argument(
+        "--vllm",
+        action="append",
+        metavar="OPTION=VALUE",
+        help="a vLLM engine option, e.g. --vllm tensor_parallel_size=4 (repeatable; overrides the config's vllm:)",
+    )
     parser.add_argument("--executor", help="local (default) or ray: one Ray task per model variant")
     parser.add_argument(
         "--dry-run", action="store_true", help="print the plan with estimated GPU hours, tokens and disk; run nothing"
@@ -99,6 +105,8 @@ def _run(args) -> int:
             "ray_address",
         )
     }
+    if args.vllm:
+        options["vllm"] = _engine_options(args.config, args.vllm)
     config = build_config(args.config, **options)
     if args.dry_run:
         from rac_bench.estimate import plan_report
@@ -109,6 +117,22 @@ def _run(args) -> int:
     print(result.table)
     print(f"\nresults written to {result.output_dir}")
     return 0
+
+
+def _engine_options(config_file: Path | None, flags: list[str]) -> dict:
+    """The config file's vllm: mapping updated by --vllm OPTION=VALUE flags (values read as YAML scalars)."""
+    import yaml
+
+    from rac_bench.config import build_config
+    from rac_bench.errors import ConfigError
+
+    options = dict(build_config(config_file).vllm) if config_file else {}
+    for flag in flags:
+        name, separator, value = flag.partition("=")
+        if not separator or not name.strip():
+            raise ConfigError(f"--vllm takes OPTION=VALUE, e.g. --vllm tensor_parallel_size=4; got {flag!r}")
+        options[name.strip()] = yaml.safe_load(value)
+    return options
 
 
 def _detected_gpus(config) -> float:

