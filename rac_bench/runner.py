@@ -24,9 +24,10 @@ from rac_bench.config import RunConfig
 from rac_bench.evaluation import evaluate_task
 from rac_bench.fingerprint import weights_fingerprint
 from rac_bench.leaderboard.table import render_table
-from rac_bench.methods import PruneContext, get_method
+from rac_bench.methods import PruneContext
+from rac_bench.methods.spec import parse_method_spec
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
-from rac_bench.plan import DENSE_TARGET, ModelVariant, model_variants
+from rac_bench.plan import DENSE_TARGET, ModelVariant, model_variants, text_corpus
 from rac_bench.provenance import provenance
 from rac_bench.task_data import DATA_DIR_VARIABLE
 from rac_bench.tasks import get_task
@@ -58,7 +59,7 @@ def set_threads(threads: int | None) -> int:
 def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConfig, calibration, variant_fp: str):
     """(model, pruning report dict); dense is the loaded model itself. A checkpoint saved earlier for the same
     fingerprint is reused, and its report keeps the pruning time it originally took."""
-    method = get_method(variant.method)
+    spec = parse_method_spec(variant.method)
     if variant.method == "dense":
         return dense_model, None
     directory = checkpoint_dir(config.cache_dir, variant_fp)
@@ -67,11 +68,14 @@ def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConf
         log.info("%s %s: reusing checkpoint %s", variant.method, variant.target.label, directory)
         model, report = cached
         return model, {**report, "checkpoint_reused": True}
-    if method.calibration_source:
-        calibration(method.calibration_source)  # built (and timed) outside the pruning time
+    if spec.source:
+        calibration(spec.source)  # built (and timed) outside the pruning time
     model = copy.deepcopy(dense_model)
     started = time.perf_counter()
-    report = method.prune(model, PruneContext(variant.target, tokenizer, calibration, config.ignore))
+    context = PruneContext(
+        variant.target, tokenizer, calibration, config.ignore, source=spec.source, cot_weight=config.cot_weight
+    )
+    report = spec.method.prune(model, context)
     prune_seconds = time.perf_counter() - started
     report_dict = report.to_dict() if report is not None else {}
     report_dict.update(
@@ -118,6 +122,8 @@ def prepare(config: RunConfig):
         model_fp,
         config.cache_dir,
         config.batch_size,
+        text=text_corpus(config),
+        token_budget=config.calibration_tokens,
     )
     return dense_model, tokenizer, model_fp, calibration
 
@@ -170,9 +176,7 @@ def run(config: RunConfig) -> RunResult:
                 "variant_fingerprint": variant_fp,
                 "checkpoint": str(checkpoint_dir(config.cache_dir, variant_fp)) if report is not None else None,
                 "prune_seconds": report["prune_seconds"] if report else 0.0,
-                "calibration_seconds": calibration.seconds.get(
-                    get_method(variant.method).calibration_source or "", 0.0
-                ),
+                "calibration_seconds": calibration.seconds.get(parse_method_spec(variant.method).source or "", 0.0),
                 "pruning": report,
                 **evaluation.summary,
             }

@@ -2,10 +2,13 @@
 time, gather each linear layer's input statistics, let an algorithm prune it, then feed the pruned
 layer's outputs to the next layer. Architecture-agnostic: the decoder layers are found as the largest
 `nn.ModuleList` of blocks that hold `nn.Linear` modules, so lm_head and embeddings are never touched.
+Linear layers that are handed the same input tensor (q/k/v projections; gate/up) share one statistics
+object, found by identity of the tensor their forward hooks see, not by names.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -18,6 +21,8 @@ from tqdm.auto import tqdm
 from rac_bench.errors import CalibrationError, ConfigError
 from rac_bench.pruning.pattern import SparsityTarget
 from rac_bench.pruning.statistics import InputStatistics
+
+log = logging.getLogger(__name__)
 
 # weight, statistics (None when the algorithm needs no calibration), target -> pruned weight
 PruneFunction = Callable[[torch.Tensor, "InputStatistics | None", SparsityTarget], torch.Tensor]
@@ -115,6 +120,50 @@ def _layer_output(layer: nn.Module, hidden: torch.Tensor, kwargs: dict) -> torch
     return output[0] if isinstance(output, tuple) else output
 
 
+def gather_statistics(
+    layer: nn.Module,
+    linears: dict[str, nn.Linear],
+    states: list,
+    token_weights: list[torch.Tensor] | None = None,
+    share: bool = True,
+) -> dict[str, InputStatistics]:
+    """Each linear layer's input statistics over the calibration sequences. With `share`, a module whose input
+    is the very tensor another module received in the first sequence's forward gets that module's statistics
+    (the same object), and only the first of them accumulates."""
+    statistics = {name: InputStatistics(module.in_features) for name, module in linears.items()}
+    followers: set[str] = set()
+    first_inputs: list[tuple[torch.Tensor, str]] = []  # kept alive during the first forward, so `is` is sound
+    current: dict = {"weights": None, "first": True}
+
+    def hook(name):
+        def accumulate(_module, inputs, _output):
+            x = inputs[0]
+            if name in followers:
+                return
+            if share and current["first"]:
+                leader = next((owner for tensor, owner in first_inputs if tensor is x), None)
+                if leader is not None:
+                    followers.add(name)
+                    statistics[name] = statistics[leader]
+                    return
+                first_inputs.append((x, name))
+            statistics[name].add(x, current["weights"])
+
+        return accumulate
+
+    handles = [module.register_forward_hook(hook(name)) for name, module in linears.items()]
+    try:
+        for index, (hidden, kwargs) in enumerate(states):
+            current["weights"] = token_weights[index] if token_weights is not None else None
+            _layer_output(layer, hidden, kwargs)
+            current["first"] = False
+            first_inputs.clear()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return statistics
+
+
 @torch.no_grad()
 def prune_model(
     model: nn.Module,
@@ -123,9 +172,12 @@ def prune_model(
     calibration: list[torch.Tensor] | None,
     ignore: str | None = None,
     progress: bool = True,
+    token_weights: list[torch.Tensor] | None = None,
+    share_statistics: bool = True,
 ) -> PruningReport:
     """Prune every decoder linear layer in place. With `calibration` (token id tensors), layers are pruned
-    sequentially on the activations of the already-pruned layers before them."""
+    sequentially on the activations of the already-pruned layers before them; `token_weights` (one tensor per
+    sequence) weigh each token's contribution to the Hessian."""
     started = time.perf_counter()
     layers = find_decoder_layers(model)
     report = PruningReport()
@@ -134,19 +186,19 @@ def prune_model(
         if not calibration or all(len(ids) == 0 for ids in calibration):
             raise CalibrationError("the calibration set is empty; give at least one non-empty sequence")
         report.calibration_tokens = int(sum(len(ids) for ids in calibration))
+        widest = max((m.in_features for m in prunable_linears(layers[0], ignore).values()), default=0)
+        if report.calibration_tokens < widest:
+            log.warning(
+                "only %d calibration tokens for layer inputs %d wide: H is rank-deficient and only dampening keeps "
+                "it invertible (the paper uses 1,000,000 tokens)",
+                report.calibration_tokens,
+                widest,
+            )
         states = _capture_first_layer_inputs(model, layers[0], calibration)
     for index, layer in enumerate(tqdm(layers, desc="pruning layers", disable=not progress, leave=False)):
         linears = prunable_linears(layer, ignore)
-        statistics = {name: InputStatistics(module.in_features) for name, module in linears.items()}
         if states is not None:
-            hooks = [
-                module.register_forward_hook(lambda _m, inputs, _o, s=statistics[name]: s.add(inputs[0]))
-                for name, module in linears.items()
-            ]
-            for hidden, kwargs in states:
-                _layer_output(layer, hidden, kwargs)
-            for hook in hooks:
-                hook.remove()
+            statistics = gather_statistics(layer, linears, states, token_weights, share_statistics)
         for name, module in linears.items():
             layer_started = time.perf_counter()
             dense = module.weight.detach().clone()

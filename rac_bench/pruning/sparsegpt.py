@@ -33,6 +33,16 @@ def inverse_hessian_factor(hessian: torch.Tensor, dampening: float = DAMPENING) 
     raise FloatingPointError("H + lambda I is not positive definite even with 1e4x the default dampening")
 
 
+def prepared_inverse(hessian: torch.Tensor, dampening: float = DAMPENING) -> tuple[torch.Tensor, torch.Tensor]:
+    """(upper Cholesky factor of the damped H^-1, mask of dead inputs). Inputs that are never active carry no
+    information: their diagonal is set to 1 and any weight on them is free to prune. Depends on H alone, so it
+    is computed once per input and shared by the modules that read it (q/k/v, gate/up)."""
+    H = hessian.clone()
+    dead = torch.diagonal(H) == 0
+    H[dead, dead] = 1.0
+    return inverse_hessian_factor(H, dampening), dead
+
+
 def sparsegpt_prune(
     weight: torch.Tensor,
     statistics: InputStatistics,
@@ -43,11 +53,8 @@ def sparsegpt_prune(
     """Return the pruned, updated weight (same dtype); `weight` is left untouched."""
     W = weight.detach().to(torch.float32).clone()
     rows, columns = W.shape
-    H = statistics.hessian.clone()
-    dead = torch.diagonal(H) == 0  # inputs never active: any weight on them is free to prune
-    H[dead, dead] = 1.0
+    Hinv, dead = statistics.derived(("sparsegpt", dampening), lambda H: prepared_inverse(H, dampening))
     W[:, dead] = 0.0
-    Hinv = inverse_hessian_factor(H, dampening)
     total_pruned = int(W.numel() * target.sparsity)  # each block takes its share, so the matrix is exact
 
     for i1 in range(0, columns, block_size):
