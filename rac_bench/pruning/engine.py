@@ -41,6 +41,10 @@ class PruningReport:
     layers: list[LayerReport] = field(default_factory=list)
     calibration_tokens: int = 0
     seconds: float = 0.0
+    # wall time of each decoder layer, and of the engine's phases summed over layers: capture (embeddings up
+    # to the first layer), statistics (forward with hooks), prune (solver + error report), propagate (forward)
+    decoder_layer_seconds: list[float] = field(default_factory=list)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def sparsity(self) -> float:
@@ -57,6 +61,8 @@ class PruningReport:
             "mean_relative_error": self.mean_relative_error,
             "calibration_tokens": self.calibration_tokens,
             "seconds": self.seconds,
+            "decoder_layer_seconds": self.decoder_layer_seconds,
+            "phase_seconds": self.phase_seconds,
             "layers": [vars(layer) for layer in self.layers],
         }
 
@@ -195,12 +201,16 @@ def prune_model(
                 widest,
             )
         states = _capture_first_layer_inputs(model, layers[0], calibration)
+    phases = dict.fromkeys(("capture", "statistics", "prune", "propagate"), 0.0)
+    phases["capture"] = time.perf_counter() - started
     for index, layer in enumerate(tqdm(layers, desc="pruning layers", disable=not progress, leave=False)):
+        layer_started = time.perf_counter()
         linears = prunable_linears(layer, ignore)
         if states is not None:
             statistics = gather_statistics(layer, linears, states, token_weights, share_statistics)
+        phases["statistics"] += time.perf_counter() - layer_started
         for name, module in linears.items():
-            layer_started = time.perf_counter()
+            module_started = time.perf_counter()
             dense = module.weight.detach().clone()
             pruned = prune(dense, statistics[name] if states is not None else None, target)
             module.weight.copy_(pruned)
@@ -209,10 +219,15 @@ def prune_model(
                     name=f"layers.{index}.{name}",
                     sparsity=float((pruned == 0).float().mean()),
                     relative_error=statistics[name].relative_error(dense, pruned) if states is not None else None,
-                    seconds=time.perf_counter() - layer_started,
+                    seconds=time.perf_counter() - module_started,
                 )
             )
+            phases["prune"] += report.layers[-1].seconds
+        propagate_started = time.perf_counter()
         if states is not None:
             states = [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
+        phases["propagate"] += time.perf_counter() - propagate_started
+        report.decoder_layer_seconds.append(time.perf_counter() - layer_started)
+    report.phase_seconds = phases
     report.seconds = time.perf_counter() - started
     return report

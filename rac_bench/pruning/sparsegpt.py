@@ -1,6 +1,11 @@
 """SparseGPT (Frantar & Alistarh, 2023), Algorithm 1: prune a linear layer column block by column block,
 choosing the mask by the OBS saliency w^2 / [H^-1]_jj^2 and spreading each pruned weight's error over the
 not-yet-processed columns through the upper Cholesky factor of H^-1.
+
+The arithmetic is Algorithm 1's; the layout is chosen for speed. The solver works on W^T, so that a column of
+W is a contiguous row, and each column step is two calls: the error err_i = w_i * [pruned] / [H^-1]_ii and a
+rank-1 update of the block's later columns (pruned weights end exactly at 0 and kept ones at their updated
+value, as in the paper).
 """
 
 from __future__ import annotations
@@ -20,16 +25,20 @@ MAX_DAMPENING_RETRIES = 6
 
 
 def inverse_hessian_factor(hessian: torch.Tensor, dampening: float = DAMPENING) -> torch.Tensor:
-    """Upper Cholesky factor of (H + lambda I)^-1, lambda = dampening * mean(diag H); on failure lambda grows 10x."""
+    """Upper Cholesky factor U of (H + lambda I)^-1 (U^T U = H^-1), lambda = dampening * mean(diag H); on failure
+    lambda grows 10x. With J the order-reversing permutation and J H J = L L^T, U = J L^-1 J: one Cholesky and
+    one triangular solve instead of Cholesky, inverse and a second Cholesky."""
     columns = hessian.shape[0]
     mean_diagonal = torch.mean(torch.diagonal(hessian))
+    reversed_hessian = torch.flip(hessian, (0, 1))
     for attempt in range(MAX_DAMPENING_RETRIES):
-        damped = hessian + (dampening * 10**attempt) * mean_diagonal * torch.eye(columns, dtype=hessian.dtype)
+        damped = reversed_hessian + (dampening * 10**attempt) * mean_diagonal * torch.eye(columns, dtype=hessian.dtype)
         factor, info = torch.linalg.cholesky_ex(damped)
         if info == 0:
             if attempt:
                 log.warning("Cholesky needed dampening %.0e of mean diag H", dampening * 10**attempt)
-            return torch.linalg.cholesky(torch.cholesky_inverse(factor), upper=True)
+            identity = torch.eye(columns, dtype=hessian.dtype)
+            return torch.flip(torch.linalg.solve_triangular(factor, identity, upper=False), (0, 1))
     raise FloatingPointError("H + lambda I is not positive definite even with 1e4x the default dampening")
 
 
@@ -51,38 +60,31 @@ def sparsegpt_prune(
     dampening: float = DAMPENING,
 ) -> torch.Tensor:
     """Return the pruned, updated weight (same dtype); `weight` is left untouched."""
-    W = weight.detach().to(torch.float32).clone()
-    rows, columns = W.shape
     Hinv, dead = statistics.derived(("sparsegpt", dampening), lambda H: prepared_inverse(H, dampening))
-    W[:, dead] = 0.0
-    total_pruned = int(W.numel() * target.sparsity)  # each block takes its share, so the matrix is exact
+    Wt = weight.detach().to(torch.float32).T.contiguous()  # Wt[j] is column j of W
+    columns, rows = Wt.shape
+    Wt[dead] = 0.0
+    total_pruned = int(Wt.numel() * target.sparsity)  # each block takes its share, so the matrix is exact
 
     for i1 in range(0, columns, block_size):
         i2 = min(i1 + block_size, columns)
-        W1 = W[:, i1:i2].clone()
-        Q1 = torch.zeros_like(W1)
-        Err1 = torch.zeros_like(W1)
+        W1 = Wt[i1:i2]  # a view: updated in place
         Hinv1 = Hinv[i1:i2, i1:i2]
-        diagonal = torch.diagonal(Hinv1)
+        diagonal = torch.diagonal(Hinv1).reshape(-1, 1)
         if target.is_n_m:
             mask1 = torch.zeros_like(W1, dtype=torch.bool)
         else:
             count = total_pruned * i2 // columns - total_pruned * i1 // columns
-            mask1 = lowest_score_mask(W1**2 / diagonal.reshape(1, -1) ** 2, target, count=count)
+            mask1 = lowest_score_mask(W1**2 / diagonal**2, target, count=count)
+        Err1 = torch.zeros_like(W1)
         for i in range(i2 - i1):
-            w = W1[:, i]
-            d = Hinv1[i, i]
             if target.is_n_m and i % target.m == 0:
                 # N:M decides each group's mask when the sweep reaches it, with the updated weights.
-                group = W1[:, i : i + target.m] ** 2 / diagonal[i : i + target.m].reshape(1, -1) ** 2
-                lowest = torch.topk(group, target.n, dim=1, largest=False).indices
-                mask1.scatter_(1, i + lowest, True)
-            q = w.clone()
-            q[mask1[:, i]] = 0
-            Q1[:, i] = q
-            err = (w - q) / d
-            W1[:, i:] -= err.unsqueeze(1) @ Hinv1[i, i:].unsqueeze(0)
-            Err1[:, i] = err
-        W[:, i1:i2] = Q1
-        W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:]
-    return W.to(weight.dtype)
+                group = W1[i : i + target.m] ** 2 / diagonal[i : i + target.m] ** 2
+                lowest = torch.topk(group, target.n, dim=0, largest=False).indices
+                mask1[i : i + target.m].scatter_(0, lowest, True)
+            torch.mul(W1[i], mask1[i] / Hinv1[i, i], out=Err1[i])
+            W1[i + 1 :].addr_(Hinv1[i, i + 1 :], Err1[i], alpha=-1.0)
+        W1.masked_fill_(mask1, 0.0)
+        Wt[i2:].addmm_(Hinv[i1:i2, i2:].T, Err1, alpha=-1.0)
+    return Wt.T.to(weight.dtype).contiguous()
