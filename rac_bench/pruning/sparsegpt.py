@@ -5,12 +5,13 @@ not-yet-processed columns through the upper Cholesky factor of H^-1.
 The arithmetic is Algorithm 1's; the layout is chosen for speed. The solver works on W^T, so that a column of
 W is a contiguous row, and each column step is two calls: the error err_i = w_i * [pruned] / [H^-1]_ii and a
 rank-1 update of the block's later columns (pruned weights end exactly at 0 and kept ones at their updated
-value, as in the paper).
+value, as in the paper), with the block's later columns updated a sub-block at a time by one matmul.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 import torch
 
@@ -20,6 +21,7 @@ from rac_bench.pruning.statistics import InputStatistics
 log = logging.getLogger(__name__)
 
 BLOCK_SIZE = 128
+SUB_BLOCK_SIZE = 32
 DAMPENING = 0.01
 MAX_DAMPENING_RETRIES = 6
 
@@ -65,26 +67,47 @@ def sparsegpt_prune(
     columns, rows = Wt.shape
     Wt[dead] = 0.0
     total_pruned = int(Wt.numel() * target.sparsity)  # each block takes its share, so the matrix is exact
+    # Inside a block, rank-1 updates reach only the rest of a sub-block; the later columns get the sub-block's
+    # errors in one matmul (the same arithmetic, regrouped). An N:M group never straddles a sub-block.
+    sub_block = target.m * max(1, SUB_BLOCK_SIZE // target.m) if target.is_n_m else SUB_BLOCK_SIZE
 
     for i1 in range(0, columns, block_size):
         i2 = min(i1 + block_size, columns)
-        W1 = Wt[i1:i2]  # a view: updated in place
-        Hinv1 = Hinv[i1:i2, i1:i2]
-        diagonal = torch.diagonal(Hinv1).reshape(-1, 1)
-        if target.is_n_m:
-            mask1 = torch.zeros_like(W1, dtype=torch.bool)
-        else:
+        with _one_thread():  # a block is many small calls: more threads only add barrier waits
             count = total_pruned * i2 // columns - total_pruned * i1 // columns
-            mask1 = lowest_score_mask(W1**2 / diagonal**2, target, count=count)
-        Err1 = torch.zeros_like(W1)
-        for i in range(i2 - i1):
+            Err1 = _sweep_block(Wt[i1:i2], Hinv[i1:i2, i1:i2], target, count, sub_block)
+        Wt[i2:].addmm_(Hinv[i1:i2, i2:].T, Err1, alpha=-1.0)
+    return Wt.T.to(weight.dtype).contiguous()
+
+
+def _sweep_block(W1: torch.Tensor, Hinv1: torch.Tensor, target: SparsityTarget, count: int, sub_block: int):
+    """Prune one block of columns (rows of W1 = W^T, in place) and return its errors err_i."""
+    diagonal = torch.diagonal(Hinv1).reshape(-1, 1)
+    if target.is_n_m:
+        mask1 = torch.zeros_like(W1, dtype=torch.bool)
+    else:
+        mask1 = lowest_score_mask(W1**2 / diagonal**2, target, count=count)
+    Err1 = torch.zeros_like(W1)
+    for j1 in range(0, len(W1), sub_block):
+        j2 = min(j1 + sub_block, len(W1))
+        for i in range(j1, j2):
             if target.is_n_m and i % target.m == 0:
                 # N:M decides each group's mask when the sweep reaches it, with the updated weights.
                 group = W1[i : i + target.m] ** 2 / diagonal[i : i + target.m] ** 2
                 lowest = torch.topk(group, target.n, dim=0, largest=False).indices
                 mask1[i : i + target.m].scatter_(0, lowest, True)
             torch.mul(W1[i], mask1[i] / Hinv1[i, i], out=Err1[i])
-            W1[i + 1 :].addr_(Hinv1[i, i + 1 :], Err1[i], alpha=-1.0)
-        W1.masked_fill_(mask1, 0.0)
-        Wt[i2:].addmm_(Hinv[i1:i2, i2:].T, Err1, alpha=-1.0)
-    return Wt.T.to(weight.dtype).contiguous()
+            W1[i + 1 : j2].addr_(Hinv1[i, i + 1 : j2], Err1[i], alpha=-1.0)
+        W1[j2:].addmm_(Hinv1[j1:j2, j2:].T, Err1[j1:j2], alpha=-1.0)
+    W1.masked_fill_(mask1, 0.0)
+    return Err1
+
+
+@contextmanager
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
