@@ -72,11 +72,12 @@ def prune_rac(work: Path, threads: int) -> None:
     torch.set_num_threads(threads)
     model = AutoModelForCausalLM.from_pretrained(work / "dense", dtype=torch.float32).eval()
     calibration = list(torch.load(work / "tokens.pt")["calibration"])
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     report = prune_model(model, sparsegpt_prune, SparsityTarget(SPARSITY), calibration, progress=False)
     seconds = time.perf_counter() - started
     torch.save(model.state_dict(), work / "rac.pt")
-    result = {"seconds": seconds, "peak_rss_gb": peak_rss_gb(), "phases": report.phase_seconds}
+    result = {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_started, "peak_rss_gb": peak_rss_gb()}
+    result["phases"] = report.phase_seconds
     (work / "rac.json").write_text(json.dumps(result))
     print("rac-bench", json.dumps(result))
 
@@ -95,7 +96,7 @@ def prune_llmcompressor(work: Path, threads: int) -> None:
     modifier = SparseGPTModifier(
         sparsity=SPARSITY, mask_structure="0:0", block_size=BLOCK, dampening_frac=DAMPENING, ignore=["re:.*lm_head"]
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     oneshot(
         model=model,
         dataset=dataset,
@@ -107,7 +108,7 @@ def prune_llmcompressor(work: Path, threads: int) -> None:
     )
     seconds = time.perf_counter() - started
     torch.save(model.state_dict(), work / "llmcompressor.pt")
-    result = {"seconds": seconds, "peak_rss_gb": peak_rss_gb()}
+    result = {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_started, "peak_rss_gb": peak_rss_gb()}
     (work / "llmcompressor.json").write_text(json.dumps(result))
     print("llm-compressor", json.dumps(result))
 
@@ -162,36 +163,44 @@ def evaluate(work: Path, threads: int) -> dict:
     return results
 
 
-def flops(threads: int, tokens: int = 2048) -> dict:
-    """fp32 GFLOP/s: a square matmul (the machine's peak, best of sizes) and InputStatistics accumulation of
-    x^T x for layer inputs 768 and 2048 wide (2 * tokens * width^2 flops per add)."""
+def flops(threads: int, tokens: int = 2048, adds: int = 8) -> dict:
+    """fp32 GFLOP/s: a square matmul (this machine's peak: the best of three sizes) and Hessian accumulation,
+    `adds` batches of `tokens` rows into InputStatistics, then H read once. Accumulation is reported against
+    the 2 * tokens * width^2 flops of a full x^T x ("effective") and against the flops it performs: only
+    the column blocks on and above the diagonal are multiplied."""
     import torch
 
-    from rac_bench.pruning.statistics import InputStatistics
+    from rac_bench.pruning.statistics import SYMMETRIC_BLOCK, InputStatistics
 
     torch.set_num_threads(threads)
 
-    def rate(work_flops: float, function, repeats: int = 5) -> float:
+    def seconds(function, repeats: int) -> float:
         function()
         started = time.perf_counter()
         for _ in range(repeats):
             function()
-        return work_flops * repeats / (time.perf_counter() - started) / 1e9
+        return (time.perf_counter() - started) / repeats
 
     peak = 0.0
     for n in (1024, 2048, 4096):
         a, b = torch.randn(n, n), torch.randn(n, n)
-        peak = max(peak, rate(2 * n**3, lambda: a @ b, repeats=3))
-    result = {"matmul_peak_gflops": peak}
+        peak = max(peak, 2 * n**3 / seconds(lambda: a @ b, 3) / 1e9)
+    result = {"matmul_peak": peak}
     for width in (768, 2048, 4864):
         x = torch.randn(tokens, width)
 
         def accumulate():
             statistics = InputStatistics(width)
-            statistics.add(x)
+            for _ in range(adds):
+                statistics.add(x)
             return statistics.hessian
 
-        result[f"hessian_{width}_gflops"] = rate(2 * tokens * width**2, accumulate)
+        elapsed = seconds(accumulate, 2)
+        blocks = max(1, round(width / SYMMETRIC_BLOCK))
+        edges = [width * b // blocks for b in range(blocks + 1)]
+        performed = sum((edges[i + 1] - edges[i]) * (width - edges[i]) for i in range(blocks)) / width**2
+        result[f"hessian_{width}_effective"] = 2 * adds * tokens * width**2 / elapsed / 1e9
+        result[f"hessian_{width}_performed"] = performed * result[f"hessian_{width}_effective"]
     return result
 
 
@@ -204,6 +213,7 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=512)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each side, alternating")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if args.step == "prepare":
@@ -229,54 +239,51 @@ def run_all(args) -> None:
 
     common = [f"--work={args.work}", f"--threads={args.threads}"]
     me = [sys.executable, __file__]
+    log = open(args.work / "log.txt", "w")
+
+    def step(command: list[str]) -> None:
+        subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT)
+
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
-    subprocess.run(
-        [*me, "prepare", *common, f"--sequences={args.sequences}", f"--length={args.length}", f"--seed={args.seed}"],
-        check=True,
-    )
-    # llm-compressor first, then rac-bench, then llm-compressor again: a drift in machine load shows as a
-    # difference between the two llm-compressor runs
-    subprocess.run([args.llmc_python, __file__, "llmcompressor", *common], check=True)
-    llmc_first = json.loads((args.work / "llmcompressor.json").read_text())
-    subprocess.run([*me, "rac", *common], check=True)
-    subprocess.run([args.llmc_python, __file__, "llmcompressor", *common], check=True)
-    rac = json.loads((args.work / "rac.json").read_text())
-    llmc = json.loads((args.work / "llmcompressor.json").read_text())
-    print(f"load average after pruning: {os.getloadavg()[0]:.2f}", flush=True)
+    step([*me, "prepare", *common, f"--sequences={args.sequences}", f"--length={args.length}", f"--seed={args.seed}"])
+    # alternate the two sides, twice each: a change in machine load shows as a spread between a side's runs
+    runs: dict[str, list[dict]] = {"llmcompressor": [], "rac": []}
+    for _ in range(args.rounds):
+        for name, python in (("llmcompressor", args.llmc_python), ("rac", sys.executable)):
+            step([python, __file__, name, *common])
+            runs[name].append(json.loads((args.work / f"{name}.json").read_text()))
+            runs[name][-1]["load"] = os.getloadavg()[0]
+            print(name, json.dumps(runs[name][-1]), flush=True)
     quality = evaluate(args.work, args.threads)
-    llmc_seconds = (llmc_first["seconds"] + llmc["seconds"]) / 2
-    rows = [
-        [
-            "llm-compressor 0.14.0.1",
-            f"{llmc_first['seconds']:.1f} / {llmc['seconds']:.1f}",
-            f"{llmc['peak_rss_gb']:.2f}",
-            f"{quality['llmcompressor']['mean_relative_error']:.4f}",
-            f"{quality['llmcompressor']['perplexity']:.1f}",
-            f"{quality['llmcompressor']['sparsity']:.3f}",
-        ],
-        [
-            "rac-bench",
-            f"{rac['seconds']:.1f}",
-            f"{rac['peak_rss_gb']:.2f}",
-            f"{quality['rac']['mean_relative_error']:.4f}",
-            f"{quality['rac']['perplexity']:.1f}",
-            f"{quality['rac']['sparsity']:.3f}",
-        ],
-    ]
-    print(
-        tabulate(
-            rows,
-            headers=["", "prune s", "peak RSS GB", "mean rel. error", "held-out ppl", "sparsity"],
-            tablefmt="github",
+    rows = []
+    for label, name in (("llm-compressor 0.14.0.1", "llmcompressor"), ("rac-bench", "rac")):
+        own = runs[name]
+        rows.append(
+            [
+                label,
+                " / ".join(f"{r['seconds']:.1f}" for r in own),
+                " / ".join(f"{r['cpu_seconds']:.1f}" for r in own),
+                f"{max(r['peak_rss_gb'] for r in own):.2f}",
+                f"{quality[name]['mean_relative_error']:.5f}",
+                f"{quality[name]['perplexity']:.1f}",
+                f"{quality[name]['sparsity']:.4f}",
+            ]
         )
-    )
+    headers = ["", "wall s (runs)", "CPU s (runs)", "peak RSS GB", "mean rel. error", "held-out ppl", "sparsity"]
+    print(tabulate(rows, headers=headers, tablefmt="github"))
+
+    def mean(name, key):
+        return sum(r[key] for r in runs[name]) / len(runs[name])
+
     print(
-        f"dense held-out perplexity {quality['dense']['perplexity']:.1f}; speed-up {llmc_seconds / rac['seconds']:.2f}x "
-        "(against the mean of the two llm-compressor runs)"
+        f"dense held-out perplexity {quality['dense']['perplexity']:.1f}; speed-up (mean wall) "
+        f"{mean('llmcompressor', 'seconds') / mean('rac', 'seconds'):.2f}x, (mean CPU) "
+        f"{mean('llmcompressor', 'cpu_seconds') / mean('rac', 'cpu_seconds'):.2f}x"
     )
-    better = sum(quality["rac"]["layers"][n] <= quality["llmcompressor"]["layers"][n] for n in quality["rac"]["layers"])
-    print(f"rac-bench's relative error is lower or equal on {better} of {len(quality['rac']['layers'])} linear layers")
-    print("rac-bench phases (s):", {k: round(v, 1) for k, v in rac["phases"].items()})
+    layers = quality["rac"]["layers"]
+    better = sum(layers[n] <= quality["llmcompressor"]["layers"][n] for n in layers)
+    print(f"rac-bench's relative error is lower or equal on {better} of {len(layers)} linear layers")
+    print("rac-bench phases (s, last run):", {k: round(v, 1) for k, v in runs["rac"][-1]["phases"].items()})
     measured = flops(args.threads)
     print("GFLOP/s:", {k: round(v, 1) for k, v in measured.items()})
     print(f"load average at end: {os.getloadavg()[0]:.2f}")

@@ -246,3 +246,23 @@ def test_shared_statistics_prune_exactly_as_unshared_ones_with_one_factorisation
     assert [layer.relative_error for layer in report.layers] == [layer.relative_error for layer in reference.layers]
     for (name, a), b in zip(shared.named_parameters(), unshared.parameters()):
         assert torch.equal(a, b), name
+
+
+def test_gathered_statistics_equal_the_hessian_of_each_modules_recorded_inputs():
+    """Pre-hooks, shared objects and the early stop after the last linear layer lose no input."""
+    from rac_bench.pruning.engine import _capture_first_layer_inputs, gather_statistics, prunable_linears
+
+    model = tiny_qwen2()
+    layer = find_decoder_layers(model)[0]
+    states = _capture_first_layer_inputs(model, layer, [torch.randint(0, 97, (n,)) for n in (7, 12, 5)])
+    linears = prunable_linears(layer, None)
+    recorded = {name: [] for name in linears}
+    hooks = [m.register_forward_hook(lambda _m, i, _o, n=n: recorded[n].append(i[0])) for n, m in linears.items()]
+    for hidden, kwargs in states:
+        layer(hidden, **kwargs)
+    for hook in hooks:
+        hook.remove()
+    statistics = gather_statistics(layer, linears, states)
+    for name, inputs in recorded.items():
+        x = torch.cat([i.reshape(-1, i.shape[-1]) for i in inputs])
+        torch.testing.assert_close(statistics[name].hessian, 2 * x.T @ x / len(x), rtol=1e-5, atol=1e-6)

@@ -133,37 +133,52 @@ def gather_statistics(
     token_weights: list[torch.Tensor] | None = None,
     share: bool = True,
 ) -> dict[str, InputStatistics]:
-    """Each linear layer's input statistics over the calibration sequences. With `share`, a module whose input
-    is the very tensor another module received in the first sequence's forward gets that module's statistics
-    (the same object), and only the first of them accumulates."""
+    """Each linear layer's input statistics over the calibration sequences, read by forward pre-hooks.
+
+    With `share`, a module whose input is the very tensor another module received in the first sequence's
+    forward gets that module's statistics (the same object), and only the first of them accumulates. After the
+    first sequence, each forward stops once the last linear layer has its input: its output (down_proj's
+    matmul, in a transformer) is never needed here."""
     statistics = {name: InputStatistics(module.in_features) for name, module in linears.items()}
     followers: set[str] = set()
     first_inputs: list[tuple[torch.Tensor, str]] = []  # kept alive during the first forward, so `is` is sound
-    current: dict = {"weights": None, "first": True}
+    call_order: list[str] = []
+    current: dict = {"weights": None, "first": True, "last": None}
 
     def hook(name):
-        def accumulate(_module, inputs, _output):
+        def accumulate(_module, inputs):
             x = inputs[0]
-            if name in followers:
-                return
-            if share and current["first"]:
-                leader = next((owner for tensor, owner in first_inputs if tensor is x), None)
-                if leader is not None:
-                    followers.add(name)
-                    statistics[name] = statistics[leader]
-                    return
-                first_inputs.append((x, name))
-            statistics[name].add(x, current["weights"])
+            if current["first"]:
+                call_order.append(name)
+            if name not in followers:
+                if share and current["first"]:
+                    leader = next((owner for tensor, owner in first_inputs if tensor is x), None)
+                    if leader is not None:
+                        followers.add(name)
+                        statistics[name] = statistics[leader]
+                    else:
+                        first_inputs.append((x, name))
+                if name not in followers:
+                    statistics[name].add(x, current["weights"])
+            if name == current["last"]:
+                raise _StopForward
 
         return accumulate
 
-    handles = [module.register_forward_hook(hook(name)) for name, module in linears.items()]
+    handles = [module.register_forward_pre_hook(hook(name)) for name, module in linears.items()]
     try:
         for index, (hidden, kwargs) in enumerate(states):
             current["weights"] = token_weights[index] if token_weights is not None else None
-            _layer_output(layer, hidden, kwargs)
-            current["first"] = False
-            first_inputs.clear()
+            try:
+                _layer_output(layer, hidden, kwargs)
+            except _StopForward:
+                pass
+            if current["first"]:
+                current["first"] = False
+                first_inputs.clear()
+                # stop early only when every linear layer ran exactly once, so nothing after the last is lost
+                if call_order and sorted(call_order) == sorted(linears):
+                    current["last"] = call_order[-1]
     finally:
         for handle in handles:
             handle.remove()
