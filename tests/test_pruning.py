@@ -266,3 +266,16 @@ def test_gathered_statistics_equal_the_hessian_of_each_modules_recorded_inputs()
     for name, inputs in recorded.items():
         x = torch.cat([i.reshape(-1, i.shape[-1]) for i in inputs])
         torch.testing.assert_close(statistics[name].hessian, 2 * x.T @ x / len(x), rtol=1e-5, atol=1e-6)
+
+
+def test_inverse_hessian_factor_is_the_upper_cholesky_factor_of_the_damped_inverse():
+    from rac_bench.pruning.sparsegpt import inverse_hessian_factor, lower_triangular_inverse
+
+    _, _, statistics = correlated_layer(columns=600)
+    hessian = statistics.hessian.double()
+    factor = inverse_hessian_factor(hessian)
+    damped = hessian + 0.01 * torch.mean(torch.diagonal(hessian)) * torch.eye(600, dtype=torch.float64)
+    assert torch.equal(factor, torch.triu(factor)) and bool((torch.diagonal(factor) > 0).all())
+    torch.testing.assert_close(factor.T @ factor, torch.linalg.inv(damped), rtol=1e-8, atol=1e-10)
+    lower = torch.linalg.cholesky(damped)
+    torch.testing.assert_close(lower_triangular_inverse(lower), torch.linalg.inv(lower), rtol=1e-8, atol=1e-10)

@@ -29,7 +29,7 @@ MAX_DAMPENING_RETRIES = 6
 def inverse_hessian_factor(hessian: torch.Tensor, dampening: float = DAMPENING) -> torch.Tensor:
     """Upper Cholesky factor U of (H + lambda I)^-1 (U^T U = H^-1), lambda = dampening * mean(diag H); on failure
     lambda grows 10x. With J the order-reversing permutation and J H J = L L^T, U = J L^-1 J: one Cholesky and
-    one triangular solve instead of Cholesky, inverse and a second Cholesky."""
+    one triangular inverse (n^3/3 flops each) instead of Cholesky, inverse and a second Cholesky (4n^3/3)."""
     columns = hessian.shape[0]
     mean_diagonal = torch.mean(torch.diagonal(hessian))
     reversed_hessian = torch.flip(hessian, (0, 1))
@@ -39,9 +39,24 @@ def inverse_hessian_factor(hessian: torch.Tensor, dampening: float = DAMPENING) 
         if info == 0:
             if attempt:
                 log.warning("Cholesky needed dampening %.0e of mean diag H", dampening * 10**attempt)
-            identity = torch.eye(columns, dtype=hessian.dtype)
-            return torch.flip(torch.linalg.solve_triangular(factor, identity, upper=False), (0, 1))
+            return torch.flip(lower_triangular_inverse(factor), (0, 1))
     raise FloatingPointError("H + lambda I is not positive definite even with 1e4x the default dampening")
+
+
+def lower_triangular_inverse(lower: torch.Tensor) -> torch.Tensor:
+    """L^-1 in n^3/3 flops, by halves: [[A, 0], [B, C]]^-1 = [[A^-1, 0], [-C^-1 B A^-1, C^-1]], where the
+    off-diagonal block takes two triangular solves and the diagonal blocks recurse."""
+    n = len(lower)
+    if n <= 256:
+        return torch.linalg.solve_triangular(lower, torch.eye(n, dtype=lower.dtype), upper=False)
+    h = n // 2
+    A, B, C = lower[:h, :h], lower[h:, :h], lower[h:, h:]
+    inverse = torch.zeros_like(lower)
+    inverse[:h, :h] = lower_triangular_inverse(A)
+    inverse[h:, h:] = lower_triangular_inverse(C)
+    B_Ainv = torch.linalg.solve_triangular(A, B, upper=False, left=False)
+    inverse[h:, :h] = torch.linalg.solve_triangular(C, B_Ainv, upper=False).neg_()
+    return inverse
 
 
 def prepared_inverse(hessian: torch.Tensor, dampening: float = DAMPENING) -> tuple[torch.Tensor, torch.Tensor]:
