@@ -239,7 +239,7 @@ def prune_model(
             )
             phases["prune"] += report.layers[-1].seconds
         propagate_started = time.perf_counter()
-        if states is not None:
+        if states is not None and index + 1 < len(layers):  # the last layer's outputs feed nothing
             states = [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
         phases["propagate"] += time.perf_counter() - propagate_started
         report.decoder_layer_seconds.append(time.perf_counter() - layer_started)
