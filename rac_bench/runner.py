@@ -19,7 +19,7 @@ from rac_bench import metrics
 from rac_bench.backends.base import SamplingSettings
 from rac_bench.backends import create_backend
 from rac_bench.calibration.provider import CalibrationProvider
-from rac_bench.checkpoints import checkpoint_dir, load_checkpoint, save_checkpoint
+from rac_bench.checkpoints import REPORT_FILE, checkpoint_dir, load_checkpoint, save_checkpoint
 from rac_bench.config import RunConfig
 from rac_bench.evaluation import evaluate_task
 from rac_bench.fingerprint import weights_fingerprint
@@ -141,8 +141,19 @@ def prune(config: RunConfig, variant: ModelVariant, out: Path) -> dict:
     return {**report, "model_fingerprint": model_fp}
 
 
+def build_calibration_sets(config: RunConfig, model_fp: str, calibration) -> None:
+    """Build each calibration set that a variant without a saved checkpoint needs, before anything is evaluated
+    or written, so that unusable calibration data (e.g. a corpus shorter than one window) fails first."""
+    for variant in model_variants(config):
+        source = parse_method_spec(variant.method).source
+        saved = checkpoint_dir(config.cache_dir, variant.fingerprint(config, model_fp)) / REPORT_FILE
+        if source and not saved.exists():
+            calibration(source)
+
+
 def run(config: RunConfig) -> RunResult:
     dense_model, tokenizer, model_fp, calibration = prepare(config)
+    build_calibration_sets(config, model_fp, calibration)
     output_dir = config.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
     cells, samples = [], []

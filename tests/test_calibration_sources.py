@@ -202,3 +202,13 @@ def test_a_runs_cells_carry_the_method_spec_as_their_label(tmp_path):
     summary = json.loads((output / "summary.json").read_text())
     assert [cell["method"] for cell in summary["cells"]] == ["dense", "sparsegpt@text"]
     assert summary["cells"][1]["pruning"]["method"] == "sparsegpt@text"
+
+
+def test_a_run_with_unusable_calibration_exits_2_before_evaluating_or_writing(tmp_path, capsys):
+    output = tmp_path / "out"
+    code = main(
+        ["run", "--methods", "sparsegpt@text", "--calibration-text", str(CORPUS), "--limit", "4"]
+        + ["--output-dir", str(output), "--cache-dir", str(tmp_path / "cache")]
+    )
+    assert code == 2 and "fewer than one window of 2048" in capsys.readouterr().err
+    assert not output.exists()

@@ -11,14 +11,13 @@ from rac_bench.backends.base import SamplingSettings
 from rac_bench.backends.hf import HFBackend
 from rac_bench.calibration.prompts import prompt_sequences
 from rac_bench.calibration.sequences import CalibrationSet
-from rac_bench.calibration.sources import ACCEPTED, NAMED_SOURCES, trace_file_path
+from rac_bench.calibration.sources import ACCEPTED, trace_file_path
 from rac_bench.calibration.text import DEFAULT_CORPUS, TextCorpus, text_sequences
 from rac_bench.calibration.trace_file import read_trace_file
 from rac_bench.calibration.traces import generate_traces, trace_sequences, traces_fingerprint
 from rac_bench.errors import CalibrationError
 
 log = logging.getLogger(__name__)
-SOURCES = NAMED_SOURCES
 
 
 class CalibrationProvider:
