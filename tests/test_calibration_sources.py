@@ -212,3 +212,22 @@ def test_a_run_with_unusable_calibration_exits_2_before_evaluating_or_writing(tm
     )
     assert code == 2 and "fewer than one window of 2048" in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_cot_weight_zero_turns_rac_back_into_prompt_calibration_through_the_cli(tmp_path):
+    """The flag reaches the Hessian: weight 0 on the generated tokens leaves the prompts, which are the traces'
+    own first tokens, so rac's layer errors become sparsegpt's (up to float order)."""
+    reports = {}
+    for name, arguments in {
+        "rac": ["--method", "rac", "--cot-weight", "0"],
+        "sparsegpt": ["--method", "sparsegpt"],
+    }.items():
+        code, out, _ = prune_cli(tmp_path / name, *arguments)
+        assert code == 0
+        reports[name] = json.loads((out / "rac_bench_report.json").read_text())
+    assert reports["rac"]["calibration_tokens"] > reports["sparsegpt"]["calibration_tokens"]
+    for rac_layer, sparsegpt_layer in zip(reports["rac"]["layers"], reports["sparsegpt"]["layers"]):
+        assert rac_layer["relative_error"] == pytest.approx(sparsegpt_layer["relative_error"], rel=1e-3, abs=1e-6)
+    code, out, _ = prune_cli(tmp_path / "plain", "--method", "rac")
+    plain = json.loads((out / "rac_bench_report.json").read_text())
+    assert plain["mean_relative_error"] != pytest.approx(reports["rac"]["mean_relative_error"], rel=1e-3)
