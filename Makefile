@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VLLM_STAMP := $(VENV)/.installed-vllm
 
-.PHONY: install vllm browser demo test gate leaderboard clean
+.PHONY: install vllm browser demo test gate leaderboard clean bench-scale bench-llmcompressor
 
 # torch==2.13.0 goes first, in its own step: it is the CPU wheel on the development machines, and any
 # later package that asks for torch then finds it satisfied instead of pulling a multi-GB CUDA build.
@@ -59,6 +59,23 @@ leaderboard: install
 		--output-dir rac-bench-runs/leaderboard
 	$(BIN)/rac-bench leaderboard --store $(LEADERBOARD_STORE) --format markdown,html,json \
 		--out leaderboards/embedded --title "rac-bench: the embedded tiny reasoner"
+
+# Benchmarks (benchmarks/README.md). llm-compressor gets its own environment outside the repository: it pins
+# transformers <= 5.17, which this project's environment does not share. torch goes first, alone, as above.
+LLMC_VENV ?= ../llmc-venv
+LLMC_STAMP := $(LLMC_VENV)/.installed
+
+$(LLMC_STAMP):
+	$(PYTHON) -m venv $(LLMC_VENV)
+	$(LLMC_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(LLMC_VENV)/bin/python -m pip install --quiet llmcompressor==0.14.0.1
+	touch $(LLMC_STAMP)
+
+bench-scale: install
+	$(BIN)/python benchmarks/prune_scale.py
+
+bench-llmcompressor: install $(LLMC_STAMP)
+	$(BIN)/python benchmarks/vs_llmcompressor.py all --llmc-python $(LLMC_VENV)/bin/python
 
 clean:
 	rm -rf $(VENV) rac-bench-runs .pytest_cache

@@ -22,10 +22,30 @@ class _Parser(argparse.ArgumentParser):
         raise RacBenchError(f"{self.prog}: {message}")
 
 
+def _add_calibration_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calibration-samples", help="number of calibration prompts")
+    parser.add_argument("--calibration-prompts", help="calibration prompt set: rac_arith (default) or openr1_math")
+    parser.add_argument("--calibration-tokens", help="cap on calibration tokens per source (paper: 1000000)")
+    parser.add_argument("--calibration-text", help="the `text` source: a .txt/.jsonl file or hub dataset id")
+    parser.add_argument("--cot-weight", help="Hessian weight of chain-of-thought tokens (prompt tokens: 1)")
+
+
+CALIBRATION_DATA_OPTIONS = (
+    "calibration_samples",
+    "calibration_prompts",
+    "calibration_tokens",
+    "calibration_text",
+    "cot_weight",
+)
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="YAML run config; flags override it")
     parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
-    parser.add_argument("--methods", help="comma list, e.g. sparsegpt,rac (dense is always included)")
+    parser.add_argument(
+        "--methods",
+        help="comma list of METHOD[@SOURCE], e.g. sparsegpt,rac,sparsegpt@text,wanda@traces (dense is always included)",
+    )
     parser.add_argument("--sparsity", help="comma list of fractions in [0, 1), e.g. 0.5,0.6")
     parser.add_argument("--pattern", help="'unstructured' or N:M (e.g. 2:4); comma list allowed")
     parser.add_argument("--tasks", help="comma list of tasks (see `rac-bench tasks`)")
@@ -39,8 +59,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pass-at-k", help="comma list of k for pass@k, each <= samples (default: 1, 2, 4, ...)")
     parser.add_argument("--max-new-tokens", help="generation budget (default: the task's)")
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--calibration-samples", help="number of calibration prompts")
-    parser.add_argument("--calibration-prompts", help="calibration prompt set: rac_arith (default) or openr1_math")
+    _add_calibration_data_options(parser)
     parser.add_argument("--ignore", help="regex of linear-layer names inside decoder layers to leave dense")
     parser.add_argument("--batch-size", help="generation batch size")
     parser.add_argument("--threads", help="torch threads (default: one per core)")
@@ -93,8 +112,7 @@ def _run(args) -> int:
             "pass_at_k",
             "max_new_tokens",
             "seed",
-            "calibration_samples",
-            "calibration_prompts",
+            *CALIBRATION_DATA_OPTIONS,
             "ignore",
             "batch_size",
             "threads",
@@ -151,8 +169,7 @@ def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
     """The options `prune` and `traces` share: which model, and how its calibration set is built."""
     parser.add_argument("--config", type=Path)
     parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
-    parser.add_argument("--calibration-samples", help="number of calibration prompts")
-    parser.add_argument("--calibration-prompts", help="calibration prompt set: rac_arith (default) or openr1_math")
+    _add_calibration_data_options(parser)
     parser.add_argument("--data-dir", type=Path, help="local copies of hub data (e.g. openr1_math.jsonl)")
     parser.add_argument("--threads", help="torch threads (default: one per core)")
     parser.add_argument("--seed", type=int)
@@ -160,7 +177,7 @@ def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _calibration_options(args) -> dict:
-    names = ("model", "calibration_samples", "calibration_prompts", "data_dir", "threads", "seed", "cache_dir")
+    names = ("model", *CALIBRATION_DATA_OPTIONS, "data_dir", "threads", "seed", "cache_dir")
     return {name: getattr(args, name) for name in names}
 
 
@@ -326,7 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.set_defaults(handler=_run)
     prune_parser = commands.add_parser("prune", help="prune once and save a checkpoint that transformers and vLLM load")
     _add_calibration_options(prune_parser)
-    prune_parser.add_argument("--method", required=True, help="e.g. rac, sparsegpt, wanda, magnitude")
+    prune_parser.add_argument(
+        "--method", required=True, help="METHOD[@SOURCE], e.g. rac, sparsegpt, sparsegpt@text, magnitude"
+    )
     prune_parser.add_argument("--sparsity", default="0.5")
     prune_parser.add_argument("--pattern", default="unstructured")
     prune_parser.add_argument("--ignore", help="regex of linear-layer names inside decoder layers to leave dense")

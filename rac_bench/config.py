@@ -45,6 +45,11 @@ class RunConfig:
     seed: int = 0
     calibration_prompts: str = "rac_arith"  # rac_arith or openr1_math (rac_bench.calibration.prompt_sets)
     calibration_samples: int = 128
+    calibration_tokens: int | None = None  # cap on the calibration tokens of every source (paper: 1,000,000)
+    calibration_text: str = "allenai/c4"  # the `text` source: a local .txt/.jsonl file or a hub dataset id
+    calibration_text_windows: int = 128
+    calibration_text_length: int = 2048
+    cot_weight: float | None = None  # Hessian weight of generated (chain-of-thought) tokens; None: plain average
     trace_temperature: float = 0.6
     trace_top_p: float = 0.95
     trace_max_new_tokens: int = 128
@@ -99,6 +104,16 @@ def _positive_int(name: str, value) -> int:
     return number
 
 
+def _non_negative_float(name: str, value) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0.0 <= number < float("inf"):
+        raise ConfigError(f"{name} must be a non-negative number, e.g. 0.5, got {value!r}")
+    return number
+
+
 def check_writable(directory: Path) -> None:
     """The directory, or the nearest ancestor that exists, must be a writable directory; nothing is created."""
     existing = directory.resolve()
@@ -132,15 +147,16 @@ def build_config(config_file: Path | None = None, **overrides) -> RunConfig:
 def validate(config: RunConfig) -> RunConfig:
     from rac_bench.backends import resolve_backend
     from rac_bench.backends.vllm import ENGINE_OPTIONS
-    from rac_bench.methods import get_method
     from rac_bench.calibration.prompt_sets import check_prompt_set
+    from rac_bench.calibration.text import check_corpus_reference
+    from rac_bench.methods.spec import parse_method_spec
     from rac_bench.tasks import get_task
 
     config.methods = _split(config.methods)
     if not config.methods:
         raise ConfigError("no methods given; e.g. --methods sparsegpt,rac")
-    for name in config.methods:
-        get_method(name)
+    for spec in config.methods:
+        parse_method_spec(spec)
     config.sparsity = [parse_sparsity(s) for s in _split(config.sparsity)]
     config.pattern = _split(config.pattern)
     config.targets  # parses every pattern
@@ -159,11 +175,21 @@ def validate(config: RunConfig) -> RunConfig:
         )
     if config.pass_at_k is not None:
         config.pass_at_k = [_positive_int("pass-at-k", k) for k in _split(config.pass_at_k)]
-    for name in ("limit", "samples", "max_new_tokens", "threads"):
+    for name in ("limit", "samples", "max_new_tokens", "threads", "calibration_tokens"):
         if getattr(config, name) is not None:
             setattr(config, name, _positive_int(name.replace("_", "-"), getattr(config, name)))
-    for name in ("calibration_samples", "trace_max_new_tokens", "batch_size"):
+    for name in (
+        "calibration_samples",
+        "trace_max_new_tokens",
+        "batch_size",
+        "calibration_text_windows",
+        "calibration_text_length",
+    ):
         setattr(config, name, _positive_int(name.replace("_", "-"), getattr(config, name)))
+    if config.cot_weight is not None:
+        config.cot_weight = _non_negative_float("cot-weight", config.cot_weight)
+    if any(parse_method_spec(spec).source == "text" for spec in config.methods):
+        check_corpus_reference(str(config.calibration_text))
     for task_name in config.tasks:
         samples = config.samples or get_task(task_name).samples
         too_large = [k for k in config.pass_at_k or [] if k > samples]

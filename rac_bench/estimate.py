@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from rac_bench.config import RunConfig
 from rac_bench.errors import ConfigError, ModelLoadError
-from rac_bench.methods import get_method
+from rac_bench.methods.spec import parse_method_spec
 from rac_bench.plan import model_variants
 from rac_bench.pruning.sparsegpt import sparsegpt_prune
 from rac_bench.tasks import get_task
@@ -154,9 +154,9 @@ def calibration_tokens(config: RunConfig, source: str | None, prompt_tokens: int
     """Tokens a calibration source feeds the pruner: prompts are short; traces add the generated thinking."""
     if source is None:
         return 0
-    budget = getattr(config, "calibration_tokens", None)
+    budget = config.calibration_tokens
     if source == "text":
-        tokens = getattr(config, "calibration_text_windows", 128) * getattr(config, "calibration_text_length", 2048)
+        tokens = config.calibration_text_windows * config.calibration_text_length
     elif source.startswith("traces"):
         tokens = config.calibration_samples * (config.trace_max_new_tokens + prompt_tokens)
     else:
@@ -186,8 +186,8 @@ def _model_plan(config: RunConfig, costs: Assumptions) -> ModelPlan:
     rows, eval_total, hours, trace_tokens = [], 0, 0.0, 0
     variants = model_variants(config)
     for variant in variants:
-        method = get_method(variant.method)
-        source = method.calibration_source
+        spec = parse_method_spec(variant.method)
+        method, source = spec.method, spec.source
         tokens = calibration_tokens(config, source, costs.prompt_tokens)
         if source == "traces":  # on-policy: generated once per model and shared by every traces method
             trace_tokens = max(trace_tokens, tokens)

@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from rac_bench.calibration.prompt_sets import prompt_set_revision
+from rac_bench.calibration.sources import has_generated_tokens, trace_file_path
+from rac_bench.calibration.text import TextCorpus
+from rac_bench.calibration.trace_file import file_hash
 from rac_bench.config import RunConfig
 from rac_bench.fingerprint import fingerprint
-from rac_bench.methods import get_method
+from rac_bench.methods.spec import parse_method_spec
 from rac_bench.pruning.pattern import SparsityTarget
 
 DENSE_TARGET = SparsityTarget(0.0)
@@ -21,35 +24,52 @@ DENSE_TARGET = SparsityTarget(0.0)
 class ModelVariant:
     """One compressed model: the unit that is pruned once and evaluated on every task."""
 
-    method: str
+    method: str  # a method spec, METHOD[@SOURCE], as written (the label in results)
     target: SparsityTarget
 
     def fingerprint(self, config: RunConfig, model_fingerprint: str) -> str:
-        method = get_method(self.method)
-        calibration = None
-        if method.calibration_source:
-            calibration = {
-                "source": method.calibration_source,
-                "prompts": config.calibration_prompts,
-                "prompts_revision": prompt_set_revision(config.calibration_prompts, config.data_dir),
-                "samples": config.calibration_samples,
-                "seed": config.seed,
-            }
-            if method.calibration_source == "traces":
-                calibration.update(
-                    temperature=config.trace_temperature,
-                    top_p=config.trace_top_p,
-                    max_new_tokens=config.trace_max_new_tokens,
-                )
+        spec = parse_method_spec(self.method)
         return fingerprint(
             {
                 "model": model_fingerprint,
-                "method": self.method,
+                "method": spec.canonical,
                 "target": asdict(self.target),
-                "calibration": calibration,
+                "calibration": calibration_fingerprint(spec.source, config) if spec.source else None,
                 "ignore": config.ignore,
             }
         )
+
+
+def calibration_fingerprint(source: str, config: RunConfig) -> dict:
+    """Everything that decides a source's calibration tokens and their weights; a file by its content hash."""
+    calibration: dict = {"source": source, "tokens": config.calibration_tokens}
+    if source in ("prompts", "traces"):
+        calibration.update(
+            prompts=config.calibration_prompts,
+            prompts_revision=prompt_set_revision(config.calibration_prompts, config.data_dir),
+            samples=config.calibration_samples,
+            seed=config.seed,
+        )
+    if source == "traces":
+        calibration.update(
+            temperature=config.trace_temperature,
+            top_p=config.trace_top_p,
+            max_new_tokens=config.trace_max_new_tokens,
+        )
+    if source == "text":
+        calibration.update(text_corpus(config).fingerprint())
+    path = trace_file_path(source)
+    if path is not None:
+        calibration.update(source="traces:<file>", file_sha256=file_hash(path))
+    if has_generated_tokens(source):
+        calibration.update(cot_weight=config.cot_weight)
+    return calibration
+
+
+def text_corpus(config: RunConfig) -> TextCorpus:
+    return TextCorpus(
+        str(config.calibration_text), config.calibration_text_windows, config.calibration_text_length, config.seed
+    )
 
 
 @dataclass(frozen=True)

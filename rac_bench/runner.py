@@ -20,16 +20,24 @@ from rac_bench.backends.base import SamplingSettings
 from rac_bench.backends import create_backend
 from rac_bench.calibration.prompt_sets import calibration_questions
 from rac_bench.calibration.provider import CalibrationProvider
-from rac_bench.checkpoints import checkpoint_dir, load_checkpoint, save_checkpoint
+from rac_bench.checkpoints import REPORT_FILE, checkpoint_dir, load_checkpoint, save_checkpoint
 from rac_bench.config import RunConfig
 from rac_bench.evaluation import evaluate_task
 from rac_bench.fingerprint import weights_fingerprint
 from rac_bench.leaderboard.table import render_table
-from rac_bench.methods import PruneContext, get_method
+from rac_bench.methods import PruneContext
+from rac_bench.methods.spec import parse_method_spec
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
 from rac_bench.export import lm_eval_results
 from rac_bench.files import write_atomic
-from rac_bench.plan import DENSE_TARGET, ModelVariant, cell_fingerprint, evaluation_settings, model_variants
+from rac_bench.plan import (
+    DENSE_TARGET,
+    ModelVariant,
+    cell_fingerprint,
+    evaluation_settings,
+    model_variants,
+    text_corpus,
+)
 from rac_bench.provenance import provenance
 from rac_bench.store import Store, open_store
 from rac_bench.task_data import DATA_DIR_VARIABLE
@@ -54,7 +62,7 @@ def set_threads(threads: int | None) -> int:
 def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConfig, calibration, variant_fp: str):
     """(model, pruning report dict); dense is the loaded model itself. A checkpoint saved earlier for the same
     fingerprint is reused, and its report keeps the pruning time it originally took."""
-    method = get_method(variant.method)
+    spec = parse_method_spec(variant.method)
     if variant.method == "dense":
         return dense_model, None
     directory = checkpoint_dir(config.cache_dir, variant_fp)
@@ -63,11 +71,14 @@ def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConf
         log.info("%s %s: reusing checkpoint %s", variant.method, variant.target.label, directory)
         model, report = cached
         return model, {**report, "checkpoint_reused": True}
-    if method.calibration_source:
-        calibration(method.calibration_source)  # built (and timed) outside the pruning time
+    if spec.source:
+        calibration(spec.source)  # built (and timed) outside the pruning time
     model = copy.deepcopy(dense_model)
     started = time.perf_counter()
-    report = method.prune(model, PruneContext(variant.target, tokenizer, calibration, config.ignore))
+    context = PruneContext(
+        variant.target, tokenizer, calibration, config.ignore, source=spec.source, cot_weight=config.cot_weight
+    )
+    report = spec.method.prune(model, context)
     prune_seconds = time.perf_counter() - started
     report_dict = report.to_dict() if report is not None else {}
     report_dict.update(
@@ -119,6 +130,8 @@ def prepare(config: RunConfig) -> DenseModel:
         model_fp,
         config.cache_dir,
         config.batch_size,
+        text=text_corpus(config),
+        token_budget=config.calibration_tokens,
     )
     return DenseModel(dense_model, tokenizer, model_fp, calibration)
 
@@ -134,6 +147,16 @@ def prune(config: RunConfig, variant: ModelVariant, out: Path) -> dict:
     shutil.copytree(checkpoint_dir(config.cache_dir, variant_fp), staging, dirs_exist_ok=True)
     staging.rename(out)
     return {**report, "model_fingerprint": dense.fingerprint}
+
+
+def build_calibration_sets(config: RunConfig, model_fp: str, calibration) -> None:
+    """Build each calibration set that a variant without a saved checkpoint needs, before anything is evaluated
+    or written, so that unusable calibration data (e.g. a corpus shorter than one window) fails first."""
+    for variant in model_variants(config):
+        source = parse_method_spec(variant.method).source
+        saved = checkpoint_dir(config.cache_dir, variant.fingerprint(config, model_fp)) / REPORT_FILE
+        if source and not saved.exists():
+            calibration(source)
 
 
 def run(config: RunConfig, command: str = "") -> RunResult:
@@ -204,7 +227,7 @@ def run_variant(config: RunConfig, store: Store, run_id: str, dense: DenseModel,
             "variant_fingerprint": variant_fp,
             "checkpoint": str(path) if report is not None else None,
             "prune_seconds": report["prune_seconds"] if report else 0.0,
-            "calibration_seconds": calibration.seconds.get(get_method(variant.method).calibration_source or "", 0.0),
+            "calibration_seconds": calibration.seconds.get(parse_method_spec(variant.method).source or "", 0.0),
             "pruning": report,
             "settings": {**evaluation_settings(config, task_name), **calibration_settings(config)},
             "provenance": run_provenance,
@@ -223,22 +246,26 @@ def run_variant(config: RunConfig, store: Store, run_id: str, dense: DenseModel,
 
 
 def _run(config: RunConfig, store: Store, command: str) -> RunResult:
-    output_dir = config.output_dir
-    output_dir.mkdir(parents=True, exist_ok=True)
     config_record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
     run_provenance = provenance()
-    run_id = store.start_run(command, config_record, run_provenance)
     variants = model_variants(config)
-    keys = []
+    run_id, keys = None, []
     for model_config in (config.for_model(model) for model in config.models):
-        if config.executor == "ray":
+        dense = None
+        if config.executor != "ray":  # Ray workers load the model themselves
+            dense = prepare(model_config)
+            build_calibration_sets(model_config, dense.fingerprint, dense.calibration)
+        if run_id is None:  # unusable calibration data has failed by now, before anything is written
+            run_id = store.start_run(command, config_record, run_provenance)
+        if dense is None:
             from rac_bench.executors import run_on_ray
 
             keys += run_on_ray(model_config, run_id, variants)
         else:
-            dense = prepare(model_config)
             keys += [key for variant in variants for key in run_variant(model_config, store, run_id, dense, variant)]
     store.finish_run(run_id)
+    output_dir = config.output_dir
+    output_dir.mkdir(parents=True, exist_ok=True)
     cells = [store.cell(key) for key in keys]
     samples = [sample for key in keys for sample in store.samples(key)]
     table = render_table(cells)

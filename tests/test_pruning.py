@@ -158,3 +158,124 @@ def test_engine_works_on_other_decoder_layouts_without_per_architecture_code(arc
     with torch.no_grad():
         logits = model(input_ids=torch.randint(0, 97, (1, 9))).logits
     assert torch.isfinite(logits).all()
+
+
+def test_token_weight_one_gives_the_unweighted_hessian_exactly():
+    _, inputs, plain = correlated_layer()
+    weighted = InputStatistics(inputs.shape[1])
+    for chunk in torch.split(inputs, [700, 1348]):
+        weighted.add(chunk, torch.ones(len(chunk)))
+    assert torch.equal(weighted.hessian, plain.hessian)
+
+
+def test_generated_token_weight_zero_gives_the_prompts_only_hessian():
+    _, inputs, _ = correlated_layer()
+    prompt_length = 300
+    prompts_only = InputStatistics(inputs.shape[1])
+    prompts_only.add(inputs[:prompt_length])
+    weighted = InputStatistics(inputs.shape[1])
+    weighted.add(inputs, torch.cat([torch.ones(prompt_length), torch.zeros(len(inputs) - prompt_length)]))
+    torch.testing.assert_close(weighted.hessian, prompts_only.hessian, rtol=1e-5, atol=1e-5)
+    half = InputStatistics(inputs.shape[1])
+    half.add(inputs, torch.cat([torch.ones(prompt_length), torch.full((len(inputs) - prompt_length,), 0.5)]))
+    expected = 2 * (
+        inputs[:prompt_length].T @ inputs[:prompt_length] + 0.5 * inputs[prompt_length:].T @ inputs[prompt_length:]
+    )
+    torch.testing.assert_close(
+        half.hessian, expected / (prompt_length + 0.5 * (len(inputs) - prompt_length)), rtol=1e-4, atol=1e-3
+    )
+
+
+def test_cot_weight_zero_on_traces_prunes_as_the_prompts_alone_do():
+    """Causal attention: prompt tokens' activations do not see the continuation, so weight 0 on it is prompts-only."""
+    from rac_bench.calibration.sequences import CalibrationSet
+
+    generator = torch.Generator().manual_seed(3)
+    prompts = [torch.randint(0, 97, (n,), generator=generator) for n in (40, 50, 60)]
+    traces = CalibrationSet(
+        [torch.cat([p, torch.randint(0, 97, (30,), generator=generator)]) for p in prompts], [40, 50, 60]
+    )
+    on_prompts, on_traces = tiny_qwen2(), tiny_qwen2()
+    expected = prune_model(on_prompts, wanda_prune, SparsityTarget(0.5), prompts, progress=False)
+    weighted = prune_model(
+        on_traces,
+        wanda_prune,
+        SparsityTarget(0.5),
+        traces.sequences,
+        progress=False,
+        token_weights=traces.token_weights(0.0),
+    )
+    for a, b in zip(expected.layers, weighted.layers):
+        assert a.relative_error == pytest.approx(b.relative_error, rel=1e-3)
+    for (name, a), b in zip(on_prompts.named_parameters(), on_traces.parameters()):
+        assert torch.equal(a == 0, b == 0), name
+
+
+@pytest.mark.parametrize("architecture", ["qwen2", "llama", "qwen3", "mistral"])
+def test_modules_reading_the_same_input_share_one_statistics_object(architecture):
+    from rac_bench.pruning.engine import _capture_first_layer_inputs, gather_statistics, prunable_linears
+
+    model = tiny_qwen2() if architecture == "qwen2" else tiny_random_model(architecture)
+    layer = find_decoder_layers(model)[0]
+    states = _capture_first_layer_inputs(model, layer, [torch.randint(0, 97, (n,)) for n in (7, 12)])
+    statistics = gather_statistics(layer, prunable_linears(layer, None), states)
+    q, k, v, o = (statistics[f"self_attn.{p}_proj"] for p in "qkvo")
+    gate, up, down = (statistics[f"mlp.{p}_proj"] for p in ("gate", "up", "down"))
+    assert q is k is v and gate is up
+    assert len({id(q), id(o), id(gate), id(down)}) == 4
+    assert q.tokens == 19 and down.tokens == 19
+    unshared = gather_statistics(layer, prunable_linears(layer, None), states, share=False)
+    assert unshared["self_attn.q_proj"] is not unshared["self_attn.k_proj"]
+    assert torch.equal(unshared["self_attn.k_proj"].hessian, q.hessian)
+
+
+def test_shared_statistics_prune_exactly_as_unshared_ones_with_one_factorisation_per_input(monkeypatch):
+    from rac_bench.pruning import sparsegpt
+
+    factorisations = []
+    real = sparsegpt.inverse_hessian_factor
+    monkeypatch.setattr(sparsegpt, "inverse_hessian_factor", lambda *a: factorisations.append(1) or real(*a))
+    calibration = [torch.randint(0, 97, (n,), generator=torch.Generator().manual_seed(n)) for n in (30, 45)]
+    shared, unshared = tiny_qwen2(), tiny_qwen2()
+    report = prune_model(shared, sparsegpt_prune, SparsityTarget(0.5), calibration, progress=False)
+    assert len(factorisations) == 2 * 4  # per layer: q/k/v, o, gate/up, down
+    reference = prune_model(
+        unshared, sparsegpt_prune, SparsityTarget(0.5), calibration, progress=False, share_statistics=False
+    )
+    assert len(factorisations) == 2 * 4 + 2 * 7
+    assert [layer.relative_error for layer in report.layers] == [layer.relative_error for layer in reference.layers]
+    for (name, a), b in zip(shared.named_parameters(), unshared.parameters()):
+        assert torch.equal(a, b), name
+
+
+def test_gathered_statistics_equal_the_hessian_of_each_modules_recorded_inputs():
+    """Pre-hooks, shared objects and the early stop after the last linear layer lose no input."""
+    from rac_bench.pruning.engine import _capture_first_layer_inputs, gather_statistics, prunable_linears
+
+    model = tiny_qwen2()
+    layer = find_decoder_layers(model)[0]
+    states = _capture_first_layer_inputs(model, layer, [torch.randint(0, 97, (n,)) for n in (7, 12, 5)])
+    linears = prunable_linears(layer, None)
+    recorded = {name: [] for name in linears}
+    hooks = [m.register_forward_hook(lambda _m, i, _o, n=n: recorded[n].append(i[0])) for n, m in linears.items()]
+    for hidden, kwargs in states:
+        layer(hidden, **kwargs)
+    for hook in hooks:
+        hook.remove()
+    statistics = gather_statistics(layer, linears, states)
+    for name, inputs in recorded.items():
+        x = torch.cat([i.reshape(-1, i.shape[-1]) for i in inputs])
+        torch.testing.assert_close(statistics[name].hessian, 2 * x.T @ x / len(x), rtol=1e-5, atol=1e-6)
+
+
+def test_inverse_hessian_factor_is_the_upper_cholesky_factor_of_the_damped_inverse():
+    from rac_bench.pruning.sparsegpt import inverse_hessian_factor, lower_triangular_inverse
+
+    _, _, statistics = correlated_layer(columns=600)
+    hessian = statistics.hessian.double()
+    factor = inverse_hessian_factor(hessian)
+    damped = hessian + 0.01 * torch.mean(torch.diagonal(hessian)) * torch.eye(600, dtype=torch.float64)
+    assert torch.equal(factor, torch.triu(factor)) and bool((torch.diagonal(factor) > 0).all())
+    torch.testing.assert_close(factor.T @ factor, torch.linalg.inv(damped), rtol=1e-8, atol=1e-10)
+    lower = torch.linalg.cholesky(damped)
+    torch.testing.assert_close(lower_triangular_inverse(lower), torch.linalg.inv(lower), rtol=1e-8, atol=1e-10)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-import torch
 from torch import nn
 
+from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.pruning.engine import PruneFunction, PruningReport, prune_model
 from rac_bench.pruning.pattern import SparsityTarget
 
@@ -21,16 +21,18 @@ from rac_bench.pruning.pattern import SparsityTarget
 class PruneContext:
     target: SparsityTarget
     tokenizer: object
-    # source name ("prompts" or "traces") -> token-id sequences; built lazily and cached by the caller
-    calibration: Callable[[str], list[torch.Tensor]]
+    # source name (see rac_bench.calibration.sources) -> CalibrationSet; built lazily and cached by the caller
+    calibration: Callable[[str], CalibrationSet]
     ignore: str | None = None
     progress: bool = True
+    source: str | None = None  # the source of this variant (`method@source`); None: the method's default
+    cot_weight: float | None = None  # weight of generated (chain-of-thought) tokens in the Hessian; None: 1
 
 
 class Method(Protocol):
     name: str
     description: str
-    # the calibration source the method reads ("prompts", "traces") or None; part of the cell fingerprint
+    # the default calibration source ("prompts", "traces", ...) or None when it takes no calibration data
     calibration_source: str | None
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport | None: ...
@@ -46,5 +48,16 @@ class LayerwiseMethod:
     calibration_source: str | None
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport:
-        sequences = context.calibration(self.calibration_source) if self.calibration_source else None
-        return prune_model(model, self.algorithm, context.target, sequences, context.ignore, context.progress)
+        source = context.source or self.calibration_source
+        if source is None:
+            return prune_model(model, self.algorithm, context.target, None, context.ignore, context.progress)
+        calibration = context.calibration(source)
+        return prune_model(
+            model,
+            self.algorithm,
+            context.target,
+            calibration.sequences,
+            context.ignore,
+            context.progress,
+            token_weights=calibration.token_weights(context.cot_weight),
+        )

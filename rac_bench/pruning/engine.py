@@ -2,10 +2,13 @@
 time, gather each linear layer's input statistics, let an algorithm prune it, then feed the pruned
 layer's outputs to the next layer. Architecture-agnostic: the decoder layers are found as the largest
 `nn.ModuleList` of blocks that hold `nn.Linear` modules, so lm_head and embeddings are never touched.
+Linear layers that are handed the same input tensor (q/k/v projections; gate/up) share one statistics
+object, found by identity of the tensor their forward hooks see, not by names.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -18,6 +21,8 @@ from tqdm.auto import tqdm
 from rac_bench.errors import CalibrationError, ConfigError
 from rac_bench.pruning.pattern import SparsityTarget
 from rac_bench.pruning.statistics import InputStatistics
+
+log = logging.getLogger(__name__)
 
 # weight, statistics (None when the algorithm needs no calibration), target -> pruned weight
 PruneFunction = Callable[[torch.Tensor, "InputStatistics | None", SparsityTarget], torch.Tensor]
@@ -36,6 +41,10 @@ class PruningReport:
     layers: list[LayerReport] = field(default_factory=list)
     calibration_tokens: int = 0
     seconds: float = 0.0
+    # wall time of each decoder layer, and of the engine's phases summed over layers: capture (embeddings up
+    # to the first layer), statistics (forward with hooks), prune (solver + error report), propagate (forward)
+    decoder_layer_seconds: list[float] = field(default_factory=list)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def sparsity(self) -> float:
@@ -52,6 +61,8 @@ class PruningReport:
             "mean_relative_error": self.mean_relative_error,
             "calibration_tokens": self.calibration_tokens,
             "seconds": self.seconds,
+            "decoder_layer_seconds": self.decoder_layer_seconds,
+            "phase_seconds": self.phase_seconds,
             "layers": [vars(layer) for layer in self.layers],
         }
 
@@ -115,6 +126,65 @@ def _layer_output(layer: nn.Module, hidden: torch.Tensor, kwargs: dict) -> torch
     return output[0] if isinstance(output, tuple) else output
 
 
+def gather_statistics(
+    layer: nn.Module,
+    linears: dict[str, nn.Linear],
+    states: list,
+    token_weights: list[torch.Tensor] | None = None,
+    share: bool = True,
+) -> dict[str, InputStatistics]:
+    """Each linear layer's input statistics over the calibration sequences, read by forward pre-hooks.
+
+    With `share`, a module whose input is the very tensor another module received in the first sequence's
+    forward gets that module's statistics (the same object), and only the first of them accumulates. After the
+    first sequence, each forward stops once the last linear layer has its input: its output (down_proj's
+    matmul, in a transformer) is never needed here."""
+    statistics = {name: InputStatistics(module.in_features) for name, module in linears.items()}
+    followers: set[str] = set()
+    first_inputs: list[tuple[torch.Tensor, str]] = []  # kept alive during the first forward, so `is` is sound
+    call_order: list[str] = []
+    current: dict = {"weights": None, "first": True, "last": None}
+
+    def hook(name):
+        def accumulate(_module, inputs):
+            x = inputs[0]
+            if current["first"]:
+                call_order.append(name)
+            if name not in followers:
+                if share and current["first"]:
+                    leader = next((owner for tensor, owner in first_inputs if tensor is x), None)
+                    if leader is not None:
+                        followers.add(name)
+                        statistics[name] = statistics[leader]
+                    else:
+                        first_inputs.append((x, name))
+                if name not in followers:
+                    statistics[name].add(x, current["weights"])
+            if name == current["last"]:
+                raise _StopForward
+
+        return accumulate
+
+    handles = [module.register_forward_pre_hook(hook(name)) for name, module in linears.items()]
+    try:
+        for index, (hidden, kwargs) in enumerate(states):
+            current["weights"] = token_weights[index] if token_weights is not None else None
+            try:
+                _layer_output(layer, hidden, kwargs)
+            except _StopForward:
+                pass
+            if current["first"]:
+                current["first"] = False
+                first_inputs.clear()
+                # stop early only when every linear layer ran exactly once, so nothing after the last is lost
+                if call_order and sorted(call_order) == sorted(linears):
+                    current["last"] = call_order[-1]
+    finally:
+        for handle in handles:
+            handle.remove()
+    return statistics
+
+
 @torch.no_grad()
 def prune_model(
     model: nn.Module,
@@ -123,9 +193,12 @@ def prune_model(
     calibration: list[torch.Tensor] | None,
     ignore: str | None = None,
     progress: bool = True,
+    token_weights: list[torch.Tensor] | None = None,
+    share_statistics: bool = True,
 ) -> PruningReport:
     """Prune every decoder linear layer in place. With `calibration` (token id tensors), layers are pruned
-    sequentially on the activations of the already-pruned layers before them."""
+    sequentially on the activations of the already-pruned layers before them; `token_weights` (one tensor per
+    sequence) weigh each token's contribution to the Hessian."""
     started = time.perf_counter()
     layers = find_decoder_layers(model)
     report = PruningReport()
@@ -134,21 +207,25 @@ def prune_model(
         if not calibration or all(len(ids) == 0 for ids in calibration):
             raise CalibrationError("the calibration set is empty; give at least one non-empty sequence")
         report.calibration_tokens = int(sum(len(ids) for ids in calibration))
+        widest = max((m.in_features for m in prunable_linears(layers[0], ignore).values()), default=0)
+        if report.calibration_tokens < widest:
+            log.warning(
+                "only %d calibration tokens for layer inputs %d wide: H is rank-deficient and only dampening keeps "
+                "it invertible (the paper uses 1,000,000 tokens)",
+                report.calibration_tokens,
+                widest,
+            )
         states = _capture_first_layer_inputs(model, layers[0], calibration)
+    phases = dict.fromkeys(("capture", "statistics", "prune", "propagate"), 0.0)
+    phases["capture"] = time.perf_counter() - started
     for index, layer in enumerate(tqdm(layers, desc="pruning layers", disable=not progress, leave=False)):
+        layer_started = time.perf_counter()
         linears = prunable_linears(layer, ignore)
-        statistics = {name: InputStatistics(module.in_features) for name, module in linears.items()}
         if states is not None:
-            hooks = [
-                module.register_forward_hook(lambda _m, inputs, _o, s=statistics[name]: s.add(inputs[0]))
-                for name, module in linears.items()
-            ]
-            for hidden, kwargs in states:
-                _layer_output(layer, hidden, kwargs)
-            for hook in hooks:
-                hook.remove()
+            statistics = gather_statistics(layer, linears, states, token_weights, share_statistics)
+        phases["statistics"] += time.perf_counter() - layer_started
         for name, module in linears.items():
-            layer_started = time.perf_counter()
+            module_started = time.perf_counter()
             dense = module.weight.detach().clone()
             pruned = prune(dense, statistics[name] if states is not None else None, target)
             module.weight.copy_(pruned)
@@ -157,10 +234,15 @@ def prune_model(
                     name=f"layers.{index}.{name}",
                     sparsity=float((pruned == 0).float().mean()),
                     relative_error=statistics[name].relative_error(dense, pruned) if states is not None else None,
-                    seconds=time.perf_counter() - layer_started,
+                    seconds=time.perf_counter() - module_started,
                 )
             )
-        if states is not None:
+            phases["prune"] += report.layers[-1].seconds
+        propagate_started = time.perf_counter()
+        if states is not None and index + 1 < len(layers):  # the last layer's outputs feed nothing
             states = [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
+        phases["propagate"] += time.perf_counter() - propagate_started
+        report.decoder_layer_seconds.append(time.perf_counter() - layer_started)
+    report.phase_seconds = phases
     report.seconds = time.perf_counter() - started
     return report

@@ -1,0 +1,57 @@
+"""A calibration set: token-id sequences plus, for each, how many leading tokens are prompt. The rest is
+generated chain of thought, which `--cot-weight` may weigh differently in the Hessian."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class CalibrationSet:
+    sequences: list[torch.Tensor]
+    prompt_lengths: list[int]
+
+    @classmethod
+    def prompts_only(cls, sequences: list[torch.Tensor]) -> CalibrationSet:
+        """Sequences with no generated part (prompts, text windows): every token is input."""
+        return cls(sequences, [len(s) for s in sequences])
+
+    def __iter__(self):
+        return iter(self.sequences)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.sequences[index]
+
+    @property
+    def tokens(self) -> int:
+        return sum(len(s) for s in self.sequences)
+
+    def within_budget(self, tokens: int | None) -> CalibrationSet:
+        """The first `tokens` tokens in sequence order (the last sequence cut short); all of them when None."""
+        if tokens is None or self.tokens <= tokens:
+            return self
+        sequences, prompt_lengths, left = [], [], tokens
+        for sequence, prompt_length in zip(self.sequences, self.prompt_lengths):
+            if left <= 0:
+                break
+            sequences.append(sequence[:left])
+            prompt_lengths.append(min(prompt_length, left))
+            left -= len(sequences[-1])
+        return CalibrationSet(sequences, prompt_lengths)
+
+    def token_weights(self, cot_weight: float | None) -> list[torch.Tensor] | None:
+        """Per-token Hessian weights: 1 for prompt tokens, `cot_weight` for generated ones; None (a plain token
+        average, as in the paper) when no weight is given."""
+        if cot_weight is None:
+            return None
+        weights = []
+        for sequence, prompt_length in zip(self.sequences, self.prompt_lengths):
+            weight = torch.full((len(sequence),), float(cot_weight), dtype=torch.float32)
+            weight[:prompt_length] = 1.0
+            weights.append(weight)
+        return weights

@@ -1,0 +1,62 @@
+"""Off-policy traces from a JSONL file (`traces:<path>`), e.g. a larger model's chains of thought.
+
+Each line is either the project's own trace format, {"prompt_ids": [...], "generated_ids": [...]}, or text,
+{"prompt": "...", "response": "..."}. A text prompt is rendered with the model's chat template (generation
+prompt included) and the response is tokenized as it is and appended: the assistant turn is never rendered
+through the template, which for DeepSeek-R1 would strip the chain of thought.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from rac_bench.calibration.prompts import render_prompt
+from rac_bench.calibration.sequences import CalibrationSet
+from rac_bench.errors import CalibrationError
+
+FORMATS = "JSON lines with lists 'prompt_ids' and 'generated_ids', or strings 'prompt' and 'response'"
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _ids(record: dict, tokenizer) -> tuple[list[int], list[int]]:
+    if "prompt_ids" in record or "generated_ids" in record:
+        prompt, generated = record["prompt_ids"], record["generated_ids"]
+        if not all(isinstance(part, list) and all(isinstance(i, int) for i in part) for part in (prompt, generated)):
+            raise TypeError
+        return prompt, generated
+    prompt, response = record["prompt"], record["response"]
+    if not isinstance(prompt, str) or not isinstance(response, str):
+        raise TypeError
+    prompt_ids = tokenizer(render_prompt(tokenizer, prompt), add_special_tokens=False).input_ids
+    return prompt_ids, tokenizer(response, add_special_tokens=False).input_ids
+
+
+def read_trace_file(path: Path, tokenizer) -> CalibrationSet:
+    sequences, prompt_lengths = [], []
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as error:
+        raise CalibrationError(f"cannot read trace file {path}: {error.strerror}") from None
+    with handle:
+        for line_number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise TypeError
+                prompt, generated = _ids(record, tokenizer)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise CalibrationError(f"{path}:{line_number} is not a trace record; expected {FORMATS}") from None
+            sequences.append(torch.tensor(prompt + generated, dtype=torch.long))
+            prompt_lengths.append(len(prompt))
+    if not sequences:
+        raise CalibrationError(f"{path} holds no traces; expected {FORMATS}")
+    return CalibrationSet(sequences, prompt_lengths)
