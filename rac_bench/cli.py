@@ -30,6 +30,11 @@ def _add_calibration_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cot-weight", help="Hessian weight of chain-of-thought tokens (prompt tokens: 1)")
 
 
+def _add_placement_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", help="auto (a CUDA GPU when present), cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", help="auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16")
+
+
 CALIBRATION_DATA_OPTIONS = (
     "calibration_samples",
     "calibration_prompts",
@@ -63,6 +68,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore", help="regex of linear-layer names inside decoder layers to leave dense")
     parser.add_argument("--batch-size", help="generation batch size")
     parser.add_argument("--threads", help="torch threads (default: one per core)")
+    _add_placement_options(parser)
     parser.add_argument("--cache-dir", type=Path, help="traces and pruned checkpoints (default: $RAC_BENCH_CACHE)")
     _add_store_option(parser)
     parser.add_argument(
@@ -116,6 +122,8 @@ def _run(args) -> int:
             "ignore",
             "batch_size",
             "threads",
+            "device",
+            "dtype",
             "cache_dir",
             "store",
             "resume",
@@ -172,12 +180,13 @@ def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
     _add_calibration_data_options(parser)
     parser.add_argument("--data-dir", type=Path, help="local copies of hub data (e.g. openr1_math.jsonl)")
     parser.add_argument("--threads", help="torch threads (default: one per core)")
+    _add_placement_options(parser)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--cache-dir", type=Path, help="traces and pruned checkpoints (default: $RAC_BENCH_CACHE)")
 
 
 def _calibration_options(args) -> dict:
-    names = ("model", *CALIBRATION_DATA_OPTIONS, "data_dir", "threads", "seed", "cache_dir")
+    names = ("model", *CALIBRATION_DATA_OPTIONS, "data_dir", "threads", "device", "dtype", "seed", "cache_dir")
     return {name: getattr(args, name) for name in names}
 
 

@@ -17,6 +17,26 @@ from rac_bench.pruning.pattern import SparsityTarget, parse_pattern, parse_spars
 
 
 EXECUTORS = ("local", "ray")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def resolve_device(device: str) -> str:
+    """'auto' becomes 'cuda' when a CUDA GPU is present, else 'cpu'; a CUDA device that is absent is an error."""
+    import torch
+
+    device = str(device)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device.startswith("cuda"):
+        index = device.partition(":")[2]
+        if not torch.cuda.is_available() or (
+            index and (not index.isdigit() or int(index) >= torch.cuda.device_count())
+        ):
+            raise ConfigError(f"device {device!r} is not available here; accepted: auto, cpu, cuda, cuda:N")
+        return device
+    raise ConfigError(f"unknown device {device!r}; accepted: auto, cpu, cuda, cuda:N")
 
 
 def default_output_dir() -> Path:
@@ -56,6 +76,10 @@ class RunConfig:
     ignore: str | None = None  # regex of linear-layer names (inside a decoder layer) left dense
     batch_size: int = 64
     threads: int | None = None  # None: one per core
+    device: str = "auto"  # where pruning and HF generation run: auto (a CUDA GPU when there is one), cpu, cuda[:N]
+    dtype: str = (
+        "auto"  # weights of the model under test: auto (bfloat16 on a GPU, float32 on the CPU), or one of those
+    )
     cache_dir: Path = field(default_factory=default_cache_dir)
     store: Path | None = None  # the SQLite results store; None: $RAC_BENCH_STORE or rac-bench-runs/results.sqlite
     resume: bool = True  # reuse finished cells and generations found in the store for the same fingerprints
@@ -230,6 +254,11 @@ def validate(config: RunConfig) -> RunConfig:
             config.gpus_per_cell = -1.0
         if config.gpus_per_cell < 0:
             raise ConfigError("gpus-per-cell must be a number >= 0")
+    config.device, config.dtype = resolve_device(config.device), str(config.dtype)
+    if config.dtype == "auto":
+        config.dtype = "float32" if config.device == "cpu" else "bfloat16"
+    if config.dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype {config.dtype!r}; accepted: auto, {', '.join(DTYPES)}")
     if not isinstance(config.estimate, dict):
         raise ConfigError(f"estimate must be a mapping of assumption: value, got {config.estimate!r}")
     if not isinstance(config.resume, bool):

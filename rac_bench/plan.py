@@ -106,6 +106,8 @@ def evaluation_settings(config: RunConfig, task: str) -> dict:
         "seed": config.seed,
         "backend": config.backend,
         "batch_size": config.batch_size,  # padding can tip a greedy argmax
+        "device": config.device.split(":")[0],  # so can another device's arithmetic
+        "dtype": config.dtype,
         "vllm": config.vllm,
     }
 

@@ -76,7 +76,13 @@ def build_variant(variant: ModelVariant, dense_model, tokenizer, config: RunConf
     model = copy.deepcopy(dense_model)
     started = time.perf_counter()
     context = PruneContext(
-        variant.target, tokenizer, calibration, config.ignore, source=spec.source, cot_weight=config.cot_weight
+        variant.target,
+        tokenizer,
+        calibration,
+        config.ignore,
+        source=spec.source,
+        cot_weight=config.cot_weight,
+        device=config.device,
     )
     report = spec.method.prune(model, context)
     prune_seconds = time.perf_counter() - started
@@ -120,7 +126,7 @@ def prepare(config: RunConfig) -> DenseModel:
     set_threads(config.threads)
     if config.data_dir is not None:
         os.environ[DATA_DIR_VARIABLE] = str(config.data_dir.resolve())  # read by the task YAMLs' loaders
-    dense_model, tokenizer = load_model(config.model)
+    dense_model, tokenizer = load_model(config.model, getattr(torch, config.dtype))
     model_fp = weights_fingerprint(dense_model)
     calibration = CalibrationProvider(
         dense_model,
@@ -132,6 +138,7 @@ def prepare(config: RunConfig) -> DenseModel:
         config.batch_size,
         text=text_corpus(config),
         token_budget=config.calibration_tokens,
+        device=config.device,
     )
     return DenseModel(dense_model, tokenizer, model_fp, calibration)
 
@@ -197,7 +204,9 @@ def run_variant(config: RunConfig, store: Store, run_id: str, dense: DenseModel,
     calibration = dense.calibration
     model, report = build_variant(variant, dense.model, dense.tokenizer, config, calibration, variant_fp)
     path = checkpoint_dir(config.cache_dir, variant_fp) if report is not None else model_path(config.model)
-    backend = create_backend(config.backend, model, dense.tokenizer, path, config.batch_size, config.vllm)
+    backend = create_backend(
+        config.backend, model, dense.tokenizer, path, config.batch_size, config.vllm, device=config.device
+    )
     run_provenance = provenance()
     for task_name in pending:
         key = keys[task_name]

@@ -84,3 +84,16 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "rac-bench: error: sparsity 2 is outside [0, 1); accepted: a fraction such as 0.5"
+
+
+def test_devices_and_dtypes_that_do_not_exist_here_are_one_line_errors(capsys):
+    from rac_bench.cli import main
+
+    for argv, message in (
+        (["run", "--device", "cuda:7"], "device 'cuda:7' is not available here; accepted: auto, cpu, cuda, cuda:N"),
+        (["run", "--device", "tpu"], "unknown device 'tpu'"),
+        (["prune", "--method", "rac", "--dtype", "int8", "--out", "x"], "unknown dtype 'int8'"),
+    ):
+        assert main(argv) == 2
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and message in error, error

@@ -23,7 +23,9 @@ def resolve_backend(name: str) -> str:
     return name
 
 
-def create_backend(name: str, model, tokenizer, model_path, batch_size: int, vllm_options: dict | None = None):
+def create_backend(
+    name: str, model, tokenizer, model_path, batch_size: int, vllm_options: dict | None = None, device: str = "cpu"
+):
     """A backend for evaluation; the lm-eval adapter shows the progress, chunk by chunk."""
     if name == "vllm":
         from rac_bench.backends.vllm import VLLMBackend
@@ -31,4 +33,4 @@ def create_backend(name: str, model, tokenizer, model_path, batch_size: int, vll
         return VLLMBackend(model_path, tokenizer, vllm_options, progress=False)
     from rac_bench.backends.hf import HFBackend
 
-    return HFBackend(model, tokenizer, batch_size, progress=False)
+    return HFBackend(model, tokenizer, batch_size, progress=False, device=device)

@@ -13,8 +13,10 @@ from rac_bench.backends.base import Generation, SamplingSettings, count_thinking
 class HFBackend:
     name = "hf"
 
-    def __init__(self, model, tokenizer, batch_size: int = 64, progress: bool = True):
-        self.model = model.eval()
+    def __init__(self, model, tokenizer, batch_size: int = 64, progress: bool = True, device: str | None = None):
+        """`device`: where to generate; the model is moved there and back to where it was by close()."""
+        self.home = next(model.parameters()).device
+        self.model = model.eval().to(device or self.home)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.chunk_size = batch_size  # lm_adapter's resume unit: one batch, so a resumed chunk is the same batch
@@ -22,6 +24,9 @@ class HFBackend:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def close(self) -> None:
+        self.model.to(self.home)
 
     @torch.no_grad()
     def generate(self, prompts: list[str], settings: SamplingSettings) -> list[Generation]:

@@ -33,10 +33,12 @@ class CalibrationProvider:
         progress: bool = True,
         text: TextCorpus = TextCorpus(DEFAULT_CORPUS),
         token_budget: int | None = None,
+        device: str | None = None,
     ):
         if not questions:
             raise CalibrationError("the calibration prompt set is empty; give at least one calibration question")
         self.dense_model = dense_model
+        self.device = device  # where traces are generated; None: the dense model's device
         self.tokenizer = tokenizer
         self.questions = questions
         self.trace_settings = trace_settings
@@ -73,8 +75,13 @@ class CalibrationProvider:
         if source == "text":
             return CalibrationSet.prompts_only(text_sequences(self.tokenizer, self.text))
         if source == "traces":
-            backend = HFBackend(self.dense_model, self.tokenizer, self.batch_size, self.progress)
-            records = generate_traces(backend, self.tokenizer, self.questions, self.trace_settings, self.trace_path())
+            backend = HFBackend(self.dense_model, self.tokenizer, self.batch_size, self.progress, self.device)
+            try:
+                records = generate_traces(
+                    backend, self.tokenizer, self.questions, self.trace_settings, self.trace_path()
+                )
+            finally:
+                backend.close()  # the dense model goes back to the CPU, where variants are copied from it
             return CalibrationSet(trace_sequences(records), [len(r["prompt_ids"]) for r in records])
         path = trace_file_path(source)
         if path is not None:

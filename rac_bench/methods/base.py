@@ -27,6 +27,7 @@ class PruneContext:
     progress: bool = True
     source: str | None = None  # the source of this variant (`method@source`); None: the method's default
     cot_weight: float | None = None  # weight of generated (chain-of-thought) tokens in the Hessian; None: 1
+    device: str | None = None  # where layers are pruned (a GPU: one layer at a time); None: the model's device
 
 
 class Method(Protocol):
@@ -50,7 +51,9 @@ class LayerwiseMethod:
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport:
         source = context.source or self.calibration_source
         if source is None:
-            return prune_model(model, self.algorithm, context.target, None, context.ignore, context.progress)
+            return prune_model(
+                model, self.algorithm, context.target, None, context.ignore, context.progress, device=context.device
+            )
         calibration = context.calibration(source)
         return prune_model(
             model,
@@ -60,4 +63,5 @@ class LayerwiseMethod:
             context.ignore,
             context.progress,
             token_weights=calibration.token_weights(context.cot_weight),
+            device=context.device,
         )

@@ -95,7 +95,9 @@ class _StopForward(Exception):
     pass
 
 
-def _capture_first_layer_inputs(model: nn.Module, first_layer: nn.Module, sequences: list[torch.Tensor]):
+def _capture_first_layer_inputs(
+    model: nn.Module, first_layer: nn.Module, sequences: list[torch.Tensor], device: torch.device | None = None
+):
     """(hidden_states, kwargs) entering the first decoder layer for each sequence, one sequence at a time
     (no padding). use_cache=False: a cache passed into repeated per-layer calls would be read stale."""
     captured = []
@@ -113,7 +115,7 @@ def _capture_first_layer_inputs(model: nn.Module, first_layer: nn.Module, sequen
     try:
         for ids in sequences:
             try:
-                model(input_ids=ids.reshape(1, -1).to(model.device), use_cache=False)
+                model(input_ids=ids.reshape(1, -1).to(device or model.device), use_cache=False)
             except _StopForward:
                 pass
     finally:
@@ -122,8 +124,34 @@ def _capture_first_layer_inputs(model: nn.Module, first_layer: nn.Module, sequen
 
 
 def _layer_output(layer: nn.Module, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor:
-    output = layer(hidden, **kwargs)
-    return output[0] if isinstance(output, tuple) else output
+    device = next(layer.parameters()).device
+    output = layer(_to_device(hidden, device), **_to_device(kwargs, device))
+    output = output[0] if isinstance(output, tuple) else output
+    return output.to(hidden.device)  # states stay where they were kept (the CPU when offloading)
+
+
+def _to_device(value, device: torch.device):
+    """Tensors, and tensors inside tuples, lists and dicts, on `device` (others unchanged)."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_device(item, device) for item in value)
+    if isinstance(value, dict):
+        return {key: _to_device(item, device) for key, item in value.items()}
+    return value
+
+
+def _place_outside_layers(model: nn.Module, layers: nn.ModuleList, device: torch.device) -> None:
+    """Move every parameter and buffer outside the decoder layers (embeddings, rotary tables, final norm,
+    lm_head) to `device`; the decoder layers stay where they are."""
+    inside = {id(module) for module in layers.modules()}
+    for module in model.modules():
+        if id(module) in inside:
+            continue
+        for name, parameter in module.named_parameters(recurse=False):
+            parameter.data = parameter.data.to(device)
+        for name, buffer in module.named_buffers(recurse=False):
+            module._buffers[name] = buffer.to(device)
 
 
 def gather_statistics(
@@ -195,12 +223,45 @@ def prune_model(
     progress: bool = True,
     token_weights: list[torch.Tensor] | None = None,
     share_statistics: bool = True,
+    device: torch.device | str | None = None,
 ) -> PruningReport:
     """Prune every decoder linear layer in place. With `calibration` (token id tensors), layers are pruned
     sequentially on the activations of the already-pruned layers before them; `token_weights` (one tensor per
-    sequence) weigh each token's contribution to the Hessian."""
+    sequence) weigh each token's contribution to the Hessian.
+
+    With a `device` other than the model's (a GPU for a model kept on the CPU), the model is pruned by layer-wise
+    offloading: only the parts outside the decoder layers and one decoder layer at a time are on the device,
+    and the calibration states between layers are kept on the CPU. A model larger than the GPU prunes this way."""
     started = time.perf_counter()
     layers = find_decoder_layers(model)
+    home = next(model.parameters()).device
+    device = torch.device(device) if device is not None else home
+    offload = device != home
+    if offload:
+        _place_outside_layers(model, layers, device)
+    try:
+        return _prune_layers(
+            model,
+            layers,
+            prune,
+            target,
+            calibration,
+            ignore,
+            progress,
+            token_weights,
+            share_statistics,
+            device,
+            started,
+        )
+    finally:
+        if offload:
+            _place_outside_layers(model, layers, home)
+
+
+def _prune_layers(
+    model, layers, prune, target, calibration, ignore, progress, token_weights, share_statistics, device, started
+) -> PruningReport:
+    home = next(layers[0].parameters()).device
     report = PruningReport()
     states = None
     if calibration is not None:
@@ -215,11 +276,15 @@ def prune_model(
                 report.calibration_tokens,
                 widest,
             )
-        states = _capture_first_layer_inputs(model, layers[0], calibration)
+        states = [
+            (_to_device(hidden, home), _to_device(kwargs, home))
+            for hidden, kwargs in _capture_first_layer_inputs(model, layers[0], calibration, device)
+        ]
     phases = dict.fromkeys(("capture", "statistics", "prune", "propagate"), 0.0)
     phases["capture"] = time.perf_counter() - started
     for index, layer in enumerate(tqdm(layers, desc="pruning layers", disable=not progress, leave=False)):
         layer_started = time.perf_counter()
+        layer.to(device)
         linears = prunable_linears(layer, ignore)
         if states is not None:
             statistics = gather_statistics(layer, linears, states, token_weights, share_statistics)
@@ -242,6 +307,7 @@ def prune_model(
         if states is not None and index + 1 < len(layers):  # the last layer's outputs feed nothing
             states = [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
         phases["propagate"] += time.perf_counter() - propagate_started
+        layer.to(home)
         report.decoder_layer_seconds.append(time.perf_counter() - layer_started)
     report.phase_seconds = phases
     report.seconds = time.perf_counter() - started

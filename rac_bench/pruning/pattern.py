@@ -73,7 +73,8 @@ def lowest_score_mask(
         # every row loses count // rows weights and the first count % rows rows one more, so the matrix is exact
         base, extra = divmod(count, rows)
         order = torch.argsort(scores, dim=1)
-        keep_going = torch.arange(cols).reshape(1, -1) < (base + (torch.arange(rows) < extra).long()).reshape(-1, 1)
+        row_counts = base + (torch.arange(rows, device=scores.device) < extra).long()
+        keep_going = torch.arange(cols, device=scores.device).reshape(1, -1) < row_counts.reshape(-1, 1)
         return mask.scatter_(1, order, keep_going)
     if count:
         # the count-th smallest score as a threshold (kthvalue is several times faster than a large topk), then

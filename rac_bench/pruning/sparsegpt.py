@@ -34,7 +34,9 @@ def inverse_hessian_factor(hessian: torch.Tensor, dampening: float = DAMPENING) 
     mean_diagonal = torch.mean(torch.diagonal(hessian))
     reversed_hessian = torch.flip(hessian, (0, 1))
     for attempt in range(MAX_DAMPENING_RETRIES):
-        damped = reversed_hessian + (dampening * 10**attempt) * mean_diagonal * torch.eye(columns, dtype=hessian.dtype)
+        damped = reversed_hessian + (dampening * 10**attempt) * mean_diagonal * torch.eye(
+            columns, dtype=hessian.dtype, device=hessian.device
+        )
         factor, info = torch.linalg.cholesky_ex(damped)
         if info == 0:
             if attempt:
@@ -48,7 +50,7 @@ def lower_triangular_inverse(lower: torch.Tensor) -> torch.Tensor:
     off-diagonal block takes two triangular solves and the diagonal blocks recurse."""
     n = len(lower)
     if n <= 256:
-        return torch.linalg.solve_triangular(lower, torch.eye(n, dtype=lower.dtype), upper=False)
+        return torch.linalg.solve_triangular(lower, torch.eye(n, dtype=lower.dtype, device=lower.device), upper=False)
     h = n // 2
     A, B, C = lower[:h, :h], lower[h:, :h], lower[h:, h:]
     inverse = torch.zeros_like(lower)

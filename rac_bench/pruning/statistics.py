@@ -25,7 +25,7 @@ class InputStatistics:
         self.in_features = in_features
         self.tokens = 0
         self.total_weight = 0.0
-        self._sum = torch.zeros(in_features, in_features, dtype=torch.float32)
+        self._sum: torch.Tensor | None = None  # allocated on the device of the first inputs
         self._pending: list[tuple[torch.Tensor, torch.Tensor | None]] = []
         self._pending_tokens = 0
         self._hessian: torch.Tensor | None = None
@@ -36,8 +36,10 @@ class InputStatistics:
         x = inputs.detach().reshape(-1, inputs.shape[-1]).to(torch.float32)
         if x.shape[0] == 0:
             return
+        if self._sum is None:
+            self._sum = torch.zeros(self.in_features, self.in_features, dtype=torch.float32, device=x.device)
         if weights is not None:
-            weights = weights.reshape(-1).to(torch.float32)
+            weights = weights.reshape(-1).to(device=x.device, dtype=torch.float32)
             if weights.shape[0] != x.shape[0]:
                 raise ValueError(f"{weights.shape[0]} token weights for {x.shape[0]} tokens")
         self._pending.append((x, weights))
@@ -56,7 +58,9 @@ class InputStatistics:
             self._accumulate_upper(x, x)
             self.total_weight += x.shape[0]
         else:
-            weights = torch.cat([torch.ones(len(rows)) if w is None else w for rows, w in self._pending])
+            weights = torch.cat(
+                [torch.ones(len(rows), device=rows.device) if w is None else w for rows, w in self._pending]
+            )
             self._accumulate_upper(x * weights.reshape(-1, 1), x)
             self.total_weight += float(weights.sum())
         self._pending, self._pending_tokens = [], 0
@@ -74,6 +78,8 @@ class InputStatistics:
     def hessian(self) -> torch.Tensor:
         if self._hessian is None:
             self._flush()
+            if self._sum is None:  # no inputs at all
+                self._sum = torch.zeros(self.in_features, self.in_features, dtype=torch.float32)
             upper = torch.triu(self._sum)
             full = upper + torch.triu(self._sum, diagonal=1).T
             self._hessian = full.mul_(2.0 / self.total_weight) if self.total_weight > 0 else full
