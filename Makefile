@@ -48,8 +48,9 @@ test: install vllm browser
 GATE_DIR := $(shell mktemp -u -d /tmp/rac-bench-gate-XXXXXX)
 gate: install
 	RAC_BENCH_CACHE=$(GATE_DIR)/cache $(BIN)/rac-bench run --config configs/leaderboard-embedded.yaml \
-		--store $(GATE_DIR)/results.sqlite --output-dir $(GATE_DIR)/run
-	$(BIN)/rac-bench gate --baseline leaderboards/embedded.json --store $(GATE_DIR)/results.sqlite
+		--store $(GATE_DIR)/results.sqlite --output-dir $(GATE_DIR)/run; \
+	status=$$?; [ $$status = 0 ] && $(BIN)/rac-bench gate --baseline leaderboards/embedded.json \
+		--store $(GATE_DIR)/results.sqlite; status=$$?; rm -rf $(GATE_DIR); exit $$status
 
 # Regenerate the committed leaderboard page and baseline (leaderboards/embedded.*).
 LEADERBOARD_STORE := rac-bench-runs/leaderboard.sqlite

@@ -265,6 +265,8 @@ def _leaderboard(args) -> int:
         raise ConfigError("several formats need --out PATH (each is written to PATH.<extension>)")
     if args.out is not None:
         check_writable(args.out.parent)
+        if len(formats) == 1 and args.out.is_dir():
+            raise ConfigError(f"--out {args.out} is a directory; give a file path")
     store = open_store(args.store, create=False)
     try:
         cells = _selected_cells(store, args.model, args.tasks)

@@ -6,6 +6,7 @@ Every user-facing mistake becomes a ConfigError that names the bad value and wha
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,23 +21,26 @@ EXECUTORS = ("local", "ray")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
-def resolve_device(device: str) -> str:
-    """'auto' becomes 'cuda' when a CUDA GPU is present, else 'cpu'; a CUDA device that is absent is an error."""
+def resolve_device(device: str, here: bool = True) -> str:
+    """On this machine (`here`), 'auto' becomes 'cuda' when a CUDA GPU is present, else 'cpu', and a CUDA device
+    that is absent is an error; otherwise (a Ray cluster) only the spelling is checked."""
     import torch
 
     device = str(device)
+    index = device.partition(":")[2]
+    if device not in ("auto", "cpu") and not (device.startswith("cuda") and (not index or index.isdigit())):
+        raise ConfigError(f"unknown device {device!r}; accepted: auto, cpu, cuda, cuda:N")
+    if not here:
+        return device
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        return device
-    if device.startswith("cuda"):
-        index = device.partition(":")[2]
-        if not torch.cuda.is_available() or (
-            index and (not index.isdigit() or int(index) >= torch.cuda.device_count())
-        ):
-            raise ConfigError(f"device {device!r} is not available here; accepted: auto, cpu, cuda, cuda:N")
-        return device
-    raise ConfigError(f"unknown device {device!r}; accepted: auto, cpu, cuda, cuda:N")
+    if device.startswith("cuda") and (not torch.cuda.is_available() or int(index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"device {device!r} is not available here; accepted: auto, cpu, cuda, cuda:N")
+    return device
+
+
+def resolve_dtype(device: str) -> str:
+    return "float32" if device == "cpu" else "bfloat16"
 
 
 def default_output_dir() -> Path:
@@ -254,11 +258,23 @@ def validate(config: RunConfig) -> RunConfig:
             config.gpus_per_cell = -1.0
         if config.gpus_per_cell < 0:
             raise ConfigError("gpus-per-cell must be a number >= 0")
-    config.device, config.dtype = resolve_device(config.device), str(config.dtype)
-    if config.dtype == "auto":
-        config.dtype = "float32" if config.device == "cpu" else "bfloat16"
-    if config.dtype not in DTYPES:
+    # on Ray the cluster, not this machine, decides: executors.run_on_ray resolves auto from its GPUs
+    config.device, config.dtype = resolve_device(config.device, here=config.executor != "ray"), str(config.dtype)
+    if config.dtype == "auto" and config.device != "auto":
+        config.dtype = resolve_dtype(config.device)
+    if config.dtype not in (*DTYPES, "auto"):
         raise ConfigError(f"unknown dtype {config.dtype!r}; accepted: auto, {', '.join(DTYPES)}")
+    if config.ignore is not None:
+        try:
+            re.compile(config.ignore)
+        except re.error as error:
+            raise ConfigError(f"--ignore {config.ignore!r} is not a regular expression ({error})") from None
+    config.trace_temperature = _non_negative_float("trace-temperature", config.trace_temperature)
+    config.trace_top_p = _non_negative_float("trace-top-p", config.trace_top_p)
+    if not 0.0 < config.trace_top_p <= 1.0:
+        raise ConfigError(f"trace-top-p must be in (0, 1], got {config.trace_top_p}")
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
+        raise ConfigError(f"seed must be a whole number >= 0, got {config.seed!r}")
     if not isinstance(config.estimate, dict):
         raise ConfigError(f"estimate must be a mapping of assumption: value, got {config.estimate!r}")
     if not isinstance(config.resume, bool):

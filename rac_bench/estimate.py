@@ -93,9 +93,20 @@ def assumptions(overrides: dict) -> Assumptions:
     if unknown:
         raise ConfigError(f"unknown estimate option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted))}")
     values = dict(overrides)
-    if "response_tokens" in values:
-        values["response_tokens"] = tuple({**dict(Assumptions.response_tokens), **values["response_tokens"]}.items())
+    for name, value in values.items():
+        if name == "gpu":
+            values[name] = str(value)
+        elif name == "response_tokens":
+            if not isinstance(value, dict) or not all(_positive(v) for v in value.values()):
+                raise ConfigError("estimate.response_tokens must map task names to positive numbers of tokens")
+            values[name] = tuple({**dict(Assumptions.response_tokens), **value}.items())
+        elif not _positive(value):
+            raise ConfigError(f"estimate.{name} must be a positive number, got {value!r}")
     return Assumptions(**values)
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
 def model_shape(reference: str | None) -> tuple[ModelShape, str]:

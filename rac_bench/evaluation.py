@@ -103,6 +103,8 @@ def evaluate_task(
         )
     summary = summarize(records, wall_seconds, lm.generate_seconds, results["results"][task.name], pass_at_k)
     summary["resumed_samples"] = lm.resumed_samples
+    # throughput of this run's own generation: resumed chunks took no time here
+    summary["tokens_per_second"] = lm.generated_tokens / lm.generate_seconds if lm.generate_seconds else float("nan")
     sections = {s: results[s][task.name] for s in LM_EVAL_SECTIONS if task.name in results.get(s, {})}
     summary["lm_eval_task"] = json.loads(json.dumps(sections, default=str))  # functions in configs become names
     return TaskEvaluation(records, summary)

@@ -16,7 +16,7 @@ import logging
 import os
 from dataclasses import replace
 
-from rac_bench.config import RunConfig
+from rac_bench.config import RunConfig, resolve_dtype
 from rac_bench.errors import ConfigError
 from rac_bench.plan import ModelVariant
 
@@ -30,7 +30,7 @@ def gpus_per_variant(config: RunConfig) -> float:
         return config.gpus_per_cell
     if config.backend == "vllm" and os.environ.get("VLLM_TARGET_DEVICE") != "cpu":
         return float(config.vllm.get("tensor_parallel_size", 1) * config.vllm.get("data_parallel_size", 1))
-    return 0.0
+    return 1.0 if config.device.startswith("cuda") else 0.0  # pruning and HF generation on a GPU
 
 
 def _variant_job(config: RunConfig, run_id: str, variant: ModelVariant) -> list[str]:
@@ -63,8 +63,12 @@ def run_on_ray(config: RunConfig, run_id: str, variants: list[ModelVariant]) -> 
     config = _absolute(config)
     if not ray.is_initialized():
         ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=True)
-    gpus = gpus_per_variant(config)
     available = ray.cluster_resources().get("GPU", 0.0)
+    if config.device == "auto":  # the cluster's GPUs decide, not the driver's
+        config = replace(config, device="cuda" if available else "cpu")
+    if config.dtype == "auto":
+        config = replace(config, dtype=resolve_dtype(config.device))
+    gpus = gpus_per_variant(config)
     if gpus > available:
         raise ConfigError(
             f"each variant needs {gpus:g} GPU(s) but the Ray cluster has {available:g}; "

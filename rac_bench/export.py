@@ -3,18 +3,26 @@ model variant, so tooling that reads lm-eval output files reads rac-bench's too.
 
 from __future__ import annotations
 
+import re
+
 from rac_bench.leaderboard.table import variant_label
 
 LM_EVAL_SECTIONS = ("configs", "versions", "n-shot", "higher_is_better", "n-samples")
 
 
+def file_name(text: str) -> str:
+    """A safe file name for a model and method label (which may hold a hub id or a trace file's path)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "variant"
+
+
 def lm_eval_results(cells: list[dict]) -> dict[str, dict]:
-    """{variant label: results JSON}; a variant's tasks share one document, as one lm-eval call would."""
+    """{file name: results JSON}, one per model variant; a variant's tasks share one document, as one lm-eval
+    call would."""
     documents: dict[str, dict] = {}
     for cell in cells:
         label = variant_label(cell)
         document = documents.setdefault(
-            label,
+            file_name(f"{cell['model']}__{label}"),
             {
                 "results": {},
                 "group_subtasks": {},
@@ -33,7 +41,7 @@ def lm_eval_results(cells: list[dict]) -> dict[str, dict]:
                 },
                 "git_hash": cell["provenance"]["git_commit"],
                 "model_name": f"{cell['model']} ({label})",
-                "model_name_sanitized": f"{cell['model']}__{label}".replace("/", "__").replace(":", "-"),
+                "model_name_sanitized": file_name(f"{cell['model']}__{label}"),
             },
         )
         task = cell["task"]

@@ -12,8 +12,16 @@ def write_atomic(path: Path, text: str) -> None:
     with tempfile.NamedTemporaryFile(
         "w", dir=path.parent, prefix=f".{path.name}-", delete=False, encoding="utf-8"
     ) as f:
-        f.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(f.name, 0o666 & ~umask)  # the permissions a plain open() would give, not mkstemp's 0600
-    os.replace(f.name, path)
+        try:
+            f.write(text)
+        except BaseException:
+            os.unlink(f.name)
+            raise
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(f.name, 0o666 & ~umask)  # the permissions a plain open() would give, not mkstemp's 0600
+        os.replace(f.name, path)
+    except BaseException:
+        os.unlink(f.name)
+        raise

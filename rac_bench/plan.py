@@ -36,6 +36,8 @@ class ModelVariant:
                 "target": asdict(self.target),
                 "calibration": calibration_fingerprint(spec.source, config) if spec.source else None,
                 "ignore": config.ignore,
+                "dtype": config.dtype,
+                "device": config.device.split(":")[0],  # pruning arithmetic differs between CPU and GPU
             }
         )
 

@@ -39,7 +39,7 @@ from rac_bench.plan import (
     text_corpus,
 )
 from rac_bench.provenance import provenance
-from rac_bench.store import Store, open_store
+from rac_bench.store import Store, check_store, open_store
 from rac_bench.task_data import DATA_DIR_VARIABLE
 from rac_bench.tasks import get_task
 
@@ -169,11 +169,13 @@ def build_calibration_sets(config: RunConfig, model_fp: str, calibration) -> Non
 def run(config: RunConfig, command: str = "") -> RunResult:
     """Evaluate every cell of the plan, skipping those the store already holds (when resuming), and write
     the run's exports from the store."""
-    store = open_store(config.store)
+    check_store(config.store)  # a foreign or unwritable store fails now; a new one is created only when needed
+    stores: list[Store] = []
     try:
-        return _run(config, store, command)
+        return _run(config, stores, command)
     finally:
-        store.close()
+        for store in stores:
+            store.close()
 
 
 @dataclass
@@ -254,7 +256,7 @@ def run_variant(config: RunConfig, store: Store, run_id: str, dense: DenseModel,
     return list(keys.values())
 
 
-def _run(config: RunConfig, store: Store, command: str) -> RunResult:
+def _run(config: RunConfig, stores: list[Store], command: str) -> RunResult:
     config_record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
     run_provenance = provenance()
     variants = model_variants(config)
@@ -264,7 +266,9 @@ def _run(config: RunConfig, store: Store, command: str) -> RunResult:
         if config.executor != "ray":  # Ray workers load the model themselves
             dense = prepare(model_config)
             build_calibration_sets(model_config, dense.fingerprint, dense.calibration)
-        if run_id is None:  # unusable calibration data has failed by now, before anything is written
+        if run_id is None:  # unusable models and calibration data have failed by now, before anything is written
+            stores.append(open_store(config.store))
+            store = stores[0]
             run_id = store.start_run(command, config_record, run_provenance)
         if dense is None:
             from rac_bench.executors import run_on_ray
@@ -285,13 +289,18 @@ def _run(config: RunConfig, store: Store, command: str) -> RunResult:
         "provenance": run_provenance,
         "cells": cells,
     }
-    write_atomic(output_dir / "samples.jsonl", "".join(json.dumps(s) + "\n" for s in samples))
-    write_atomic(output_dir / "summary.json", json.dumps(summary, indent=2, default=str))
-    write_atomic(output_dir / "leaderboard.md", render_table(cells, "github") + "\n")
-    exports = output_dir / "lm_eval"
-    exports.mkdir(exist_ok=True)
-    for label, document in lm_eval_results(cells).items():
-        write_atomic(exports / f"{label.replace(':', '-')}.json", json.dumps(document, indent=2, default=str))
+    exports = {
+        "samples.jsonl": "".join(json.dumps(s) + "\n" for s in samples),
+        "summary.json": json.dumps(summary, indent=2, default=str),
+        "leaderboard.md": render_table(cells, "github") + "\n",
+        **{
+            f"lm_eval/{name}.json": json.dumps(doc, indent=2, default=str)
+            for name, doc in lm_eval_results(cells).items()
+        },
+    }
+    (output_dir / "lm_eval").mkdir(exist_ok=True)
+    for name, text in exports.items():  # every document rendered first: a rendering error writes nothing
+        write_atomic(output_dir / name, text)
     return RunResult(output_dir, cells, table)
 
 

@@ -73,17 +73,14 @@ class Store:
 
     def __init__(self, path: Path, create: bool = True):
         self.path = Path(path)
+        self.create = create
         if not self.path.exists() and not create:
             raise StoreError(f"store {self.path} does not exist; run `rac-bench run` first or give --store")
         if self.path.exists() and not self.path.is_file():
             raise StoreError(f"store {self.path} is not a file; give the path of a rac-bench .sqlite store")
         _check_header(self.path)
         if not self.path.exists():
-            existing = self.path.resolve().parent
-            while not existing.exists():
-                existing = existing.parent
-            if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-                raise StoreError(f"cannot create store {self.path}: {existing} is not a writable directory")
+            check_store(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
@@ -95,6 +92,8 @@ class Store:
         db = self.connection
         application_id = db.execute("PRAGMA application_id").fetchone()[0]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if application_id == 0 and not tables and not self.create:
+            raise StoreError(f"{self.path} is not a rac-bench store (it is empty); run `rac-bench run` or give --store")
         if application_id == 0 and not tables:
             db.execute("PRAGMA journal_mode = WAL")
             with self.transaction():
@@ -225,11 +224,27 @@ def _check_header(path: Path) -> None:
     """Refuse a file that is not SQLite without opening it as a database (which could write to it)."""
     if not path.is_file() or path.stat().st_size == 0:
         return
-    with open(path, "rb") as handle:
-        header = handle.read(16)
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(16)
+    except OSError as error:
+        raise StoreError(f"cannot read store {path}: {error.strerror}") from None
     if header != b"SQLite format 3\x00":
         raise StoreError(f"{path} is not an SQLite file; give the path of a rac-bench .sqlite store or a new path")
 
 
 def open_store(path: Path | None, create: bool = True) -> Store:
     return Store(path if path is not None else default_store_path(), create=create)
+
+
+def check_store(path: Path | None) -> None:
+    """Fail now, writing nothing, if `path` cannot become or be a rac-bench store."""
+    path = Path(path if path is not None else default_store_path())
+    if path.exists():
+        open_store(path, create=False).close()
+        return
+    existing = path.resolve().parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot create store {path}: {existing} is not a writable directory")

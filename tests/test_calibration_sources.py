@@ -231,3 +231,20 @@ def test_cot_weight_zero_turns_rac_back_into_prompt_calibration_through_the_cli(
     code, out, _ = prune_cli(tmp_path / "plain", "--method", "rac")
     plain = json.loads((out / "rac_bench_report.json").read_text())
     assert plain["mean_relative_error"] != pytest.approx(reports["rac"]["mean_relative_error"], rel=1e-3)
+
+
+def test_a_run_calibrated_on_a_trace_file_stores_and_exports_its_cells(tmp_path):
+    traces = tmp_path / "r1 traces" / "off-policy.jsonl"  # a path with a space and folders, as users have
+    traces.parent.mkdir()
+    records = [
+        {"prompt": f"Compute {a}+{b} from left to right.", "response": f"<think>{a}+{b}={a + b}</think>{a + b}"}
+        for a, b in ((2, 3), (10, 7), (31, 8), (4, 4))
+    ]
+    traces.write_text("".join(json.dumps(r) + "\n" for r in records))
+    output = tmp_path / "out"
+    argv = ["run", "--methods", f"sparsegpt@traces:{traces}", "--limit", "4", "--output-dir", str(output)]
+    assert main(argv) == 0
+    exports = sorted(p.name for p in (output / "lm_eval").iterdir())
+    assert len(exports) == 2 and all("/" not in name and name.endswith(".json") for name in exports)
+    labels = [json.loads((output / "lm_eval" / name).read_text())["config"]["method"] for name in exports]
+    assert sorted(labels) == ["dense", f"sparsegpt@traces:{traces}"]

@@ -178,11 +178,14 @@ def test_gate_refuses_baselines_that_do_not_match_the_run(store, capsys, tmp_pat
     other_limit.write_text(json.dumps({**document, "cells": changed}))
     not_json = tmp_path / "not.json"
     not_json.write_text("accuracy: 0.9")
+    malformed = tmp_path / "malformed.json"
+    malformed.write_text(json.dumps({**document, "cells": [{**document["cells"][0], "metrics": {"accuracy": 0.9}}]}))
     for path, message in (
         (fewer, "cell(s) the baseline lacks"),
         (more, "the run lacks 1 baseline cell(s), e.g. wanda 0.5"),
         (other_limit, "limit=600"),
         (not_json, "is not JSON"),
+        (malformed, "cell 1 is malformed"),
     ):
         assert main(["gate", "--baseline", str(path), "--store", str(store)]) == 2
         error = capsys.readouterr().err.strip()

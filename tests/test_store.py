@@ -90,11 +90,13 @@ def _digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("kind", ["text", "foreign-sqlite", "corrupt-sqlite"])
+@pytest.mark.parametrize("kind", ["text", "foreign-sqlite", "corrupt-sqlite", "empty"])
 def test_a_file_that_is_not_our_store_is_refused_and_left_as_it_was(tmp_path, capsys, kind):
     path = tmp_path / "results.sqlite"
     if kind == "text":
         path.write_text("cell,accuracy\nrac,0.9\n")
+    elif kind == "empty":
+        path.write_bytes(b"")
     else:
         with sqlite3.connect(path) as db:
             db.execute("CREATE TABLE experiments (id INTEGER PRIMARY KEY, name TEXT)")
@@ -104,7 +106,13 @@ def test_a_file_that_is_not_our_store_is_refused_and_left_as_it_was(tmp_path, ca
             data[100:] = b"\xff" * (len(data) - 100)
             path.write_bytes(bytes(data))
     before = _digest(path)
-    for argv in (["leaderboard", "--store", str(path)], ["run", "--limit", "5", "--store", str(path)]):
+    commands = [
+        ["leaderboard", "--store", str(path)],
+        ["gate", "--baseline", "leaderboards/embedded.json", "--store", str(path)],
+    ]
+    if kind != "empty":  # an empty file may become a new store; only readers refuse it
+        commands.append(["run", "--limit", "5", "--store", str(path)])
+    for argv in commands:
         assert main(argv) == 2
         error = capsys.readouterr().err.strip()
         assert len(error.splitlines()) == 1 and str(path) in error, error
@@ -125,7 +133,7 @@ def test_run_exports_cells_in_lm_evals_results_shape(tmp_path):
     from lm_eval.utils import make_table
 
     assert main(["run", "--methods", "magnitude", "--limit", "20", "--output-dir", str(tmp_path / "out")]) == 0
-    document = json.loads((tmp_path / "out" / "lm_eval" / "magnitude-0.5.json").read_text())
+    document = json.loads((tmp_path / "out" / "lm_eval" / "rac-bench_tiny-reasoner__magnitude-0.5.json").read_text())
     for section in ("results", "configs", "versions", "n-shot", "higher_is_better", "n-samples", "config"):
         assert "rac_arith" in document[section] or section == "config", section
     assert document["n-samples"]["rac_arith"]["effective"] == 20

@@ -16,6 +16,7 @@ def test_a_run_sweeps_several_models_into_one_store(tmp_path, capsys):
     assert sorted((c["model"], c["method"]) for c in cells) == sorted(
         (str(model), method) for model in (EMBEDDED_MODEL_DIR, second) for method in ("dense", "magnitude")
     )
+    assert len(list((tmp_path / "out" / "lm_eval").glob("*.json"))) == 4  # one document per model variant
     capsys.readouterr()
     assert main(["leaderboard", "--format", "csv"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 4
@@ -41,6 +42,7 @@ def test_dry_run_refuses_unknown_models_and_tasks_and_too_few_gpus(tmp_path, cap
         (["--model", str(EMBEDDED_MODEL_DIR)], "needs 1 GPU(s)"),
         (["--model", str(EMBEDDED_MODEL_DIR), "--tasks", "aime2023"], "unknown task 'aime2023'"),
         (["--model", str(EMBEDDED_MODEL_DIR), "--vllm", "tensor_parallel_size"], "--vllm takes OPTION=VALUE"),
+        (["--model", str(EMBEDDED_MODEL_DIR), "--ignore", "mlp.(gate"], "is not a regular expression"),
     ):
         assert main(["run", "--config", str(config), "--dry-run", *extra]) == 2
         error = capsys.readouterr().err.strip()
@@ -64,3 +66,10 @@ def test_vllm_flags_set_engine_options_that_decide_the_gpus_a_variant_needs(caps
     assert "GPUs: 8 per variant job; 8 available" in capsys.readouterr().out
     assert main(argv + ["--dry-run", "--gpus", "4"]) == 2
     assert "needs 8 GPU(s)" in capsys.readouterr().err
+
+
+def test_dry_run_refuses_estimate_assumptions_that_are_not_positive_numbers(tmp_path, capsys):
+    config = tmp_path / "plan.yaml"
+    config.write_text("estimate: {peak_tflops: 0}\n")
+    assert main(["run", "--config", str(config), "--dry-run"]) == 2
+    assert "estimate.peak_tflops must be a positive number" in capsys.readouterr().err

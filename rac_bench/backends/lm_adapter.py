@@ -62,6 +62,7 @@ class RacBenchLM(LM):
         self.progress = progress
         self.records: list[SampleRecord] = []
         self.generate_seconds = 0.0  # time spent inside the backend's generate calls
+        self.generated_tokens = 0  # tokens those calls generated (resumed chunks not included)
 
     @property
     def tokenizer_name(self) -> str:
@@ -121,6 +122,7 @@ class RacBenchLM(LM):
                     started = time.perf_counter()
                     generations = self.backend.generate(prompts, chunk_settings)
                     self.generate_seconds += time.perf_counter() - started
+                    self.generated_tokens += sum(g.generated_tokens for g in generations)
                     if self.generation_log:
                         self.generation_log.save(
                             [(*k, prompt, asdict(g)) for k, prompt, g in zip(keys, prompts, generations)]

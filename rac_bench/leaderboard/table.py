@@ -54,4 +54,8 @@ def cell_row(cell: dict) -> list:
 
 
 def render_table(cells: list[dict], table_format: str = "simple") -> str:
-    return tabulate([cell_row(c) for c in cells], headers=HEADERS, tablefmt=table_format, disable_numparse=True)
+    """The run's table; with several models, a model column first."""
+    rows, headers = [cell_row(c) for c in cells], HEADERS
+    if len({c["model"] for c in cells}) > 1:
+        rows, headers = [[c["model"], *row] for c, row in zip(cells, rows)], ["model", *HEADERS]
+    return tabulate(rows, headers=headers, tablefmt=table_format, disable_numparse=True)
