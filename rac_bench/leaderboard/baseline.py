@@ -71,7 +71,24 @@ def load_baseline(path: Path) -> list[dict]:
         raise StoreError(
             f"baseline {path} is not a {FORMAT} document; make one with `rac-bench leaderboard --format json`"
         )
+    for number, cell in enumerate(document["cells"], 1):
+        if not _well_formed(cell):
+            raise StoreError(
+                f"baseline {path} cell {number} is malformed: it needs model, task, method, pattern, sparsity, "
+                "settings and metrics of {value, low, high}; make baselines with `rac-bench leaderboard --format json`"
+            )
     return document["cells"]
+
+
+def _well_formed(cell) -> bool:
+    try:
+        identity(cell)
+        estimates = cell["metrics"].values()
+        return isinstance(cell["settings"], dict) and all(
+            all(isinstance(e[k], (int, float)) for k in ("value", "low", "high")) for e in estimates
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
 
 
 @dataclass(frozen=True)
