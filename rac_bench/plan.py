@@ -74,22 +74,12 @@ def text_corpus(config: RunConfig) -> TextCorpus:
     )
 
 
-@dataclass(frozen=True)
-class Cell:
-    variant: ModelVariant
-    task: str
-
-
 def model_variants(config: RunConfig) -> list[ModelVariant]:
     variants = []
     for method in config.all_methods:
         for target in [DENSE_TARGET] if method == "dense" else config.targets:
             variants.append(ModelVariant(method, target))
     return variants
-
-
-def plan_cells(config: RunConfig) -> list[Cell]:
-    return [Cell(variant, task) for variant in model_variants(config) for task in config.tasks]
 
 
 def evaluation_settings(config: RunConfig, task: str) -> dict:
