@@ -48,7 +48,7 @@ def test_text_source_reads_jsonl_documents_and_rejects_a_corpus_shorter_than_a_w
     with pytest.raises(CalibrationError, match="fewer than one window of 100000"):
         text_sequences(tokenizer, TextCorpus(str(corpus), windows=1, length=100000))
     corpus.write_text('{"title": "no text field"}\n')
-    with pytest.raises(CalibrationError, match="corpus.jsonl:1 is not a text record"):
+    with pytest.raises(CalibrationError, match="corpus.jsonl:1 is not a JSON object with a string .text. field"):
         text_sequences(tokenizer, TextCorpus(str(corpus), windows=1, length=10))
 
 

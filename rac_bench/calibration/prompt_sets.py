@@ -7,11 +7,11 @@ Questions are drawn with a seeded shuffle, so a prompt set, a count and a seed a
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from rac_bench.calibration.jsonl import read_string_field
 from rac_bench.errors import CalibrationError, ConfigError
 from rac_bench.task_data import data_dir
 
@@ -69,16 +69,7 @@ def _local(path: Path, field: str) -> list[str]:
         raise CalibrationError(
             f"calibration file {path} does not exist; put it there or unset --data-dir to use the hub"
         )
-    questions = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                questions.append(str(json.loads(line)[field]))
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise CalibrationError(f"{path}:{number} is not a JSON object with a {field!r} field") from None
-    return questions
+    return read_string_field(path, field)
 
 
 def _hub(source: HubProblems, count: int, seed: int) -> list[str]:

@@ -8,13 +8,13 @@ random offsets.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from rac_bench.calibration.jsonl import read_string_field
 from rac_bench.errors import CalibrationError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -61,20 +61,7 @@ def check_corpus_reference(source: str) -> None:
 def _local_documents(path: Path) -> list[str]:
     if path.suffix == ".txt":
         return [path.read_text(encoding="utf-8")]
-    documents = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                documents.append(json.loads(line)["text"])
-                if not isinstance(documents[-1], str):
-                    raise TypeError
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise CalibrationError(
-                    f"{path}:{line_number} is not a text record; expected JSON lines with a string 'text'"
-                ) from None
-    return documents
+    return read_string_field(path, "text")
 
 
 def _hub_documents(source: str, tokens_wanted: int):
