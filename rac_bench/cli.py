@@ -238,11 +238,10 @@ def _traces(args) -> int:
     return 0
 
 
-def _selected_cells(store, models: str | None, tasks: str | None) -> list[dict]:
-    from rac_bench.config import _split
+def _selected_cells(store, models: list[str] | None, tasks: list[str] | None) -> list[dict]:
     from rac_bench.errors import StoreError
 
-    cells = store.latest_cells(_split(models) if models else None, _split(tasks) if tasks else None)
+    cells = store.latest_cells(models, tasks)
     if not cells:
         raise StoreError(
             f"store {store.path} holds no finished cells" + (" for that selection" if models or tasks else "")
@@ -269,7 +268,9 @@ def _leaderboard(args) -> int:
             raise ConfigError(f"--out {args.out} is a directory; give a file path")
     store = open_store(args.store, create=False)
     try:
-        cells = _selected_cells(store, args.model, args.tasks)
+        cells = _selected_cells(
+            store, _split(args.model) if args.model else None, _split(args.tasks) if args.tasks else None
+        )
         commands = store.commands({cell["run_id"] for cell in cells})
         examples = {cell["cell_key"]: store.examples(cell["cell_key"]) for cell in cells} if "html" in formats else {}
     finally:
@@ -299,8 +300,7 @@ def _gate(args) -> int:
     baseline = load_baseline(args.baseline)
     store = open_store(args.store, create=False)
     try:
-        models = sorted({cell["model"] for cell in baseline})
-        cells = _selected_cells(store, ",".join(models), ",".join(sorted({c["task"] for c in baseline})))
+        cells = _selected_cells(store, sorted({c["model"] for c in baseline}), sorted({c["task"] for c in baseline}))
     finally:
         store.close()
     comparisons = compare(baseline, cells, args.metric, args.tolerance)
