@@ -138,6 +138,13 @@ def summarize(
             )
         },
         "truncation_rate": metrics.mean([float(r["truncated"]) for r in records]),
+        # the same two means with 95% bootstrap intervals over problems, as the accuracy has
+        "thinking_tokens_estimate": metrics.bootstrap_mean(
+            metrics.per_problem_means(problem_ids, [r["thinking_tokens"] for r in records])
+        ).to_dict(),
+        "truncation_estimate": metrics.bootstrap_mean(
+            metrics.per_problem_means(problem_ids, [float(r["truncated"]) for r in records])
+        ).to_dict(),
         # what one request waits for its answer: the wall time of the engine call (batch) that produced it
         "mean_latency_seconds": metrics.mean([r["seconds"] for r in records]),
         "generated_tokens": generated,

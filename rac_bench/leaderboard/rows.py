@@ -35,8 +35,15 @@ COLUMNS = [
     Column("accuracy [95% CI]", "estimate", lambda c: c["accuracy"], True),
     Column("Δ vs dense [95% CI]", "estimate", lambda c: c.get("delta_vs_dense"), True),
     Column("pass@1 [95% CI]", "estimate", _pass_at_1, True),
-    Column("think tok", "number", lambda c: c["mean_thinking_tokens"], None, 1),  # neither more nor fewer is better
-    Column("truncated", "number", lambda c: c["truncation_rate"], False),
+    # neither more nor fewer thinking tokens is better; cells stored before the intervals existed show the mean
+    Column(
+        "think tok [95% CI]",
+        "estimate",
+        lambda c: c.get("thinking_tokens_estimate", c["mean_thinking_tokens"]),
+        None,
+        1,
+    ),
+    Column("truncated [95% CI]", "estimate", lambda c: c.get("truncation_estimate", c["truncation_rate"]), False),
     Column("latency s", "number", lambda c: c.get("mean_latency_seconds"), False, 3),
     Column("prune s", "number", lambda c: c["prune_seconds"], False, 1),
 ]
@@ -60,9 +67,9 @@ def numeric(value) -> float | None:
 def _text(column: Column, value) -> str:
     if value is None:
         return "-"
-    if column.kind == "estimate":
-        return format_estimate(value, signed=column.name.startswith("Δ"))
-    if column.kind == "number":
+    if column.kind == "estimate" and isinstance(value, dict):
+        return format_estimate(value, signed=column.name.startswith("Δ"), digits=column.digits)
+    if column.kind in ("number", "estimate"):
         number = numeric(value)
         return "-" if number is None else f"{number:.{column.digits}f}"
     return str(value)

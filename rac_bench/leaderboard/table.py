@@ -18,11 +18,11 @@ HEADERS = [
 ]
 
 
-def format_estimate(estimate: dict | None, signed: bool = False) -> str:
+def format_estimate(estimate: dict | None, signed: bool = False, digits: int = 3) -> str:
     if estimate is None:
         return "-"
-    sign = "+" if signed else ""
-    return f"{estimate['value']:{sign}.3f} [{estimate['low']:{sign}.3f}, {estimate['high']:{sign}.3f}]"
+    spec = f"{'+' if signed else ''}.{digits}f"
+    return f"{estimate['value']:{spec}} [{estimate['low']:{spec}}, {estimate['high']:{spec}}]"
 
 
 def target_label(cell: dict) -> str:

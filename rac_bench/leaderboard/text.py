@@ -69,7 +69,9 @@ def render_csv(cells: list[dict]) -> str:
         for column, entry in zip(COLUMNS, row):
             value = column.read(cell)
             if column.kind == "estimate":
-                values += [value[k] if value else "" for k in ("value", "low", "high")]
+                if not isinstance(value, dict):  # no interval stored: the point value alone
+                    value = {"value": value, "low": "", "high": ""} if value is not None else {}
+                values += [value.get(k, "") for k in ("value", "low", "high")]
             elif column.kind == "number":
                 number = numeric(value)
                 values.append("" if number is None else number)
