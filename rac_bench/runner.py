@@ -33,6 +33,7 @@ from rac_bench.files import write_atomic
 from rac_bench.plan import (
     DENSE_TARGET,
     ModelVariant,
+    calibration_fingerprint,
     cell_fingerprint,
     evaluation_settings,
     model_variants,
@@ -188,8 +189,8 @@ class DenseModel:
     calibration: CalibrationProvider
 
 
-def variant_cell_keys(config: RunConfig, variant: ModelVariant, model_fp: str) -> dict[str, str]:
-    variant_fp = variant.fingerprint(config, model_fp)
+def cell_keys(config: RunConfig, variant_fp: str) -> dict[str, str]:
+    """A model variant's cell key for each task."""
     return {task: cell_fingerprint(config, variant_fp, task) for task in config.tasks}
 
 
@@ -197,8 +198,9 @@ def run_variant(config: RunConfig, store: Store, run_id: str, dense: DenseModel,
     """Prune (or reuse) one model variant and evaluate its unfinished cells, each stored as it finishes.
     Returns the keys of all its cells. Dense's cells must be finished first: the deltas are paired with them."""
     variant_fp = variant.fingerprint(config, dense.fingerprint)
-    keys = variant_cell_keys(config, variant, dense.fingerprint)
-    dense_keys = variant_cell_keys(config, ModelVariant("dense", DENSE_TARGET), dense.fingerprint)
+    keys = cell_keys(config, variant_fp)
+    dense_keys = cell_keys(config, ModelVariant("dense", DENSE_TARGET).fingerprint(config, dense.fingerprint))
+    source = parse_method_spec(variant.method).source
     pending = [task for task, key in keys.items() if not (config.resume and store.cell(key))]
     if not pending:
         log.info("%s %s: every cell is in the store; skipped", variant.method, variant.target.label)
@@ -238,9 +240,13 @@ def run_variant(config: RunConfig, store: Store, run_id: str, dense: DenseModel,
             "variant_fingerprint": variant_fp,
             "checkpoint": str(path) if report is not None else None,
             "prune_seconds": report["prune_seconds"] if report else 0.0,
-            "calibration_seconds": calibration.seconds.get(parse_method_spec(variant.method).source or "", 0.0),
+            "calibration_seconds": calibration.seconds.get(source or "", 0.0),
             "pruning": report,
-            "settings": {**evaluation_settings(config, task_name), **calibration_settings(config)},
+            "settings": {
+                **evaluation_settings(config, task_name),
+                "calibration": calibration_fingerprint(source, config) if source else None,
+                "ignore": config.ignore,
+            },
             "provenance": run_provenance,
             **evaluation.summary,
         }
@@ -302,12 +308,3 @@ def _run(config: RunConfig, stores: list[Store], command: str) -> RunResult:
     for name, text in exports.items():  # every document rendered first: a rendering error writes nothing
         write_atomic(output_dir / name, text)
     return RunResult(output_dir, cells, table)
-
-
-def calibration_settings(config: RunConfig) -> dict:
-    return {
-        "calibration_prompts": config.calibration_prompts,
-        "calibration_samples": config.calibration_samples,
-        "trace_sampling": [config.trace_temperature, config.trace_top_p, config.trace_max_new_tokens],
-        "ignore": config.ignore,
-    }
