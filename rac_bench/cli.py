@@ -132,7 +132,7 @@ def _run(args) -> int:
         )
     }
     if args.vllm:
-        options["vllm"] = _engine_options(args.config, args.vllm)
+        options["vllm"] = _engine_options(args.vllm)
     config = build_config(args.config, **options)
     if args.dry_run:
         from rac_bench.estimate import plan_report
@@ -145,14 +145,13 @@ def _run(args) -> int:
     return 0
 
 
-def _engine_options(config_file: Path | None, flags: list[str]) -> dict:
-    """The config file's vllm: mapping updated by --vllm OPTION=VALUE flags (values read as YAML scalars)."""
+def _engine_options(flags: list[str]) -> dict:
+    """--vllm OPTION=VALUE flags as a mapping (values read as YAML scalars); it updates the config file's vllm:."""
     import yaml
 
-    from rac_bench.config import build_config
     from rac_bench.errors import ConfigError
 
-    options = dict(build_config(config_file).vllm) if config_file else {}
+    options = {}
     for flag in flags:
         name, separator, value = flag.partition("=")
         if not separator or not name.strip():

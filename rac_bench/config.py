@@ -164,7 +164,12 @@ def build_config(config_file: Path | None = None, **overrides) -> RunConfig:
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {config_file} must be a mapping of option: value")
         values.update(loaded)
-    values.update({key: value for key, value in overrides.items() if value is not None})
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        # a mapping given on the command line (e.g. --vllm options) updates the file's, key by key
+        both_mappings = isinstance(value, dict) and isinstance(values.get(key), dict)
+        values[key] = {**values[key], **value} if both_mappings else value
     accepted = {f.name for f in fields(RunConfig)}
     unknown = sorted(set(values) - accepted)
     if unknown:

@@ -73,3 +73,12 @@ def test_dry_run_refuses_estimate_assumptions_that_are_not_positive_numbers(tmp_
     config.write_text("estimate: {peak_tflops: 0}\n")
     assert main(["run", "--config", str(config), "--dry-run"]) == 2
     assert "estimate.peak_tflops must be a positive number" in capsys.readouterr().err
+
+
+def test_vllm_flags_update_the_config_files_engine_options_key_by_key(tmp_path):
+    from rac_bench.config import build_config
+
+    config = tmp_path / "engine.yaml"
+    config.write_text("vllm: {max_model_len: 4096, tensor_parallel_size: 2}\n")
+    merged = build_config(config, vllm={"tensor_parallel_size": 4}).vllm
+    assert merged == {"max_model_len": 4096, "tensor_parallel_size": 4}
