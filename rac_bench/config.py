@@ -144,11 +144,11 @@ def _non_negative_float(name: str, value) -> float:
 
 def check_writable(directory: Path) -> None:
     """The directory, or the nearest ancestor that exists, must be a writable directory; nothing is created."""
-    existing = directory.resolve()
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write to output directory {directory}: {existing} is not a writable directory")
+    from rac_bench.files import unwritable_ancestor
+
+    blocked = unwritable_ancestor(directory)
+    if blocked is not None:
+        raise ConfigError(f"cannot write to output directory {directory}: {blocked} is not a writable directory")
 
 
 def build_config(config_file: Path | None = None, **overrides) -> RunConfig:

@@ -1,4 +1,4 @@
-"""Output files are written whole or not at all."""
+"""Output files: where they may go, and written whole or not at all."""
 
 from __future__ import annotations
 
@@ -25,3 +25,12 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         os.unlink(f.name)
         raise
+
+
+def unwritable_ancestor(path: Path) -> Path | None:
+    """The nearest existing ancestor of `path` (itself when it exists) when that is not a writable directory, else
+    None: where a new file or directory at `path` could not be created. Nothing is created."""
+    existing = Path(path).resolve()
+    while not existing.exists():
+        existing = existing.parent
+    return None if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK) else existing

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rac_bench.errors import StoreError
+from rac_bench.files import unwritable_ancestor
 
 APPLICATION_ID = 0x52414342  # "RACB" in the SQLite header: tells our stores from other databases
 SCHEMA_VERSION = 1
@@ -243,8 +244,6 @@ def check_store(path: Path | None) -> None:
     if path.exists():
         open_store(path, create=False).close()
         return
-    existing = path.resolve().parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise StoreError(f"cannot create store {path}: {existing} is not a writable directory")
+    blocked = unwritable_ancestor(path.parent)
+    if blocked is not None:
+        raise StoreError(f"cannot create store {path}: {blocked} is not a writable directory")
