@@ -7,6 +7,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def isolated_session_store(tmp_path_factory):
+    """Module- and session-scoped fixtures run before the per-test fixture below, so the whole session starts
+    with its own cache and results store too: never the user's, and never a store left by an earlier session."""
+    directory = tmp_path_factory.mktemp("session")
+    saved = {name: os.environ.get(name) for name in ("RAC_BENCH_CACHE", "RAC_BENCH_STORE")}
+    os.environ["RAC_BENCH_CACHE"] = str(directory / "cache")
+    os.environ["RAC_BENCH_STORE"] = str(directory / "store" / "results.sqlite")
+    yield
+    for name, value in saved.items():
+        os.environ.pop(name) if value is None else os.environ.update({name: value})
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
     """Traces, checkpoints and the results store go to a per-test directory, never the user's."""
