@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -141,6 +142,21 @@ def _to_device(value, device: torch.device):
     return value
 
 
+@contextmanager
+def _outside_layers_on(model: nn.Module, layers: nn.ModuleList, device: torch.device):
+    """Within the block, everything outside the decoder layers is on `device` (a no-op when it is there already);
+    afterwards it is back where it was."""
+    home = next(model.parameters()).device
+    if device == home:
+        yield
+        return
+    _place_outside_layers(model, layers, device)
+    try:
+        yield
+    finally:
+        _place_outside_layers(model, layers, home)
+
+
 def _place_outside_layers(model: nn.Module, layers: nn.ModuleList, device: torch.device) -> None:
     """Move every parameter and buffer outside the decoder layers (embeddings, rotary tables, final norm,
     lm_head) to `device`; the decoder layers stay where they are."""
@@ -236,79 +252,54 @@ def prune_model(
     layers = find_decoder_layers(model)
     home = next(model.parameters()).device
     device = torch.device(device) if device is not None else home
-    offload = device != home
-    if offload:
-        _place_outside_layers(model, layers, device)
-    try:
-        return _prune_layers(
-            model,
-            layers,
-            prune,
-            target,
-            calibration,
-            ignore,
-            progress,
-            token_weights,
-            share_statistics,
-            device,
-            started,
-        )
-    finally:
-        if offload:
-            _place_outside_layers(model, layers, home)
-
-
-def _prune_layers(
-    model, layers, prune, target, calibration, ignore, progress, token_weights, share_statistics, device, started
-) -> PruningReport:
-    home = next(layers[0].parameters()).device
-    report = PruningReport()
-    states = None
-    if calibration is not None:
-        if not calibration or all(len(ids) == 0 for ids in calibration):
-            raise CalibrationError("the calibration set is empty; give at least one non-empty sequence")
-        report.calibration_tokens = int(sum(len(ids) for ids in calibration))
-        widest = max((m.in_features for m in prunable_linears(layers[0], ignore).values()), default=0)
-        if report.calibration_tokens < widest:
-            log.warning(
-                "only %d calibration tokens for layer inputs %d wide: H is rank-deficient and only dampening keeps "
-                "it invertible (the paper uses 1,000,000 tokens)",
-                report.calibration_tokens,
-                widest,
-            )
-        states = [
-            (_to_device(hidden, home), _to_device(kwargs, home))
-            for hidden, kwargs in _capture_first_layer_inputs(model, layers[0], calibration, device)
-        ]
-    phases = dict.fromkeys(("capture", "statistics", "prune", "propagate"), 0.0)
-    phases["capture"] = time.perf_counter() - started
-    for index, layer in enumerate(tqdm(layers, desc="pruning layers", disable=not progress, leave=False)):
-        layer_started = time.perf_counter()
-        layer.to(device)
-        linears = prunable_linears(layer, ignore)
-        if states is not None:
-            statistics = gather_statistics(layer, linears, states, token_weights, share_statistics)
-        phases["statistics"] += time.perf_counter() - layer_started
-        for name, module in linears.items():
-            module_started = time.perf_counter()
-            dense = module.weight.detach().clone()
-            pruned = prune(dense, statistics[name] if states is not None else None, target)
-            module.weight.copy_(pruned)
-            report.layers.append(
-                LayerReport(
-                    name=f"layers.{index}.{name}",
-                    sparsity=float((pruned == 0).float().mean()),
-                    relative_error=statistics[name].relative_error(dense, pruned) if states is not None else None,
-                    seconds=time.perf_counter() - module_started,
+    with _outside_layers_on(model, layers, device):
+        report = PruningReport()
+        states = None
+        if calibration is not None:
+            if not calibration or all(len(ids) == 0 for ids in calibration):
+                raise CalibrationError("the calibration set is empty; give at least one non-empty sequence")
+            report.calibration_tokens = int(sum(len(ids) for ids in calibration))
+            widest = max((m.in_features for m in prunable_linears(layers[0], ignore).values()), default=0)
+            if report.calibration_tokens < widest:
+                log.warning(
+                    "only %d calibration tokens for layer inputs %d wide: H is rank-deficient and only dampening keeps "
+                    "it invertible (the paper uses 1,000,000 tokens)",
+                    report.calibration_tokens,
+                    widest,
                 )
-            )
-            phases["prune"] += report.layers[-1].seconds
-        propagate_started = time.perf_counter()
-        if states is not None and index + 1 < len(layers):  # the last layer's outputs feed nothing
-            states = [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
-        phases["propagate"] += time.perf_counter() - propagate_started
-        layer.to(home)
-        report.decoder_layer_seconds.append(time.perf_counter() - layer_started)
-    report.phase_seconds = phases
-    report.seconds = time.perf_counter() - started
-    return report
+            states = [
+                (_to_device(hidden, home), _to_device(kwargs, home))
+                for hidden, kwargs in _capture_first_layer_inputs(model, layers[0], calibration, device)
+            ]
+        phases = dict.fromkeys(("capture", "statistics", "prune", "propagate"), 0.0)
+        phases["capture"] = time.perf_counter() - started
+        for index, layer in enumerate(tqdm(layers, desc="pruning layers", disable=not progress, leave=False)):
+            layer_started = time.perf_counter()
+            layer.to(device)
+            linears = prunable_linears(layer, ignore)
+            if states is not None:
+                statistics = gather_statistics(layer, linears, states, token_weights, share_statistics)
+            phases["statistics"] += time.perf_counter() - layer_started
+            for name, module in linears.items():
+                module_started = time.perf_counter()
+                dense = module.weight.detach().clone()
+                pruned = prune(dense, statistics[name] if states is not None else None, target)
+                module.weight.copy_(pruned)
+                report.layers.append(
+                    LayerReport(
+                        name=f"layers.{index}.{name}",
+                        sparsity=float((pruned == 0).float().mean()),
+                        relative_error=statistics[name].relative_error(dense, pruned) if states is not None else None,
+                        seconds=time.perf_counter() - module_started,
+                    )
+                )
+                phases["prune"] += report.layers[-1].seconds
+            propagate_started = time.perf_counter()
+            if states is not None and index + 1 < len(layers):  # the last layer's outputs feed nothing
+                states = [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
+            phases["propagate"] += time.perf_counter() - propagate_started
+            layer.to(home)
+            report.decoder_layer_seconds.append(time.perf_counter() - layer_started)
+        report.phase_seconds = phases
+        report.seconds = time.perf_counter() - started
+        return report
