@@ -64,8 +64,8 @@ document.body.dataset.ready = "1";
 
 def _table(cells: list[dict]) -> str:
     rows = leaderboard_rows(cells)
-    columns = [c for c in COLUMNS if c.name not in ("model", "task")]
-    keep = [i for i, c in enumerate(COLUMNS) if c.name not in ("model", "task")]
+    keep = [i for i, c in enumerate(COLUMNS) if c.name not in ("model", "task")]  # the section's heading says them
+    columns = [COLUMNS[i] for i in keep]
     head = "".join(f'<th scope="col" aria-sort="none">{html.escape(c.name)}</th>' for c in columns)
     body = []
     for cell, row in zip(order_cells(cells), rows):
