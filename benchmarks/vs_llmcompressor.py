@@ -167,7 +167,7 @@ def flops(threads: int, tokens: int = 2048, adds: int = 8) -> dict:
     """fp32 GFLOP/s: a square matmul (this machine's peak: the best of three sizes) and Hessian accumulation,
     `adds` batches of `tokens` rows into InputStatistics, then H read once. Accumulation is reported against
     the 2 * tokens * width^2 flops of a full x^T x ("effective") and against the flops it performs: only
-    the column blocks on and above the diagonal are multiplied."""
+    the column blocks on and above the diagonal are multiplied. Then the kernels of `kernel_timings`."""
     import torch
 
     from rac_bench.pruning.statistics import SYMMETRIC_BLOCK, InputStatistics
@@ -201,11 +201,11 @@ def flops(threads: int, tokens: int = 2048, adds: int = 8) -> dict:
         performed = sum((edges[i + 1] - edges[i]) * (width - edges[i]) for i in range(blocks)) / width**2
         result[f"hessian_{width}_effective"] = 2 * adds * tokens * width**2 / elapsed / 1e9
         result[f"hessian_{width}_performed"] = performed * result[f"hessian_{width}_effective"]
-    result.update(forward_kernels(seconds))
+    result.update(kernel_timings(seconds))
     return result
 
 
-def forward_kernels(seconds) -> dict:
+def kernel_timings(seconds) -> dict:
     """What the calibration passes are made of, on one 512-token sequence of the benchmark model: each
     projection's GFLOP/s, and attention's milliseconds with torch's flash, math and eager implementations;
     and what the solver cannot avoid: milliseconds to factorise one Hessian of each input width."""
