@@ -15,10 +15,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from rac_bench.config import RunConfig
 from rac_bench.errors import ConfigError, ModelLoadError
-from rac_bench.methods.spec import parse_method_spec
-from rac_bench.plan import model_variants
+from rac_bench.plan import Plan, Variant
 from rac_bench.pruning.sparsegpt import sparsegpt_prune
 from rac_bench.tasks import get_task
 
@@ -161,17 +159,13 @@ def _shape_from_config(config: dict) -> ModelShape:
     )
 
 
-def calibration_tokens(config: RunConfig, source: str | None, prompt_tokens: int) -> int:
-    """Tokens a calibration source feeds the pruner: prompts are short; traces add the generated thinking."""
+def calibration_tokens(plan: Plan, variant: Variant, prompt_tokens: int) -> int:
+    """Tokens a variant's calibration source feeds the pruner, within the budget."""
+    source = variant.spec.source
     if source is None:
         return 0
-    budget = config.calibration_tokens
-    if source == "text":
-        tokens = config.calibration_text_windows * config.calibration_text_length
-    elif source.startswith("traces"):
-        tokens = config.calibration_samples * (config.trace_max_new_tokens + prompt_tokens)
-    else:
-        tokens = config.calibration_samples * prompt_tokens
+    tokens = source.estimate_tokens(plan.config.calibration, prompt_tokens)
+    budget = plan.config.calibration.tokens
     return min(tokens, budget) if budget else tokens
 
 
@@ -188,48 +182,41 @@ class ModelPlan:
     disk_bytes: float
 
 
-def _model_plan(config: RunConfig, costs: Assumptions) -> ModelPlan:
+def _eval_tokens(plan: Plan, mean_response: dict) -> int:
+    """Generated tokens of one variant's evaluation on every task."""
+    config, tokens = plan.config, 0
+    for task_plan in plan.tasks:
+        task = get_task(task_plan.name)
+        budget = config.evaluation.max_new_tokens or task.generation.max_new_tokens
+        responses = min(config.evaluation.limit or task.size, task.size) * (config.evaluation.samples or task.samples)
+        tokens += responses * min(mean_response.get(task.name, budget), budget)
+    return tokens
+
+
+def _model_plan(plan: Plan, model: str | None, costs: Assumptions) -> ModelPlan:
     """One model's variants with their calibration, pruning and evaluation costs."""
-    shape, shape_source = model_shape(config.model)
+    shape, shape_source = model_shape(model)
     decode_tokens_per_second = costs.decode_utilization * costs.peak_tflops * 1e12 / (2 * shape.parameters)
     prune_flops_per_second = costs.prune_utilization * costs.peak_tflops * 1e12
-    mean_response = dict(costs.response_tokens)
-    rows, eval_total, hours, trace_tokens = [], 0, 0.0, 0
-    variants = model_variants(config)
-    for variant in variants:
-        spec = parse_method_spec(variant.method)
-        method, source = spec.method, spec.source
-        tokens = calibration_tokens(config, source, costs.prompt_tokens)
-        if source == "traces":  # on-policy: generated once per model and shared by every traces method
+    eval_tokens = _eval_tokens(plan, dict(costs.response_tokens))
+    eval_hours = eval_tokens / decode_tokens_per_second / 3600
+    rows, hours, trace_tokens = [], 0.0, 0
+    for variant in plan.variants:
+        source = variant.spec.source
+        tokens = calibration_tokens(plan, variant, costs.prompt_tokens)
+        if source is not None and source.name == "traces":  # on-policy: generated once, shared by every method
             trace_tokens = max(trace_tokens, tokens)
-        solve = getattr(method, "algorithm", None) is sparsegpt_prune
+        solve = getattr(variant.spec.method, "algorithm", None) is sparsegpt_prune
         prune_hours = shape.prune_flops(tokens, solve) / prune_flops_per_second / 3600 if source else 0.0
-        eval_tokens = 0
-        for task_name in config.tasks:
-            task = get_task(task_name)
-            budget = config.max_new_tokens or task.generation.max_new_tokens
-            responses = min(config.limit or task.size, task.size) * (config.samples or task.samples)
-            eval_tokens += responses * min(mean_response.get(task_name, budget), budget)
-        eval_hours = eval_tokens / decode_tokens_per_second / 3600
-        eval_total += eval_tokens
         hours += prune_hours + eval_hours
-        target = variant.target.label if variant.method != "dense" else "-"
-        rows.append(
-            [
-                variant.method,
-                target,
-                source or "-",
-                f"{tokens:,}",
-                f"{prune_hours:.2f}",
-                f"{eval_tokens:,}",
-                f"{eval_hours:.1f}",
-            ]
-        )
+        target = "-" if variant.is_dense else variant.target.label
+        row = [variant.method, target, source.name if source else "-", f"{tokens:,}", f"{prune_hours:.2f}"]
+        rows.append([*row, f"{eval_tokens:,}", f"{eval_hours:.1f}"])
     hours += trace_tokens / decode_tokens_per_second / 3600
-    pruned = sum(1 for v in variants if v.method != "dense")
+    pruned = sum(1 for v in plan.variants if not v.is_dense)
     checkpoint = shape.parameters * costs.bytes_per_parameter
     lines = [
-        f"model {config.model or 'rac-bench/tiny-reasoner'}: {_count(shape.parameters)} parameters "
+        f"model {model or 'rac-bench/tiny-reasoner'}: {_count(shape.parameters)} parameters "
         f"({shape.layers} layers, hidden {shape.hidden}; shape from {shape_source}); decode at "
         f"{decode_tokens_per_second:,.0f} tokens/s per GPU; {pruned} checkpoints of {checkpoint / 1e9:.2f} GB",
         tabulate(
@@ -239,29 +226,29 @@ def _model_plan(config: RunConfig, costs: Assumptions) -> ModelPlan:
         ),
         "",
     ]
+    eval_total = eval_tokens * len(plan.variants)
     disk = pruned * checkpoint + trace_tokens * 6 + eval_total * 10  # JSON traces; responses in two tables
     return ModelPlan(lines, eval_total, trace_tokens, hours, disk)
 
 
-def plan_report(config: RunConfig, available_gpus: float) -> str:
+def plan_report(plan: Plan, available_gpus: float) -> str:
     """The plan as text; raises ConfigError when the cluster cannot hold one variant job."""
-    from rac_bench.executors import gpus_per_variant
-
+    config = plan.config
     costs = assumptions(config.estimate)
-    gpus = gpus_per_variant(config)
+    gpus = config.execution.gpus_per_variant()
     if gpus > available_gpus:
         raise ConfigError(
             f"each model variant needs {gpus:g} GPU(s) (gpus_per_cell, or vLLM tensor x data parallel size) but "
             f"the cluster has {available_gpus:g}; lower them, or give --gpus N to plan for a larger cluster"
         )
-    plans = [_model_plan(config.for_model(model), costs) for model in config.models]
-    variants = len(model_variants(config)) * len(config.models)
+    plans = [_model_plan(plan, model, costs) for model in plan.models]
     mean_response = dict(costs.response_tokens)
+    cells = len(plan.models) * len(plan.variants) * len(plan.tasks)
     lines = [
-        f"plan: {len(config.models)} model(s) x {len(model_variants(config))} variants x {len(config.tasks)} task(s) "
-        f"= {variants * len(config.tasks)} cells; executor {config.executor}, backend {config.backend}",
+        f"plan: {len(plan.models)} model(s) x {len(plan.variants)} variants x {len(plan.tasks)} task(s) "
+        f"= {cells} cells; executor {config.execution.executor}, backend {config.execution.backend}",
         "",
-        *[line for plan in plans for line in plan.lines],
+        *[line for model_plan in plans for line in model_plan.lines],
         f"generated tokens: {sum(p.eval_tokens for p in plans):,} for evaluation + "
         f"{sum(p.trace_tokens for p in plans):,} for RAC traces",
         f"GPU hours: {sum(p.gpu_hours for p in plans):.1f} on {costs.gpu}",
@@ -271,7 +258,7 @@ def plan_report(config: RunConfig, available_gpus: float) -> str:
         f"assumptions (override under `estimate:` in the config): {costs.peak_tflops:g} TFLOP/s peak, decode at "
         f"{costs.decode_utilization:.0%} of it, pruning at {costs.prune_utilization:.0%}; {costs.prompt_tokens} "
         "tokens per calibration prompt; mean response tokens "
-        + ", ".join(f"{task} {mean_response.get(task, '?')}" for task in config.tasks),
+        + ", ".join(f"{task.name} {mean_response.get(task.name, '?')}" for task in plan.tasks),
         "dry run: nothing was pruned, generated or written",
     ]
     return "\n".join(lines)

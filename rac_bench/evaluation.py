@@ -16,6 +16,7 @@ from lm_eval.tasks import TaskManager
 
 from rac_bench import metrics
 from rac_bench.backends.lm_adapter import GenerationLog, RacBenchLM
+from rac_bench.cells import CellResults
 from rac_bench.export import LM_EVAL_SECTIONS
 from rac_bench.scoring import score_response
 from rac_bench.tasks import TASKS_DIR, TaskInfo
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class TaskEvaluation:
     samples: list[dict]
-    summary: dict
+    results: CellResults
 
 
 @lru_cache(maxsize=1)
@@ -43,21 +44,43 @@ def generation_kwargs(task: TaskInfo, samples: int) -> dict:
 
 
 def evaluate_task(
-    backend,
-    tokenizer,
-    task: TaskInfo,
-    limit: int | None,
-    samples: int | None,
-    max_new_tokens: int | None,
-    seed: int,
-    pass_at_k: list[int] | None = None,
-    generation_log: GenerationLog | None = None,
+    backend, tokenizer, task: TaskInfo, settings, seed: int, generation_log: GenerationLog | None = None
 ) -> TaskEvaluation:
-    samples = samples or task.samples
-    lm = RacBenchLM(backend, tokenizer, seed=seed, max_new_tokens=max_new_tokens, generation_log=generation_log)
+    """One model on one task through lm-eval; `settings` is the run's EvaluationSettings (limit, samples,
+    max_new_tokens, pass_at_k)."""
+    samples = settings.samples or task.samples
+    lm = RacBenchLM(
+        backend, tokenizer, seed=seed, max_new_tokens=settings.max_new_tokens, generation_log=generation_log
+    )
+    loaded = _configured_task(task, samples, seed)
+    started = time.perf_counter()
+    results = lm_eval.evaluator.evaluate(
+        lm=lm,
+        task_dict=loaded,
+        limit=settings.limit,
+        log_samples=True,
+        apply_chat_template=True,
+        bootstrap_iters=0,
+    )
+    wall_seconds = time.perf_counter() - started
+    references = {s["doc_id"]: s for s in results["samples"][task.name]}
+    records = [_scored(task, record, references[record.doc_id]) for record in sorted(lm.records, key=_order)]
+    sections = {s: results[s][task.name] for s in LM_EVAL_SECTIONS if task.name in results.get(s, {})}
+    summary = summarize(
+        records,
+        Timing(wall_seconds, lm.generate_seconds, lm.generated_tokens, lm.resumed_samples),
+        results["results"][task.name],
+        json.loads(json.dumps(sections, default=str)),  # functions in configs become names
+        settings.pass_at_k,
+    )
+    return TaskEvaluation(records, summary)
+
+
+def _configured_task(task: TaskInfo, samples: int, seed: int) -> dict:
+    """The lm-eval task set up as simple_evaluate would, without its environment report (seconds of
+    subprocesses per call), and the global seeds set."""
     loaded = task_manager().load([task.name])
     task_object = loaded["tasks"][task.name]
-    # What simple_evaluate would set up, without its environment report (seconds of subprocesses per call).
     task_object.set_config(key="repeats", value=samples)
     task_object.set_config(key="generation_kwargs", value=generation_kwargs(task, samples), update=True)
     if task_object.get_config("num_fewshot") is None:
@@ -66,70 +89,69 @@ def evaluate_task(
     random.seed(seed)
     numpy.random.seed(seed)
     torch.manual_seed(seed)
-    started = time.perf_counter()
-    results = lm_eval.evaluator.evaluate(
-        lm=lm,
-        task_dict=loaded,
-        limit=limit,
-        log_samples=True,
-        apply_chat_template=True,
-        bootstrap_iters=0,
-    )
-    wall_seconds = time.perf_counter() - started
-    references = {s["doc_id"]: s for s in results["samples"][task.name]}
-    records = []
-    for record in sorted(lm.records, key=lambda r: (r.doc_id, r.sample_index)):
-        logged = references[record.doc_id]
-        generation = record.generation
-        score = score_response(task.scorer, generation.text, logged["target"], generation.finish_reason == "length")
-        records.append(
-            {
-                "task": task.name,
-                "doc_id": record.doc_id,
-                "problem_id": logged["doc"].get("id", record.doc_id),
-                "sample_index": record.sample_index,
-                "prompt": record.prompt,
-                "response": generation.text,
-                "reference": logged["target"],
-                "extracted": score.extracted,
-                "correct": score.correct,
-                "truncated": score.truncated,
-                "generated_tokens": generation.generated_tokens,
-                "thinking_tokens": generation.thinking_tokens,
-                "answer_tokens": generation.answer_tokens,
-                "finish_reason": generation.finish_reason,
-                "seconds": generation.seconds,
-            }
-        )
-    summary = summarize(records, wall_seconds, lm.generate_seconds, results["results"][task.name], pass_at_k)
-    summary["resumed_samples"] = lm.resumed_samples
-    # throughput of this run's own generation: resumed chunks took no time here
-    summary["tokens_per_second"] = lm.generated_tokens / lm.generate_seconds if lm.generate_seconds else float("nan")
-    sections = {s: results[s][task.name] for s in LM_EVAL_SECTIONS if task.name in results.get(s, {})}
-    summary["lm_eval_task"] = json.loads(json.dumps(sections, default=str))  # functions in configs become names
-    return TaskEvaluation(records, summary)
+    return loaded
+
+
+def _order(record) -> tuple:
+    return (record.doc_id, record.sample_index)
+
+
+def _scored(task: TaskInfo, record, logged: dict) -> dict:
+    """One sample's record: prompt, response, extracted answer, correctness and the engine's token counts."""
+    generation = record.generation
+    score = score_response(task.scorer, generation.text, logged["target"], generation.finish_reason == "length")
+    return {
+        "task": task.name,
+        "doc_id": record.doc_id,
+        "problem_id": logged["doc"].get("id", record.doc_id),
+        "sample_index": record.sample_index,
+        "prompt": record.prompt,
+        "response": generation.text,
+        "reference": logged["target"],
+        "extracted": score.extracted,
+        "correct": score.correct,
+        "truncated": score.truncated,
+        "generated_tokens": generation.generated_tokens,
+        "thinking_tokens": generation.thinking_tokens,
+        "answer_tokens": generation.answer_tokens,
+        "finish_reason": generation.finish_reason,
+        "seconds": generation.seconds,
+    }
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall_seconds: float  # the whole lm-eval evaluation
+    generate_seconds: float  # inside the backend's generate calls
+    generated_tokens: int  # by this run (resumed chunks not included)
+    resumed_samples: int
+
+
+def _estimates(problem_ids: list, records: list[dict], name: str) -> metrics.Estimate:
+    return metrics.bootstrap_mean(metrics.per_problem_means(problem_ids, [float(r[name]) for r in records]))
 
 
 def summarize(
-    records: list[dict],
-    wall_seconds: float,
-    generate_seconds: float,
-    lm_eval_metrics: dict,
-    pass_at_k: list[int] | None = None,
-) -> dict:
+    records: list[dict], timing: Timing, lm_eval_metrics: dict, lm_eval_task: dict, pass_at_k: list[int] | None = None
+) -> CellResults:
     problem_ids = [r["doc_id"] for r in records]
     correct = [r["correct"] for r in records]
     samples_per_problem = min(metrics.per_problem_counts(problem_ids)) if records else 0
     ks = pass_at_k or [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= samples_per_problem]
-    generated = sum(r["generated_tokens"] for r in records)
-    summary = {
-        "problems": len(set(problem_ids)),
-        "samples": len(records),
-        "accuracy": metrics.accuracy(problem_ids, correct).to_dict(),
-        "pass_at_k": {str(k): metrics.pass_at_k_estimate(problem_ids, correct, k).to_dict() for k in ks},
-        "mean_thinking_tokens": metrics.mean([r["thinking_tokens"] for r in records]),
-        "mean_answer_tokens": metrics.mean([r["answer_tokens"] for r in records]),
-        "thinking_tokens": {
+    maj = {}
+    if samples_per_problem > 1:
+        answers = [r["extracted"] for r in records]
+        maj[str(samples_per_problem)] = metrics.maj_at_k(problem_ids, answers, correct, samples_per_problem)
+    return CellResults(
+        problems=len(set(problem_ids)),
+        samples=len(records),
+        accuracy=metrics.accuracy(problem_ids, correct),
+        pass_at_k={str(k): metrics.pass_at_k_estimate(problem_ids, correct, k) for k in ks},
+        maj_at_k=maj,
+        thinking_tokens=_estimates(problem_ids, records, "thinking_tokens"),
+        answer_tokens=metrics.mean([r["answer_tokens"] for r in records]),
+        truncation=_estimates(problem_ids, records, "truncated"),
+        thinking_distribution={
             group: metrics.distribution([r["thinking_tokens"] for r in records if keep(r)])
             for group, keep in (
                 ("all", lambda r: True),
@@ -137,25 +159,15 @@ def summarize(
                 ("incorrect", lambda r: not r["correct"]),
             )
         },
-        "truncation_rate": metrics.mean([float(r["truncated"]) for r in records]),
-        # the same two means with 95% bootstrap intervals over problems, as the accuracy has
-        "thinking_tokens_estimate": metrics.bootstrap_mean(
-            metrics.per_problem_means(problem_ids, [r["thinking_tokens"] for r in records])
-        ).to_dict(),
-        "truncation_estimate": metrics.bootstrap_mean(
-            metrics.per_problem_means(problem_ids, [float(r["truncated"]) for r in records])
-        ).to_dict(),
         # what one request waits for its answer: the wall time of the engine call (batch) that produced it
-        "mean_latency_seconds": metrics.mean([r["seconds"] for r in records]),
-        "generated_tokens": generated,
-        "eval_seconds": wall_seconds,
-        "generate_seconds": generate_seconds,
-        "tokens_per_second": generated / generate_seconds if generate_seconds else float("nan"),
-        "lm_eval": {k: v for k, v in lm_eval_metrics.items() if k != "alias"},
-    }
-    if samples_per_problem > 1:
-        answers = [r["extracted"] for r in records]
-        summary["maj_at_k"] = {
-            str(samples_per_problem): metrics.maj_at_k(problem_ids, answers, correct, samples_per_problem).to_dict()
-        }
-    return summary
+        latency_seconds=metrics.mean([r["seconds"] for r in records]),
+        generated_tokens=sum(r["generated_tokens"] for r in records),
+        eval_seconds=timing.wall_seconds,
+        generate_seconds=timing.generate_seconds,
+        tokens_per_second=timing.generated_tokens / timing.generate_seconds
+        if timing.generate_seconds
+        else float("nan"),
+        resumed_samples=timing.resumed_samples,
+        lm_eval={k: v for k, v in lm_eval_metrics.items() if k != "alias"},
+        lm_eval_task=lm_eval_task,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from rac_bench.leaderboard.table import variant_label
+from rac_bench.cells import Cell
 
 LM_EVAL_SECTIONS = ("configs", "versions", "n-shot", "higher_is_better", "n-samples")
 
@@ -15,47 +15,48 @@ def file_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "variant"
 
 
-def lm_eval_results(cells: list[dict]) -> dict[str, dict]:
+def _document(cell: Cell, name: str) -> dict:
+    identity = cell.identity
+    return {
+        "results": {},
+        "group_subtasks": {},
+        **{section: {} for section in LM_EVAL_SECTIONS},
+        "config": {
+            "model": "rac-bench",
+            "model_args": f"pretrained={cell.checkpoint or identity.model}",
+            "model_name": identity.model,
+            "method": identity.method,
+            "sparsity": identity.sparsity,
+            "pattern": identity.pattern,
+            "variant_fingerprint": cell.variant_fingerprint,
+            "limit": cell.settings["limit"],
+            "bootstrap_iters": 0,
+            "random_seed": cell.settings["seed"],
+        },
+        "git_hash": cell.provenance["git_commit"],
+        "model_name": f"{identity.model} ({identity.variant_label})",
+        "model_name_sanitized": name,
+    }
+
+
+def lm_eval_results(cells: list[Cell]) -> dict[str, dict]:
     """{file name: results JSON}, one per model variant; a variant's tasks share one document, as one lm-eval
     call would."""
     documents: dict[str, dict] = {}
     for cell in cells:
-        label = variant_label(cell)
-        document = documents.setdefault(
-            file_name(f"{cell['model']}__{label}"),
-            {
-                "results": {},
-                "group_subtasks": {},
-                **{section: {} for section in LM_EVAL_SECTIONS},
-                "config": {
-                    "model": "rac-bench",
-                    "model_args": f"pretrained={cell['checkpoint'] or cell['model']}",
-                    "model_name": cell["model"],
-                    "method": cell["method"],
-                    "sparsity": cell["sparsity"],
-                    "pattern": cell["pattern"],
-                    "variant_fingerprint": cell["variant_fingerprint"],
-                    "limit": cell["settings"]["limit"],
-                    "bootstrap_iters": 0,
-                    "random_seed": cell["settings"]["seed"],
-                },
-                "git_hash": cell["provenance"]["git_commit"],
-                "model_name": f"{cell['model']} ({label})",
-                "model_name_sanitized": file_name(f"{cell['model']}__{label}"),
-            },
-        )
-        task = cell["task"]
-        accuracy = cell["accuracy"]
+        name = file_name(f"{cell.identity.model}__{cell.identity.variant_label}")
+        document = documents.setdefault(name, _document(cell, name))
+        task, accuracy = cell.identity.task, cell.results.accuracy
         document["results"][task] = {
             "alias": task,
-            **cell["lm_eval"],
+            **cell.results.lm_eval,
             # rac-bench's own estimate, with its bootstrap interval (lm-eval keeps a stderr only)
-            "rac_bench_accuracy,none": accuracy["value"],
-            "rac_bench_accuracy_ci_low,none": accuracy["low"],
-            "rac_bench_accuracy_ci_high,none": accuracy["high"],
+            "rac_bench_accuracy,none": accuracy.value,
+            "rac_bench_accuracy_ci_low,none": accuracy.low,
+            "rac_bench_accuracy_ci_high,none": accuracy.high,
         }
         document["group_subtasks"][task] = []
         for section in LM_EVAL_SECTIONS:
-            if section in cell.get("lm_eval_task", {}):
-                document[section][task] = cell["lm_eval_task"][section]
+            if section in cell.results.lm_eval_task:
+                document[section][task] = cell.results.lm_eval_task[section]
     return documents

@@ -19,11 +19,12 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from rac_bench.cells import Cell
 from rac_bench.errors import StoreError
 from rac_bench.files import unwritable_ancestor
 
 APPLICATION_ID = 0x52414342  # "RACB" in the SQLite header: tells our stores from other databases
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: rac-bench 0.1.0, whose cells were untyped dictionaries
 STORE_VARIABLE = "RAC_BENCH_STORE"
 BUSY_TIMEOUT_SECONDS = 120
 
@@ -111,8 +112,10 @@ class Store:
             )
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version != SCHEMA_VERSION:
+            written_by = " (written by rac-bench 0.1.0)" if version == 1 else ""
             raise StoreError(
-                f"store {self.path} has schema version {version}; this rac-bench reads version {SCHEMA_VERSION}"
+                f"store {self.path} has schema version {version}{written_by}; this rac-bench reads version "
+                f"{SCHEMA_VERSION}: give a new --store (results are not converted)"
             )
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
@@ -159,34 +162,38 @@ class Store:
                 [(cell_key, doc, index, prompt, json.dumps(generation)) for doc, index, prompt, generation in rows],
             )
 
-    # finished cells
-    def cell(self, cell_key: str) -> dict | None:
-        row = self.connection.execute("SELECT summary FROM cells WHERE cell_key = ?", (cell_key,)).fetchone()
-        return json.loads(row[0]) if row else None
+    def generation_log(self, cell_key: str, resume: bool) -> StoredGenerations:
+        return StoredGenerations(self, cell_key, resume)
 
-    def add_cell(self, cell_key: str, run_id: str, cell: dict, samples: list[dict]) -> None:
+    # finished cells
+    def cell(self, cell_key: str) -> Cell | None:
+        row = self.connection.execute("SELECT summary FROM cells WHERE cell_key = ?", (cell_key,)).fetchone()
+        return self._cell(row[0]) if row else None
+
+    def add_cell(self, cell: Cell, samples: list[dict]) -> None:
         """The cell and its samples in one transaction; its checkpointed generations are no longer needed."""
+        identity = cell.identity
         with self.transaction() as db:
-            db.execute("DELETE FROM samples WHERE cell_key = ?", (cell_key,))
+            db.execute("DELETE FROM samples WHERE cell_key = ?", (cell.key,))
             db.execute(
                 "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    cell_key,
-                    run_id,
-                    cell["model"],
-                    cell["method"],
-                    cell["pattern"],
-                    cell["sparsity"],
-                    cell["task"],
+                    cell.key,
+                    cell.run_id,
+                    identity.model,
+                    identity.method,
+                    identity.pattern,
+                    identity.sparsity,
+                    identity.task,
                     time.time(),
-                    json.dumps(cell),
+                    json.dumps(cell.to_dict()),
                 ),
             )
             db.executemany(
                 "INSERT INTO samples VALUES (?, ?, ?, ?)",
-                [(cell_key, s["doc_id"], s["sample_index"], json.dumps(s)) for s in samples],
+                [(cell.key, s["doc_id"], s["sample_index"], json.dumps(s)) for s in samples],
             )
-            db.execute("DELETE FROM generations WHERE cell_key = ?", (cell_key,))
+            db.execute("DELETE FROM generations WHERE cell_key = ?", (cell.key,))
 
     def samples(self, cell_key: str) -> list[dict]:
         rows = self.connection.execute(
@@ -194,7 +201,7 @@ class Store:
         )
         return [json.loads(record) for (record,) in rows]
 
-    def latest_cells(self, models: list[str] | None = None, tasks: list[str] | None = None) -> list[dict]:
+    def latest_cells(self, models: list[str] | None = None, tasks: list[str] | None = None) -> list[Cell]:
         """The most recently finished cell for each model, task, method, pattern and sparsity."""
         rows = self.connection.execute(
             "SELECT model, task, method, pattern, sparsity, summary FROM cells ORDER BY finished_at"
@@ -204,7 +211,13 @@ class Store:
             for model, task, method, pattern, sparsity, summary in rows
             if (not models or model in models) and (not tasks or task in tasks)
         }
-        return [json.loads(summary) for summary in latest.values()]
+        return [self._cell(summary) for summary in latest.values()]
+
+    def _cell(self, stored: str) -> Cell:
+        try:
+            return Cell.from_dict(json.loads(stored))
+        except (ValueError, KeyError, TypeError) as error:
+            raise StoreError(f"store {self.path} holds a cell this rac-bench cannot read ({error})") from None
 
     def commands(self, run_ids: set[str]) -> list[str]:
         """The commands of the given runs, oldest first: how to reproduce a leaderboard."""
@@ -219,6 +232,20 @@ class Store:
             if len(chosen) == 2:
                 break
         return [chosen[flag] for flag in (False, True) if flag in chosen]
+
+
+class StoredGenerations:
+    """The GenerationLog of one cell (see backends.lm_adapter): its finished chunks, kept here until the cell
+    is finished."""
+
+    def __init__(self, store: Store, cell_key: str, resume: bool):
+        self.store, self.cell_key, self.resume = store, cell_key, resume
+
+    def saved(self) -> dict:
+        return self.store.generations(self.cell_key) if self.resume else {}
+
+    def save(self, rows: list) -> None:
+        self.store.add_generations(self.cell_key, rows)
 
 
 def _check_header(path: Path) -> None:

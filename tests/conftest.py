@@ -53,12 +53,12 @@ def tiny_qwen2(seed: int = 0, hidden: int = 64, layers: int = 2):
     return Qwen2ForCausalLM(config).eval()
 
 
-# fields that measure time (or where and when), which no rerun can reproduce
+# fields of a cell and of its results that measure time (or where and when), which no rerun can reproduce
 TIMING = {
     "eval_seconds",
     "generate_seconds",
     "tokens_per_second",
-    "mean_latency_seconds",
+    "latency_seconds",
     "prune_seconds",
     "calibration_seconds",
     "engine_startup_seconds",
@@ -70,6 +70,10 @@ TIMING = {
 }
 
 
+def without_timing(record: dict) -> dict:
+    return {k: without_timing(v) if k == "results" else v for k, v in record.items() if k not in TIMING}
+
+
 def store_results(path):
     """Cells (without timings) and samples (without seconds) of a store, keyed by cell, and how many samples
     each method's cell took back from an interrupted run."""
@@ -77,9 +81,19 @@ def store_results(path):
 
     store = Store(path, create=False)
     try:
-        cells = {c["cell_key"]: {k: v for k, v in c.items() if k not in TIMING} for c in store.latest_cells()}
+        cells = {c.key: without_timing(c.to_dict()) for c in store.latest_cells()}
         samples = {key: [{k: v for k, v in s.items() if k != "seconds"} for s in store.samples(key)] for key in cells}
-        resumed = {c["method"]: c["resumed_samples"] for c in store.latest_cells()}
+        resumed = {c.identity.method: c.results.resumed_samples for c in store.latest_cells()}
     finally:
         store.close()
     return cells, samples, resumed
+
+
+def make_cell(key: str, run_id: str, identity):
+    """A finished cell with placeholder results, for tests of the store itself."""
+    from rac_bench.cells import Cell, CellResults
+    from rac_bench.metrics import Estimate
+
+    zero = Estimate(0.0, 0.0, 0.0, 0.0)
+    results = CellResults(1, 1, zero, {"1": zero}, {}, zero, 0.0, zero, {}, 0.0, 0, 0.0, 0.0, 0.0, 0, {}, {})
+    return Cell(key, run_id, identity, "model", "variant", {}, "hf", 0.0, None, None, 0.0, 0.0, {}, results)

@@ -1,31 +1,43 @@
 import torch
 
-from rac_bench.backends.base import SamplingSettings
+from dataclasses import replace
+
+from rac_bench.backends import ModelHandle, create_backend
 from rac_bench.calibration.provider import CalibrationProvider
-from rac_bench.calibration.traces import load_traces
+from rac_bench.calibration.sources import BuildInputs, parse_source
+from rac_bench.calibration.sources.traces import load_traces, trace_cache_path
+from rac_bench.config import CalibrationSettings, ExecutionSettings
 from rac_bench.errors import CalibrationError
 from rac_bench.fingerprint import weights_fingerprint
 from rac_bench.tasks import get_task
 
+PROMPTS, TRACES = parse_source("prompts"), parse_source("traces")
 
-def make_provider(model, tokenizer, questions, cache_dir):
-    """The paper's trace sampling settings (temperature 0.6, top-p 0.95), seed 0."""
-    return CalibrationProvider(
-        model,
-        tokenizer,
-        questions,
-        SamplingSettings(0.6, 0.95, 128, seed=0),
-        weights_fingerprint(model),
-        cache_dir,
+
+def make_provider(model, tokenizer, questions, cache_dir, **settings):
+    """The default calibration settings (traces at temperature 0.6, top-p 0.95), seed 0, on HF generation."""
+    execution = ExecutionSettings(backend="hf", device="cpu", dtype="float32")
+    inputs = BuildInputs(
+        model=model,
+        tokenizer=tokenizer,
+        model_fingerprint=weights_fingerprint(model),
+        settings=replace(CalibrationSettings(), **settings),
+        seed=0,
+        data_dir=None,
+        cache_dir=cache_dir,
+        questions=lambda: questions,
+        backend=lambda: create_backend(ModelHandle(model, tokenizer, ""), execution),
+        backend_identity={"backend": "hf", "batch_size": execution.batch_size},
         progress=False,
     )
+    return CalibrationProvider(inputs)
 
 
 def test_rac_calibration_contains_the_dense_models_own_chain_of_thought(embedded, tmp_path):
     model, tokenizer = embedded
     questions = get_task("rac_arith").calibration_questions()[:8]
     provider = make_provider(model, tokenizer, questions, tmp_path)
-    prompts, traces = provider("prompts"), provider("traces")
+    prompts, traces = provider(PROMPTS), provider(TRACES)
     think_close = tokenizer.convert_tokens_to_ids("</think>")
     for prompt, trace in zip(prompts, traces):
         assert torch.equal(trace[: len(prompt)], prompt)
@@ -33,10 +45,10 @@ def test_rac_calibration_contains_the_dense_models_own_chain_of_thought(embedded
         assert think_close in continuation.tolist()  # the generated chain of thought, not just the prompt
         assert "=" in tokenizer.decode(continuation)
     # cached: a second provider reads the same traces back instead of sampling new ones
-    path = provider.trace_path()
+    path = trace_cache_path(provider.inputs)
     again = make_provider(model, tokenizer, questions, tmp_path)
-    assert again.trace_path() == path
-    assert all(torch.equal(a, b) for a, b in zip(again("traces"), traces))
+    assert trace_cache_path(again.inputs) == path
+    assert all(torch.equal(a, b) for a, b in zip(again(TRACES), traces))
     assert len(load_traces(path)) == len(questions)
 
 
@@ -71,7 +83,7 @@ def test_traces_keep_the_chain_of_thought_under_a_template_that_strips_it(embedd
     questions = get_task("rac_arith").calibration_questions()[:4]
     provider = make_provider(model, tokenizer, questions, tmp_path)
     think_close = tokenizer.convert_tokens_to_ids("</think>")
-    assert all(think_close in trace.tolist() for trace in provider("traces"))
+    assert all(think_close in trace.tolist() for trace in provider(TRACES))
 
 
 def test_openr1_math_prompts_come_from_a_local_copy_in_a_seeded_order(tmp_path):

@@ -10,15 +10,16 @@ import torch
 
 from conftest import tiny_qwen2
 from test_calibration import R1_LIKE_TEMPLATE, make_provider
-from rac_bench.calibration.prompts import render_prompt
+from rac_bench.calibration.sources.prompts import render_prompt
 from rac_bench.calibration.sequences import CalibrationSet
-from rac_bench.calibration.text import TextCorpus, text_sequences
-from rac_bench.calibration.trace_file import read_trace_file
+from rac_bench.calibration.sources.text import TextCorpus, text_sequences
+from rac_bench.calibration.sources.trace_file import read_trace_file
 from rac_bench.cli import main
-from rac_bench.config import build_config
+from rac_bench.calibration.sources import parse_source
+from rac_bench.config_loader import build_config
 from rac_bench.errors import CalibrationError, ConfigError
 from rac_bench.methods.spec import parse_method_spec
-from rac_bench.plan import ModelVariant
+from rac_bench.plan import build_plan
 from rac_bench.pruning.engine import prune_model
 from rac_bench.pruning.pattern import SparsityTarget
 from rac_bench.pruning.sparsegpt import sparsegpt_prune
@@ -87,12 +88,12 @@ def test_malformed_trace_files_are_rejected(embedded, tmp_path, line, message):
 def test_method_specs_name_a_source_or_default_to_the_methods_own(tmp_path):
     traces = tmp_path / "t.jsonl"
     traces.write_text("")
-    assert parse_method_spec("sparsegpt").source == "prompts"
-    assert parse_method_spec("rac").source == "traces"
-    assert parse_method_spec("rac-wanda").source == "traces"
+    assert parse_method_spec("sparsegpt").source.name == "prompts"
+    assert parse_method_spec("rac").source.name == "traces"
+    assert parse_method_spec("rac-wanda").source.name == "traces"
     assert parse_method_spec("magnitude").source is None
     assert parse_method_spec("wanda@traces").canonical == "wanda@traces"
-    assert parse_method_spec(f"sparsegpt@traces:{traces}").source == f"traces:{traces}"
+    assert parse_method_spec(f"sparsegpt@traces:{traces}").source.name == f"traces:{traces}"
     for spec, message in [
         ("magnitude@text", "magnitude takes no calibration data"),
         ("dense@prompts", "dense takes no calibration data"),
@@ -104,9 +105,12 @@ def test_method_specs_name_a_source_or_default_to_the_methods_own(tmp_path):
             parse_method_spec(spec)
 
 
-def fingerprint_of(spec, tmp_path, **options):
-    config = build_config(None, methods=spec, output_dir=tmp_path / "out", **options)
-    return ModelVariant(spec, SparsityTarget(0.5)).fingerprint(config, "model")
+def fingerprint_of(spec, tmp_path, **calibration):
+    """The variant's fingerprint with these `calibration:` settings in a config file."""
+    config_file = tmp_path / "fingerprint.yaml"
+    config_file.write_text(json.dumps({"calibration": calibration}))
+    config = build_config(config_file, {"methods": spec, "output_dir": tmp_path / "out"})
+    return build_plan(config).variants[1].fingerprint("model")
 
 
 def test_fingerprints_follow_the_source_its_settings_and_a_trace_files_content(tmp_path):
@@ -115,10 +119,10 @@ def test_fingerprints_follow_the_source_its_settings_and_a_trace_files_content(t
     plain = fingerprint_of("sparsegpt", tmp_path)
     assert fingerprint_of("sparsegpt@prompts", tmp_path) == plain
     assert fingerprint_of("sparsegpt@traces", tmp_path) != plain
-    text = fingerprint_of("sparsegpt@text", tmp_path, calibration_text=str(CORPUS))
+    text = fingerprint_of("sparsegpt@text", tmp_path, text=str(CORPUS))
     assert text != plain
-    assert fingerprint_of("sparsegpt@text", tmp_path, calibration_text=str(CORPUS), calibration_text_windows=4) != text
-    assert fingerprint_of("sparsegpt", tmp_path, calibration_tokens=1000) != plain
+    assert fingerprint_of("sparsegpt@text", tmp_path, text=str(CORPUS), text_windows=4) != text
+    assert fingerprint_of("sparsegpt", tmp_path, tokens=1000) != plain
     from_file = fingerprint_of(f"sparsegpt@traces:{traces}", tmp_path)
     traces.write_text('{"prompt_ids": [1], "generated_ids": [3]}\n')
     assert fingerprint_of(f"sparsegpt@traces:{traces}", tmp_path) != from_file
@@ -138,9 +142,8 @@ def test_token_budget_keeps_the_first_tokens_in_sequence_order():
 
 def test_provider_caps_every_source_at_the_token_budget(embedded, tmp_path):
     model, tokenizer = embedded
-    provider = make_provider(model, tokenizer, get_task("rac_arith").calibration_questions()[:8], tmp_path)
-    provider.token_budget = 50
-    assert provider("prompts").tokens == 50
+    provider = make_provider(model, tokenizer, get_task("rac_arith").calibration_questions()[:8], tmp_path, tokens=50)
+    assert provider(parse_source("prompts")).tokens == 50
 
 
 def test_fewer_tokens_than_the_layer_width_warns(caplog):
@@ -158,7 +161,7 @@ def prune_cli(tmp_path, *arguments):
 
 def test_prune_calibrates_on_text_windows_within_the_token_budget(tmp_path, capsys):
     config = tmp_path / "c.yaml"
-    config.write_text(f"calibration_text: {CORPUS}\ncalibration_text_windows: 4\ncalibration_text_length: 64\n")
+    config.write_text(f"calibration: {{text: {CORPUS}, text_windows: 4, text_length: 64}}\n")
     code, out, _ = prune_cli(tmp_path, "--config", str(config), "--method", "sparsegpt@text")
     assert code == 0, capsys.readouterr().err
     report = json.loads((out / "rac_bench_report.json").read_text())
@@ -173,9 +176,9 @@ def test_prune_calibrates_on_text_windows_within_the_token_budget(tmp_path, caps
     "arguments, message",
     [
         (["--method", "sparsegpt@traces:{empty}"], "gave no tokens"),
-        (["--method", "sparsegpt", "--calibration-tokens", "0"], "calibration-tokens must be a positive whole number"),
+        (["--method", "sparsegpt", "--calibration-tokens", "0"], "calibration.tokens (--calibration-tokens) must be a positive whole number"),
         (["--method", "magnitude@text"], "magnitude takes no calibration data"),
-        (["--method", "rac", "--cot-weight", "-1"], "cot-weight must be a non-negative number"),
+        (["--method", "rac", "--cot-weight", "-1"], "calibration.cot_weight (--cot-weight) must be a non-negative number"),
         (["--method", "sparsegpt@text", "--calibration-text", "missing.txt"], "neither an existing .txt/.jsonl file"),
     ],
 )
@@ -193,14 +196,14 @@ def test_unusable_calibration_exits_2_and_leaves_no_checkpoint(tmp_path, capsys,
 def test_a_runs_cells_carry_the_method_spec_as_their_label(tmp_path):
     output = tmp_path / "out"
     config = tmp_path / "c.yaml"
-    config.write_text("calibration_text_windows: 4\ncalibration_text_length: 64\n")
+    config.write_text("calibration: {text_windows: 4, text_length: 64}\n")
     code = main(
         ["run", "--config", str(config), "--methods", "sparsegpt@text", "--calibration-text", str(CORPUS)]
         + ["--limit", "4", "--output-dir", str(output), "--cache-dir", str(tmp_path / "cache")]
     )
     assert code == 0
     summary = json.loads((output / "summary.json").read_text())
-    assert [cell["method"] for cell in summary["cells"]] == ["dense", "sparsegpt@text"]
+    assert [cell["identity"]["method"] for cell in summary["cells"]] == ["dense", "sparsegpt@text"]
     assert summary["cells"][1]["pruning"]["method"] == "sparsegpt@text"
 
 

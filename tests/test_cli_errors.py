@@ -19,7 +19,7 @@ BAD_INPUTS = [
         "unknown task 'nope'; available: aime24, aime25, amc23, gpqa_diamond, math500, rac_arith",
     ),
     (["run", "--model", "./no/such/model"], "neither an existing directory nor a hub id"),
-    (["run", "--limit", "0"], "positive whole number"),
+    (["run", "--limit", "0"], "evaluation.limit (--limit) must be a positive whole number, got '0'"),
     (["run", "--no-such-flag"], "unrecognized arguments"),
     (["run", "--samples", "4", "--pass-at-k", "1,8"], "pass@8 needs k <= samples per problem, but rac_arith draws 4"),
     (["run", "--pass-at-k", "2"], "pass@2 needs k <= samples per problem, but rac_arith draws 1"),
@@ -58,7 +58,7 @@ def test_config_file_with_unknown_key_is_rejected(tmp_path, capsys, monkeypatch)
 
 def test_unknown_vllm_option_is_rejected_before_any_work(tmp_path, capsys, monkeypatch):
     config = tmp_path / "c.yaml"
-    config.write_text("vllm: {tensor_parallel: 2}\n")
+    config.write_text("execution: {vllm: {tensor_parallel: 2}}\n")
     code, stderr = run_cli(
         ["run", "--config", str(config), "--output-dir", str(tmp_path / "out")], tmp_path, capsys, monkeypatch
     )
@@ -92,7 +92,7 @@ def test_devices_and_dtypes_that_do_not_exist_here_are_one_line_errors(capsys):
     for argv, message in (
         (["run", "--device", "cuda:7"], "device 'cuda:7' is not available here; accepted: auto, cpu, cuda, cuda:N"),
         (["run", "--device", "tpu"], "unknown device 'tpu'"),
-        (["prune", "--method", "rac", "--dtype", "int8", "--out", "x"], "unknown dtype 'int8'"),
+        (["prune", "--method", "rac", "--dtype", "int8", "--out", "x"], "unknown execution.dtype (--dtype) 'int8'"),
     ):
         assert main(argv) == 2
         error = capsys.readouterr().err.strip()

@@ -37,19 +37,21 @@ def default_run(tmp_path_factory):
 
 def test_run_evaluates_dense_and_both_pruned_variants(default_run):
     output, summary = default_run
-    cells = {cell["method"]: cell for cell in summary["cells"]}
+    cells = {cell["identity"]["method"]: cell for cell in summary["cells"]}
     assert list(cells) == ["dense", "sparsegpt", "rac"]
-    assert cells["dense"]["accuracy"]["value"] >= 0.85
+    assert cells["dense"]["results"]["accuracy"]["value"] >= 0.85
     for cell in cells.values():
-        assert cell["problems"] == LIMIT and cell["samples"] == LIMIT
-        accuracy = cell["accuracy"]
+        results = cell["results"]
+        assert results["problems"] == LIMIT and results["samples"] == LIMIT
+        accuracy = results["accuracy"]
         assert accuracy["low"] <= accuracy["value"] <= accuracy["high"]
         # rac-bench's own scoring agrees with the lm-eval task's process_results on the same responses
-        assert cell["lm_eval"]["accuracy,none"] == pytest.approx(accuracy["value"])
+        assert results["lm_eval"]["accuracy,none"] == pytest.approx(accuracy["value"])
+    dense_accuracy = cells["dense"]["results"]["accuracy"]["value"]
     for method in ("sparsegpt", "rac"):
         assert cells[method]["pruning"]["sparsity"] == pytest.approx(0.5)
         delta = cells[method]["delta_vs_dense"]
-        assert delta["value"] == pytest.approx(cells[method]["accuracy"]["value"] - cells["dense"]["accuracy"]["value"])
+        assert delta["value"] == pytest.approx(cells[method]["results"]["accuracy"]["value"] - dense_accuracy)
         assert delta["low"] <= delta["value"] <= delta["high"]
     assert "rac_arith" in (output / "leaderboard.md").read_text()
 
@@ -70,7 +72,7 @@ def test_samples_carry_engine_token_accounting(default_run):
 
 def test_pruned_checkpoint_loads_with_transformers_at_target_sparsity(default_run):
     _, summary = default_run
-    rac = next(cell for cell in summary["cells"] if cell["method"] == "rac")
+    rac = next(cell for cell in summary["cells"] if cell["identity"]["method"] == "rac")
     model = AutoModelForCausalLM.from_pretrained(rac["checkpoint"])
     for layer in find_decoder_layers(model):
         for module in layer.modules():

@@ -1,6 +1,8 @@
 """A compression method from its own package (tests/example_method_package) registers through the
 `rac_bench.methods` entry-point group and gets leaderboard rows with no change to rac-bench."""
 
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -31,8 +33,8 @@ def test_an_installed_plugin_method_is_run_and_ranked(tmp_path):
 
     assert "random" in rac_bench("methods")
     rac_bench("run", "--methods", "random,magnitude", "--limit", "100", "--output-dir", str(tmp_path / "out"))
-    rows = [line.split() for line in rac_bench("leaderboard", "--format", "terminal").splitlines()[2:5]]
-    accuracy = {row[2]: float(row[4]) for row in rows}
+    rows = csv.DictReader(io.StringIO(rac_bench("leaderboard", "--format", "csv")))
+    accuracy = {row["method"]: float(row["accuracy"]) for row in rows}
     assert set(accuracy) == {"dense", "random", "magnitude"}
     # ranked: a random mask is the floor that magnitude pruning beats
     assert accuracy["random"] < accuracy["magnitude"] < accuracy["dense"]

@@ -94,5 +94,5 @@ def test_a_variant_job_whose_worker_dies_is_retried(tmp_path):
     rac_bench(argv + ["--store", str(tmp_path / "s.sqlite"), "--output-dir", str(tmp_path / "out")], environment)
     assert marker.read_text() == "crashed"  # the first attempt died
     cells, samples, _ = store_results(tmp_path / "s.sqlite")
-    assert sorted(c["method"] for c in cells.values()) == ["crash-once", "dense"]
+    assert sorted(c["identity"]["method"] for c in cells.values()) == ["crash-once", "dense"]
     assert all(len(s) == 30 for s in samples.values())

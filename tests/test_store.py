@@ -15,7 +15,8 @@ import pytest
 from rac_bench.cli import main
 from rac_bench.store import Store
 
-from conftest import store_results
+from conftest import make_cell, store_results
+from rac_bench.cells import CellIdentity
 
 RUN = [sys.executable, "-m", "rac_bench.cli", "run", "--methods", "sparsegpt", "--sparsity", "0.5", "--limit", "128"]
 
@@ -64,8 +65,8 @@ def _writer(path, run_id: str, worker: int, transactions: int) -> None:
     for index in range(transactions):
         key = f"cell-{worker}-{index}"
         store.add_generations(key, [(doc, 0, f"prompt {doc}", {"text": "x" * 200}) for doc in range(20)])
-        cell = {"model": "m", "method": f"w{worker}", "pattern": "unstructured", "sparsity": index / 1000, "task": "t"}
-        store.add_cell(key, run_id, cell, [{"doc_id": doc, "sample_index": 0} for doc in range(20)])
+        cell = make_cell(key, run_id, CellIdentity("m", "t", f"w{worker}", "unstructured", index / 1000))
+        store.add_cell(cell, [{"doc_id": doc, "sample_index": 0} for doc in range(20)])
     store.close()
 
 
@@ -139,3 +140,17 @@ def test_run_exports_cells_in_lm_evals_results_shape(tmp_path):
     assert document["n-samples"]["rac_arith"]["effective"] == 20
     table = make_table(document)  # lm-eval's own reader of its results files
     assert "rac_arith" in table and "accuracy" in table
+
+
+def test_a_store_written_by_rac_bench_0_1_0_is_refused_with_one_line(tmp_path, capsys):
+    """0.1.0 stored cells as untyped dictionaries (schema version 1): they are not guessed at."""
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE cells (cell_key TEXT PRIMARY KEY)")
+        db.execute("PRAGMA application_id = 1380008770")  # "RACB"
+        db.execute("PRAGMA user_version = 1")
+    before = _digest(path)
+    assert main(["leaderboard", "--store", str(path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "schema version 1 (written by rac-bench 0.1.0)" in error, error
+    assert "give a new --store" in error and _digest(path) == before

@@ -13,7 +13,7 @@ def test_a_run_sweeps_several_models_into_one_store(tmp_path, capsys):
     argv = ["run", "--model", models, "--methods", "magnitude", "--limit", "30", "--output-dir", str(tmp_path / "out")]
     assert main(argv) == 0
     cells = json.loads((tmp_path / "out" / "summary.json").read_text())["cells"]
-    assert sorted((c["model"], c["method"]) for c in cells) == sorted(
+    assert sorted((c["identity"]["model"], c["identity"]["method"]) for c in cells) == sorted(
         (str(model), method) for model in (EMBEDDED_MODEL_DIR, second) for method in ("dense", "magnitude")
     )
     assert len(list((tmp_path / "out" / "lm_eval").glob("*.json"))) == 4  # one document per model variant
@@ -36,7 +36,7 @@ def test_dry_run_prints_the_plan_and_does_no_work(tmp_path, capsys):
 
 def test_dry_run_refuses_unknown_models_and_tasks_and_too_few_gpus(tmp_path, capsys):
     config = tmp_path / "recipe.yaml"
-    config.write_text("model: no-such-org/NoSuchModel-1B\nmethods: [sparsegpt]\ngpus_per_cell: 1\n")
+    config.write_text("model: no-such-org/NoSuchModel-1B\nmethods: [sparsegpt]\nexecution: {gpus_per_cell: 1}\n")
     for extra, message in (
         (["--gpus", "8"], "unknown model 'no-such-org/NoSuchModel-1B'"),
         (["--model", str(EMBEDDED_MODEL_DIR)], "needs 1 GPU(s)"),
@@ -76,9 +76,9 @@ def test_dry_run_refuses_estimate_assumptions_that_are_not_positive_numbers(tmp_
 
 
 def test_vllm_flags_update_the_config_files_engine_options_key_by_key(tmp_path):
-    from rac_bench.config import build_config
+    from rac_bench.config_loader import build_config
 
     config = tmp_path / "engine.yaml"
-    config.write_text("vllm: {max_model_len: 4096, tensor_parallel_size: 2}\n")
-    merged = build_config(config, vllm={"tensor_parallel_size": 4}).vllm
+    config.write_text("execution: {vllm: {max_model_len: 4096, tensor_parallel_size: 2}}\n")
+    merged = build_config(config, {"vllm": {"tensor_parallel_size": 4}}).execution.vllm
     assert merged == {"max_model_len": 4096, "tensor_parallel_size": 4}

@@ -85,7 +85,7 @@ def test_reasoning_tasks_run_through_rac_bench_with_repeats(tmp_path):
     )
     assert code == 0
     cells = json.loads((tmp_path / "out" / "summary.json").read_text())["cells"]
-    assert [(c["method"], c["task"]) for c in cells] == [
+    assert [(c["identity"]["method"], c["identity"]["task"]) for c in cells] == [
         ("dense", "amc23"),
         ("dense", "gpqa_diamond"),
         ("magnitude", "amc23"),
@@ -93,15 +93,16 @@ def test_reasoning_tasks_run_through_rac_bench_with_repeats(tmp_path):
     ]
     samples = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
     for cell in cells:
-        own = [s for s in samples if (s["method"], s["task"]) == (cell["method"], cell["task"])]
-        assert (cell["problems"], cell["samples"], len(own)) == (2, 6, 6)
+        identity, results = cell["identity"], cell["results"]
+        own = [s for s in samples if (s["method"], s["task"]) == (identity["method"], identity["task"])]
+        assert (results["problems"], results["samples"], len(own)) == (2, 6, 6)
         # truncated exactly when the 8-token budget ran out or </think> never closed
         assert [s["truncated"] for s in own] == [
             s["finish_reason"] == "length" or "</think>" not in s["response"] for s in own
         ]
-        assert cell["truncation_rate"] == sum(s["truncated"] for s in own) / 6
-        assert cell["lm_eval"]["accuracy,all"] == cell["accuracy"]["value"] == 0.0
-        assert set(cell["pass_at_k"]) == {"1", "2"} and set(cell["maj_at_k"]) == {"3"}
+        assert results["truncation"]["value"] == pytest.approx(sum(s["truncated"] for s in own) / 6)
+        assert results["lm_eval"]["accuracy,all"] == results["accuracy"]["value"] == 0.0
+        assert set(results["pass_at_k"]) == {"1", "2"} and set(results["maj_at_k"]) == {"3"}
     assert {s["sample_index"] for s in samples} == {0, 1, 2}
     assert all("Please reason step by step" in s["prompt"] for s in samples)
 

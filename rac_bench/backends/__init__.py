@@ -1,10 +1,38 @@
-"""Generation backends by name: `hf` (in-memory model), `vllm` (checkpoint directory), `auto`."""
+"""The registry of generation backends, by name: `hf` (the in-memory model) and `vllm` (a checkpoint directory),
+plus `auto`. Evaluation and RAC's traces both create their backend here, so a run on vLLM samples its traces
+on vLLM too."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
+from rac_bench.backends.base import GenerationBackend
 from rac_bench.errors import ConfigError
 
-BACKENDS = ("auto", "hf", "vllm")
+
+@dataclass(frozen=True)
+class ModelHandle:
+    """A model as the backends take it: in memory (HF) and on disk (vLLM loads a path, not an object)."""
+
+    model: object
+    tokenizer: object
+    path: str  # a checkpoint directory or hub id
+
+
+def _hf(handle: ModelHandle, execution, progress: bool) -> GenerationBackend:
+    from rac_bench.backends.hf import HFBackend
+
+    return HFBackend(handle.model, handle.tokenizer, execution.batch_size, progress, execution.device)
+
+
+def _vllm(handle: ModelHandle, execution, progress: bool) -> GenerationBackend:
+    from rac_bench.backends.vllm import VLLMBackend
+
+    return VLLMBackend(handle.path, handle.tokenizer, execution.vllm, progress)
+
+
+BACKENDS: dict[str, Callable[[ModelHandle, object, bool], GenerationBackend]] = {"hf": _hf, "vllm": _vllm}
 
 
 def resolve_backend(name: str) -> str:
@@ -12,8 +40,8 @@ def resolve_backend(name: str) -> str:
     outweighs what it saves, so `auto` picks Hugging Face there."""
     from rac_bench.backends.vllm import vllm_available
 
-    if name not in BACKENDS:
-        raise ConfigError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")
+    if name != "auto" and name not in BACKENDS:
+        raise ConfigError(f"unknown backend {name!r}; available: auto, {', '.join(BACKENDS)}")
     if name == "auto":
         import torch
 
@@ -23,14 +51,15 @@ def resolve_backend(name: str) -> str:
     return name
 
 
-def create_backend(
-    name: str, model, tokenizer, model_path, batch_size: int, vllm_options: dict | None = None, device: str = "cpu"
-):
-    """A backend for evaluation; the lm-eval adapter shows the progress, chunk by chunk."""
-    if name == "vllm":
-        from rac_bench.backends.vllm import VLLMBackend
+def create_backend(handle: ModelHandle, execution, progress: bool = False) -> GenerationBackend:
+    """The backend `execution.backend` (resolved: hf or vllm) on a model, with the run's execution settings
+    (batch size, device, vLLM options)."""
+    return BACKENDS[execution.backend](handle, execution, progress)
 
-        return VLLMBackend(model_path, tokenizer, vllm_options, progress=False)
-    from rac_bench.backends.hf import HFBackend
 
-    return HFBackend(model, tokenizer, batch_size, progress=False, device=device)
+def backend_identity(execution) -> dict:
+    """What about a backend can change the tokens it samples: the engine, and for HF the batch composition."""
+    identity = {"backend": execution.backend}
+    if execution.backend == "hf":
+        identity["batch_size"] = execution.batch_size
+    return identity

@@ -37,9 +37,17 @@ class Generation:
 
 
 class GenerationBackend(Protocol):
+    """A generation engine on one model. Every generation of a run, evaluation and RAC traces alike, goes
+    through one of these, created by name from the registry in `rac_bench.backends`."""
+
     name: str
+    chunk_size: int  # prompts per resumable chunk: one chunk is generated (and saved) at a time
+    startup_seconds: float  # engine start-up, reported beside evaluation time
 
     def generate(self, prompts: list[str], settings: SamplingSettings) -> list[Generation]: ...
+
+    def close(self) -> None:
+        """Free the engine (and give the model back where it was)."""
 
 
 def count_thinking_tokens(token_ids: list[int], tokenizer, think_close: str = "</think>") -> int:

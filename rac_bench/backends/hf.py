@@ -12,6 +12,7 @@ from rac_bench.backends.base import Generation, SamplingSettings, count_thinking
 
 class HFBackend:
     name = "hf"
+    startup_seconds = 0.0
 
     def __init__(self, model, tokenizer, batch_size: int = 64, progress: bool = True, device: str | None = None):
         """`device`: where to generate; the model is moved there and back to where it was by close()."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 import html
 from itertools import groupby
 
+from rac_bench.cells import Cell
 from rac_bench.leaderboard.plots import PALETTE, Point, chart
-from rac_bench.leaderboard.rows import COLUMNS, leaderboard_rows, order_cells
-from rac_bench.leaderboard.table import variant_label
+from rac_bench.leaderboard.rows import leaderboard_rows, order_cells, shown_columns
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1400px; }
@@ -62,20 +62,18 @@ document.body.dataset.ready = "1";
 """
 
 
-def _table(cells: list[dict]) -> str:
-    rows = leaderboard_rows(cells)
-    keep = [i for i, c in enumerate(COLUMNS) if c.name not in ("model", "task")]  # the section's heading says them
-    columns = [COLUMNS[i] for i in keep]
+def _table(cells: list[Cell]) -> str:
+    # the section's heading names the model and task
+    columns = [c for c in shown_columns(cells) if c.name not in ("model", "task")]
     head = "".join(f'<th scope="col" aria-sort="none">{html.escape(c.name)}</th>' for c in columns)
     body = []
-    for cell, row in zip(order_cells(cells), rows):
-        entries = [row[i] for i in keep]
+    for cell, entries in zip(order_cells(cells), leaderboard_rows(cells, columns)):
         tds = "".join(
             f'<td class="{"text" if column.kind == "text" else "num"}{" best" if entry.best else ""}" '
             f'data-sort="{html.escape(str(entry.sort_value))}">{html.escape(entry.text)}</td>'
             for column, entry in zip(columns, entries)
         )
-        body.append(f'<tr class="{"dense" if cell["method"] == "dense" else "pruned"}">{tds}</tr>')
+        body.append(f'<tr class="{"dense" if cell.identity.is_dense else "pruned"}">{tds}</tr>')
     return (
         f'<table class="leaderboard"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
         "<p>Bold: best among the pruned models at the same sparsity. Intervals are 95% bootstrap intervals over "
@@ -83,44 +81,42 @@ def _table(cells: list[dict]) -> str:
     )
 
 
-def _x(cell: dict) -> float:
-    if cell["pattern"] == "unstructured":
-        return cell["sparsity"]
-    n, m = (int(part) for part in cell["pattern"].split(":"))
-    return n / m
+def _x(cell: Cell) -> float:
+    return cell.identity.sparsity  # an N:M cell's sparsity is N/M
 
 
-def _series_name(cell: dict) -> str:
-    return cell["method"] if cell["pattern"] == "unstructured" else f"{cell['method']} ({cell['pattern']})"
+def _series_name(cell: Cell) -> str:
+    identity = cell.identity
+    return identity.method if identity.pattern == "unstructured" else f"{identity.method} ({identity.pattern})"
 
 
-def _charts(cells: list[dict]) -> str:
-    dense = next((c for c in cells if c["method"] == "dense"), None)
-    names = sorted({_series_name(c) for c in cells if c["method"] != "dense"})
+def _point(x: float, estimate) -> Point:
+    return Point(x, estimate.value, estimate.low, estimate.high)
+
+
+def _charts(cells: list[Cell]) -> str:
+    dense = next((c for c in cells if c.identity.is_dense), None)
+    names = sorted({_series_name(c) for c in cells if not c.identity.is_dense})
     colors = {name: PALETTE[(i + 1) % len(PALETTE)] for i, name in enumerate(names)}
     colors["dense"] = PALETTE[0]
     accuracy: dict[str, list[Point]] = {name: [] for name in names}
     thinking: dict[str, list[Point]] = {name: [] for name in names}
     latency: dict[str, list[Point]] = {}
     for cell in cells:
-        estimate = cell["accuracy"]
-        if cell.get("mean_latency_seconds") is not None:
-            latency.setdefault(_series_name(cell) if cell["method"] != "dense" else "dense", []).append(
-                Point(cell["mean_latency_seconds"], estimate["value"], estimate["low"], estimate["high"])
-            )
-        if cell["method"] == "dense":
+        estimate = cell.results.accuracy
+        series = "dense" if cell.identity.is_dense else _series_name(cell)
+        latency.setdefault(series, []).append(_point(cell.results.latency_seconds, estimate))
+        if cell.identity.is_dense:
             continue
-        name = _series_name(cell)
-        accuracy[name].append(Point(_x(cell), estimate["value"], estimate["low"], estimate["high"]))
-        thinking[name].append(Point(_x(cell), cell["mean_thinking_tokens"]))
+        accuracy[series].append(_point(_x(cell), estimate))
+        thinking[series].append(Point(_x(cell), cell.results.thinking_tokens.value))
     if dense is not None:  # every curve starts from the dense model at sparsity 0
-        d = dense["accuracy"]
         for name in names:
-            accuracy[name].append(Point(0.0, d["value"], d["low"], d["high"]))
-            thinking[name].append(Point(0.0, dense["mean_thinking_tokens"]))
+            accuracy[name].append(_point(0.0, dense.results.accuracy))
+            thinking[name].append(Point(0.0, dense.results.thinking_tokens.value))
     return (
         '<div class="charts">'
-        + chart("Accuracy vs sparsity", "sparsity", "accuracy", accuracy, colors=colors)
+        + chart("Accuracy vs sparsity", "sparsity", "accuracy", accuracy, colors=colors, y_range=(0.0, 1.0))
         + chart("Thinking tokens vs sparsity", "sparsity", "mean thinking tokens", thinking, colors=colors)
         + chart(
             "Accuracy vs latency",
@@ -129,18 +125,19 @@ def _charts(cells: list[dict]) -> str:
             dict(sorted(latency.items())),
             lines=False,
             colors=colors,
+            y_range=(0.0, 1.0),
         )
         + "</div>"
     )
 
 
-def _examples(cells: list[dict], examples: dict[str, list[dict]]) -> str:
+def _examples(cells: list[Cell], examples: dict[str, list[dict]]) -> str:
     parts = []
     for cell in order_cells(cells):
-        shown = examples.get(cell.get("cell_key", ""), [])
+        shown = examples.get(cell.key, [])
         if not shown:
             continue
-        label = variant_label(cell)
+        label = cell.identity.variant_label
         items = "".join(
             f"<p>{'correct' if s['correct'] else 'wrong'}: extracted <code>{html.escape(str(s.get('extracted')))}"
             f"</code>, reference <code>{html.escape(str(s.get('reference')))}</code></p>"
@@ -152,16 +149,16 @@ def _examples(cells: list[dict], examples: dict[str, list[dict]]) -> str:
 
 
 def render_html(
-    cells: list[dict], title: str, commands: list[str], examples: dict[str, list[dict]] | None = None
+    cells: list[Cell], title: str, commands: list[str], examples: dict[str, list[dict]] | None = None
 ) -> str:
     sections = []
-    for (model, task), group in groupby(order_cells(cells), key=lambda c: (c["model"], c["task"])):
+    for (model, task), group in groupby(order_cells(cells), key=lambda c: (c.identity.model, c.identity.task)):
         group = list(group)
         sections.append(
             f"<section><h2>{html.escape(model)} on {html.escape(task)}</h2>"
             f"{_table(group)}{_charts(group)}{_examples(group, examples or {})}</section>"
         )
-    provenance = cells[0]["provenance"] if cells else {}
+    provenance = cells[0].provenance if cells else {}
     packages = ", ".join(f"{k} {v}" for k, v in sorted(provenance.get("packages", {}).items()) if v)
     hardware = provenance.get("hardware", {})
     made_by = "".join(f"<pre>{html.escape(command)}</pre>" for command in commands)

@@ -24,45 +24,55 @@ class Point:
     high: float | None = None
 
 
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    if high == low:
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round ticks (steps of 1, 2 or 5 times a power of ten) covering [low, high] with about `count` of them."""
+    if high <= low:
         return [low]
-    step = (high - low) / (count - 1)
-    return [low + i * step for i in range(count)]
+    raw = (high - low) / max(1, count - 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step - 1e-9) * step
+    return [round(first + i * step, 12) for i in range(int((high - first) / step + 1e-9) + 1)]
 
 
-def _tick_format(low: float, high: float) -> str:
+def _tick_format(ticks: list[float]) -> str:
     """Enough decimals that neighbouring ticks differ."""
-    step = (high - low) / 4 if high > low else 1.0
-    return f".{max(0, 1 - math.floor(math.log10(step)))}f"
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    return f".{max(0, -math.floor(math.log10(step)))}f"
 
 
-def _bounds(values: list[float], pad: float = 0.05) -> tuple[float, float]:
-    low, high = min(values), max(values)
+@dataclass(frozen=True)
+class Frame:
+    """The data ranges shown and their mapping to the SVG's pixels."""
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    @classmethod
+    def around(cls, points: list[Point], y_range: tuple[float, float] | None = None) -> Frame:
+        xs = [p.x for p in points]
+        ys = [v for p in points for v in (p.y, p.low, p.high) if v is not None]
+        x0, x1 = _padded(min(xs), max(xs))
+        y0, y1 = y_range if y_range is not None else _padded(min(ys), max(ys))
+        return cls(x0, x1, y0, y1)
+
+    def sx(self, x: float) -> float:
+        return LEFT + (x - self.x0) / (self.x1 - self.x0) * (WIDTH - LEFT - RIGHT)
+
+    def sy(self, y: float) -> float:
+        return HEIGHT - BOTTOM - (y - self.y0) / (self.y1 - self.y0) * (HEIGHT - TOP - BOTTOM)
+
+
+def _padded(low: float, high: float, pad: float = 0.05) -> tuple[float, float]:
     if high == low:
         low, high = low - 0.5, high + 0.5
     margin = (high - low) * pad
     return low - margin, high + margin
 
 
-def chart(
-    title: str, x_label: str, y_label: str, series: dict[str, list[Point]], lines: bool = True, colors=None
-) -> str:
-    """An SVG chart of named series; `lines` joins each series' points in x order (False: a scatter)."""
-    points = [p for ps in series.values() for p in ps]
-    if not points:
-        return ""
-    xs = [p.x for p in points]
-    ys = [v for p in points for v in (p.y, p.low, p.high) if v is not None]
-    x0, x1 = _bounds(xs)
-    y0, y1 = _bounds(ys)
-
-    def sx(x: float) -> float:
-        return LEFT + (x - x0) / (x1 - x0) * (WIDTH - LEFT - RIGHT)
-
-    def sy(y: float) -> float:
-        return HEIGHT - BOTTOM - (y - y0) / (y1 - y0) * (HEIGHT - TOP - BOTTOM)
-
+def _axes(frame: Frame, title: str, x_label: str, y_label: str) -> list[str]:
     parts = [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{html.escape(title)}">',
@@ -70,12 +80,17 @@ def chart(
         f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}" class="axis"/>',
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}" class="axis"/>',
     ]
-    x_format, y_format = _tick_format(min(xs), max(xs)), _tick_format(y0, y1)
-    for x in _ticks(min(xs), max(xs)):
-        parts.append(f'<text x="{sx(x):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{x:{x_format}}</text>')
-    for y in _ticks(y0, y1):
-        parts.append(f'<text x="{LEFT - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">{y:{y_format}}</text>')
-        parts.append(f'<line x1="{LEFT}" y1="{sy(y):.1f}" x2="{WIDTH - RIGHT}" y2="{sy(y):.1f}" class="grid"/>')
+    x_ticks, y_ticks = nice_ticks(frame.x0, frame.x1), nice_ticks(frame.y0, frame.y1)
+    x_format, y_format = _tick_format(x_ticks), _tick_format(y_ticks)
+    for x in x_ticks:
+        parts.append(
+            f'<text x="{frame.sx(x):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{x:{x_format}}</text>'
+        )
+    for y in y_ticks:
+        parts.append(f'<text x="{LEFT - 6}" y="{frame.sy(y) + 4:.1f}" text-anchor="end">{y:{y_format}}</text>')
+        parts.append(
+            f'<line x1="{LEFT}" y1="{frame.sy(y):.1f}" x2="{WIDTH - RIGHT}" y2="{frame.sy(y):.1f}" class="grid"/>'
+        )
     parts.append(
         f'<text x="{(LEFT + WIDTH - RIGHT) / 2:.0f}" y="{HEIGHT - 8}" text-anchor="middle">{html.escape(x_label)}</text>'
     )
@@ -83,26 +98,50 @@ def chart(
         f'<text transform="translate(14 {(TOP + HEIGHT - BOTTOM) / 2:.0f}) rotate(-90)" text-anchor="middle">'
         f"{html.escape(y_label)}</text>"
     )
+    return parts
+
+
+def _series(frame: Frame, name: str, points: list[Point], index: int, color: str, lines: bool) -> list[str]:
+    """One series: its line (in x order), points with error bars, and its legend entry."""
+    ordered = sorted(points, key=lambda p: p.x)
+    group = [f'<g class="series" data-series="{html.escape(name)}" stroke="{color}" fill="{color}">']
+    if lines and len(ordered) > 1:
+        path = " ".join(f"{frame.sx(p.x):.1f},{frame.sy(p.y):.1f}" for p in ordered)
+        group.append(f'<polyline points="{path}" fill="none" stroke-width="2"/>')
+    for p in ordered:
+        x = frame.sx(p.x)
+        if p.low is not None and p.high is not None:
+            group.append(
+                f'<line x1="{x:.1f}" y1="{frame.sy(p.low):.1f}" x2="{x:.1f}" y2="{frame.sy(p.high):.1f}" stroke-width="1.5"/>'
+            )
+        group.append(f'<circle cx="{x:.1f}" cy="{frame.sy(p.y):.1f}" r="3.5"/>')
+    legend_y = TOP + 14 + index * 16
+    group.append(f'<rect x="{WIDTH - RIGHT + 10}" y="{legend_y - 8}" width="10" height="10"/>')
+    group.append(
+        f'<text x="{WIDTH - RIGHT + 24}" y="{legend_y + 1}" stroke="none" fill="#222">{html.escape(name)}</text>'
+    )
+    group.append("</g>")
+    return group
+
+
+def chart(
+    title: str,
+    x_label: str,
+    y_label: str,
+    series: dict[str, list[Point]],
+    lines: bool = True,
+    colors: dict[str, str] | None = None,
+    y_range: tuple[float, float] | None = None,
+) -> str:
+    """An SVG chart of named series; `lines` joins each series' points in x order (False: a scatter).
+    `y_range` fixes the y axis (accuracy: (0, 1), so that noise is never drawn as a large effect)."""
+    points = [p for ps in series.values() for p in ps]
+    if not points:
+        return ""
+    frame = Frame.around(points, y_range)
+    parts = _axes(frame, title, x_label, y_label)
     for index, (name, series_points) in enumerate(series.items()):
         color = (colors or {}).get(name, PALETTE[index % len(PALETTE)])
-        ordered = sorted(series_points, key=lambda p: p.x)
-        group = [f'<g class="series" data-series="{html.escape(name)}" stroke="{color}" fill="{color}">']
-        if lines and len(ordered) > 1:
-            path = " ".join(f"{sx(p.x):.1f},{sy(p.y):.1f}" for p in ordered)
-            group.append(f'<polyline points="{path}" fill="none" stroke-width="2"/>')
-        for p in ordered:
-            if p.low is not None and p.high is not None:
-                group.append(
-                    f'<line x1="{sx(p.x):.1f}" y1="{sy(p.low):.1f}" x2="{sx(p.x):.1f}" y2="{sy(p.high):.1f}" '
-                    'stroke-width="1.5"/>'
-                )
-            group.append(f'<circle cx="{sx(p.x):.1f}" cy="{sy(p.y):.1f}" r="3.5"/>')
-        legend_y = TOP + 14 + index * 16
-        group.append(f'<rect x="{WIDTH - RIGHT + 10}" y="{legend_y - 8}" width="10" height="10"/>')
-        group.append(
-            f'<text x="{WIDTH - RIGHT + 24}" y="{legend_y + 1}" stroke="none" fill="#222">{html.escape(name)}</text>'
-        )
-        group.append("</g>")
-        parts.extend(group)
+        parts.extend(_series(frame, name, series_points, index, color, lines))
     parts.append("</svg>")
     return "\n".join(parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from rac_bench.cells import Cell
 from rac_bench.leaderboard.baseline import baseline_document
 from rac_bench.leaderboard.html import render_html
 from rac_bench.leaderboard.text import render_csv, render_text
@@ -11,7 +12,7 @@ from rac_bench.leaderboard.text import render_csv, render_text
 EXTENSIONS = {"terminal": "txt", "markdown": "md", "csv": "csv", "latex": "tex", "html": "html", "json": "json"}
 
 
-def render(cells: list[dict], fmt: str, title: str, commands: list[str], examples: dict[str, list[dict]]) -> str:
+def render(cells: list[Cell], fmt: str, title: str, commands: list[str], examples: dict[str, list[dict]]) -> str:
     if fmt in ("terminal", "markdown", "latex"):
         return render_text(cells, fmt) + "\n"
     if fmt == "csv":

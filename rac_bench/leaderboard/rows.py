@@ -1,5 +1,6 @@
-"""The leaderboard's content, independent of its format: which cells, in what order, which columns, and which
-entry is best in its column.
+"""The leaderboard's one table definition, independent of its format: which cells, in what order, which
+columns, and which entry is best in its column. A run's `leaderboard.md` and terminal table and every format
+of `rac-bench leaderboard` are rendered from it.
 
 "Best" is decided among the pruned cells of one model and task at the same sparsity target, since that is
 the comparison a reader makes (which method wins at 50%?); dense is the reference, never the best.
@@ -11,41 +12,48 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from rac_bench.leaderboard.table import format_estimate, target_label
+from rac_bench.cells import Cell
+from rac_bench.metrics import Estimate
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
     kind: str  # "text", "estimate" (value with a CI) or "number"
-    read: Callable[[dict], object]  # cell -> str, estimate dict or float (None: not measured)
+    read: Callable[[Cell], object]  # cell -> str, Estimate or float (None: not measured)
     higher_is_better: bool | None = None  # None: not ranked
     digits: int = 3
+    hidden_unless: str = "always"  # always shown; "measured": some cell has a value; "varies": values differ
 
 
-def _pass_at_1(cell: dict) -> dict | None:
-    return cell.get("pass_at_k", {}).get("1")
+def _with_samples(read: Callable[[Cell], object]) -> Callable[[Cell], object]:
+    """A metric that only says something with several samples per problem (greedy pass@1 is the accuracy)."""
+    return lambda cell: read(cell) if cell.results.samples_per_problem > 1 else None
+
+
+def _at_n(table: str) -> Callable[[Cell], Estimate | None]:
+    """pass@n or maj@n at n = the samples per problem."""
+    return lambda cell: getattr(cell.results, table).get(str(cell.results.samples_per_problem))
 
 
 COLUMNS = [
-    Column("model", "text", lambda c: c["model"]),
-    Column("task", "text", lambda c: c["task"]),
-    Column("method", "text", lambda c: c["method"]),
-    Column("sparsity", "text", target_label),
-    Column("accuracy [95% CI]", "estimate", lambda c: c["accuracy"], True),
-    Column("Δ vs dense [95% CI]", "estimate", lambda c: c.get("delta_vs_dense"), True),
-    Column("pass@1 [95% CI]", "estimate", _pass_at_1, True),
-    # neither more nor fewer thinking tokens is better; cells stored before the intervals existed show the mean
-    Column(
-        "think tok [95% CI]",
-        "estimate",
-        lambda c: c.get("thinking_tokens_estimate", c["mean_thinking_tokens"]),
-        None,
-        1,
-    ),
-    Column("truncated [95% CI]", "estimate", lambda c: c.get("truncation_estimate", c["truncation_rate"]), False),
-    Column("latency s", "number", lambda c: c.get("mean_latency_seconds"), False, 3),
-    Column("prune s", "number", lambda c: c["prune_seconds"], False, 1),
+    Column("model", "text", lambda c: c.identity.model, hidden_unless="varies"),
+    Column("task", "text", lambda c: c.identity.task),
+    Column("method", "text", lambda c: c.identity.method),
+    Column("sparsity", "text", lambda c: c.identity.target_label),
+    Column("accuracy [95% CI]", "estimate", lambda c: c.results.accuracy, True),
+    Column("Δ vs dense [95% CI]", "estimate", lambda c: c.delta_vs_dense, True),
+    Column("n", "number", _with_samples(lambda c: c.results.samples_per_problem), None, 0, "measured"),
+    Column("pass@1 [95% CI]", "estimate", _with_samples(lambda c: c.results.pass_at_k.get("1")), True, 3, "measured"),
+    Column("pass@n [95% CI]", "estimate", _with_samples(_at_n("pass_at_k")), True, 3, "measured"),
+    Column("maj@n [95% CI]", "estimate", _with_samples(_at_n("maj_at_k")), True, 3, "measured"),
+    # neither more nor fewer thinking tokens is better in itself
+    Column("think tok [95% CI]", "estimate", lambda c: c.results.thinking_tokens, None, 1),
+    Column("answer tok", "number", lambda c: c.results.answer_tokens, None, 1),
+    Column("truncated [95% CI]", "estimate", lambda c: c.results.truncation, False),
+    Column("latency s", "number", lambda c: c.results.latency_seconds, False, 3),
+    Column("eval s", "number", lambda c: c.results.eval_seconds, None, 1),
+    Column("prune s", "number", lambda c: c.prune_seconds, False, 1),
 ]
 
 
@@ -60,14 +68,21 @@ def numeric(value) -> float | None:
     """The number a column is ranked and plotted by: an estimate's point value or the number itself."""
     if value is None:
         return None
-    number = value["value"] if isinstance(value, dict) else value
+    number = value.value if isinstance(value, Estimate) else value
     return None if number is None or (isinstance(number, float) and math.isnan(number)) else float(number)
+
+
+def format_estimate(estimate: Estimate | None, signed: bool = False, digits: int = 3) -> str:
+    if estimate is None:
+        return "-"
+    spec = f"{'+' if signed else ''}.{digits}f"
+    return f"{estimate.value:{spec}} [{estimate.low:{spec}}, {estimate.high:{spec}}]"
 
 
 def _text(column: Column, value) -> str:
     if value is None:
         return "-"
-    if column.kind == "estimate" and isinstance(value, dict):
+    if isinstance(value, Estimate):
         return format_estimate(value, signed=column.name.startswith("Δ"), digits=column.digits)
     if column.kind in ("number", "estimate"):
         number = numeric(value)
@@ -75,33 +90,44 @@ def _text(column: Column, value) -> str:
     return str(value)
 
 
-def order_cells(cells: list[dict]) -> list[dict]:
-    """Model, task, then dense first, then by pattern, sparsity and method."""
-    return sorted(
-        cells,
-        key=lambda c: (c["model"], c["task"], c["method"] != "dense", c["pattern"], c["sparsity"], c["method"]),
-    )
+def order_cells(cells: list[Cell]) -> list[Cell]:
+    return sorted(cells, key=lambda c: c.identity.sort_key())
 
 
-def leaderboard_rows(cells: list[dict], columns: list[Column] = COLUMNS) -> list[list[Entry]]:
-    cells = order_cells(cells)
+def shown_columns(cells: list[Cell]) -> list[Column]:
+    """The columns worth a reader's space for these cells."""
+    shown = []
+    for column in COLUMNS:
+        values = [column.read(cell) for cell in cells]
+        if column.hidden_unless == "measured" and all(value is None for value in values):
+            continue
+        if column.hidden_unless == "varies" and len({str(value) for value in values}) < 2:
+            continue
+        shown.append(column)
+    return shown
+
+
+def _best(cells: list[Cell], columns: list[Column]) -> set[tuple[int, str]]:
     best: set[tuple[int, str]] = set()
     groups: dict[tuple, list[int]] = {}
     for index, cell in enumerate(cells):
-        if cell["method"] != "dense":
-            groups.setdefault((cell["model"], cell["task"], cell["pattern"], cell["sparsity"]), []).append(index)
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        for column in columns:
-            if column.higher_is_better is None:
-                continue
+        identity = cell.identity
+        if not identity.is_dense:
+            groups.setdefault((identity.model, identity.task, identity.pattern, identity.sparsity), []).append(index)
+    for members in (m for m in groups.values() if len(m) > 1):
+        for column in (c for c in columns if c.higher_is_better is not None):
             scored = [(numeric(column.read(cells[i])), i) for i in members]
             scored = [(value, i) for value, i in scored if value is not None]
-            if not scored:
-                continue
-            target = (max if column.higher_is_better else min)(value for value, _ in scored)
-            best.update((i, column.name) for value, i in scored if value == target)
+            if scored:
+                target = (max if column.higher_is_better else min)(value for value, _ in scored)
+                best.update((i, column.name) for value, i in scored if value == target)
+    return best
+
+
+def leaderboard_rows(cells: list[Cell], columns: list[Column]) -> list[list[Entry]]:
+    """One row of entries per cell, in `order_cells` order."""
+    cells = order_cells(cells)
+    best = _best(cells, columns)
     rows = []
     for index, cell in enumerate(cells):
         row = []

@@ -12,7 +12,9 @@ import re
 
 from tabulate import tabulate
 
-from rac_bench.leaderboard.rows import COLUMNS, leaderboard_rows, numeric, order_cells
+from rac_bench.cells import Cell
+from rac_bench.leaderboard.rows import leaderboard_rows, numeric, order_cells, shown_columns
+from rac_bench.metrics import Estimate
 
 _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -39,12 +41,13 @@ def _marked(text: str, best: bool, style: str) -> str:
     return {"terminal": f"{text} *", "markdown": f"**{text}**", "latex": rf"\textbf{{{text}}}"}[style]
 
 
-def render_text(cells: list[dict], style: str) -> str:
+def render_text(cells: list[Cell], style: str) -> str:
     """style: terminal, markdown or latex."""
-    rows = leaderboard_rows(cells)
+    columns = shown_columns(cells)
+    rows = leaderboard_rows(cells, columns)
     escape = latex_escape if style == "latex" else (lambda text: text)
     body = [[_marked(escape(entry.text), entry.best, style) for entry in row] for row in rows]
-    headers = [escape(column.name) for column in COLUMNS]
+    headers = [escape(column.name) for column in columns]
     table_format = {"terminal": "simple", "markdown": "github", "latex": "latex_raw"}[style]
     table = tabulate(body, headers=headers, tablefmt=table_format, disable_numparse=True)
     if style == "terminal":
@@ -52,9 +55,10 @@ def render_text(cells: list[dict], style: str) -> str:
     return table
 
 
-def render_csv(cells: list[dict]) -> str:
+def render_csv(cells: list[Cell]) -> str:
+    columns = shown_columns(cells)
     header = []
-    for column in COLUMNS:
+    for column in columns:
         if column.kind == "estimate":
             header += [column.name.split(" [")[0] + suffix for suffix in ("", " low", " high")]
         else:
@@ -64,14 +68,12 @@ def render_csv(cells: list[dict]) -> str:
     output = io.StringIO()
     writer = csv.writer(output, lineterminator="\n")
     writer.writerow(header)
-    for cell, row in zip(order_cells(cells), leaderboard_rows(cells)):
+    for cell, row in zip(order_cells(cells), leaderboard_rows(cells, columns)):
         values = []
-        for column, entry in zip(COLUMNS, row):
+        for column, entry in zip(columns, row):
             value = column.read(cell)
             if column.kind == "estimate":
-                if not isinstance(value, dict):  # no interval stored: the point value alone
-                    value = {"value": value, "low": "", "high": ""} if value is not None else {}
-                values += [value.get(k, "") for k in ("value", "low", "high")]
+                values += [value.value, value.low, value.high] if isinstance(value, Estimate) else ["", "", ""]
             elif column.kind == "number":
                 number = numeric(value)
                 values.append("" if number is None else number)

@@ -13,6 +13,7 @@ from typing import Callable, Protocol
 from torch import nn
 
 from rac_bench.calibration.sequences import CalibrationSet
+from rac_bench.calibration.sources import CalibrationSource, parse_source
 from rac_bench.pruning.engine import PruneFunction, PruningReport, prune_model
 from rac_bench.pruning.pattern import SparsityTarget
 
@@ -21,11 +22,11 @@ from rac_bench.pruning.pattern import SparsityTarget
 class PruneContext:
     target: SparsityTarget
     tokenizer: object
-    # source name (see rac_bench.calibration.sources) -> CalibrationSet; built lazily and cached by the caller
-    calibration: Callable[[str], CalibrationSet]
+    # source (see rac_bench.calibration.sources) -> CalibrationSet; built lazily and cached by the caller
+    calibration: Callable[[CalibrationSource], CalibrationSet]
     ignore: str | None = None
     progress: bool = True
-    source: str | None = None  # the source of this variant (`method@source`); None: the method's default
+    source: CalibrationSource | None = None  # the source of this variant (`method@source`); None: the method's
     cot_weight: float | None = None  # weight of generated (chain-of-thought) tokens in the Hessian; None: 1
     device: str | None = None  # where layers are pruned (a GPU: one layer at a time); None: the model's device
 
@@ -49,7 +50,7 @@ class LayerwiseMethod:
     calibration_source: str | None
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport:
-        source = context.source or self.calibration_source
+        source = context.source or (parse_source(self.calibration_source) if self.calibration_source else None)
         if source is None:
             return prune_model(
                 model, self.algorithm, context.target, None, context.ignore, context.progress, device=context.device

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rac_bench.calibration.sources import parse_source
+from rac_bench.calibration.sources import CalibrationSource, parse_source
 from rac_bench.errors import ConfigError
 from rac_bench.methods import Method, get_method
 
@@ -15,7 +15,7 @@ from rac_bench.methods import Method, get_method
 class MethodSpec:
     label: str  # as written
     name: str
-    source: str | None  # None: the method takes no calibration data
+    source: CalibrationSource | None  # None: the method takes no calibration data
 
     @property
     def method(self) -> Method:
@@ -24,14 +24,15 @@ class MethodSpec:
     @property
     def canonical(self) -> str:
         """The same string for the same computation: `sparsegpt` and `sparsegpt@prompts` agree."""
-        return f"{self.name}@{self.source}" if self.source else self.name
+        return f"{self.name}@{self.source.name}" if self.source else self.name
 
 
 def parse_method_spec(text: str) -> MethodSpec:
     name, at, source = text.partition("@")
     method = get_method(name)
     if not at:
-        return MethodSpec(text, name, method.calibration_source)
+        default = method.calibration_source
+        return MethodSpec(text, name, parse_source(default) if default else None)
     if method.calibration_source is None:
         raise ConfigError(f"{name} takes no calibration data, so {text!r} is not accepted; write plain {name}")
     return MethodSpec(text, name, parse_source(source))

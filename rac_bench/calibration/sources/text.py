@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 
 from rac_bench.calibration.jsonl import read_string_field
+from rac_bench.calibration.sequences import CalibrationSet
+from rac_bench.calibration.sources import BuildInputs, register_source
 from rac_bench.errors import CalibrationError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,10 @@ class TextCorpus:
     windows: int = 128
     length: int = 2048
     seed: int = 0
+
+    @classmethod
+    def of(cls, settings, seed: int) -> TextCorpus:
+        return cls(settings.text, settings.text_windows, settings.text_length, seed)
 
     @property
     def is_local(self) -> bool:
@@ -106,3 +112,26 @@ def text_sequences(tokenizer, corpus: TextCorpus) -> list[torch.Tensor]:
     starts = torch.randint(0, len(stream) - corpus.length + 1, (corpus.windows,), generator=generator)
     log.info("calibration text: %d windows of %d tokens from %d", corpus.windows, corpus.length, len(stream))
     return [ids[start : start + corpus.length].clone() for start in starts.tolist()]
+
+
+@dataclass(frozen=True)
+class TextSource:
+    name: str = "text"
+    generated_tokens: bool = False
+
+    def check(self, settings) -> None:
+        check_corpus_reference(settings.text)
+
+    def fingerprint(self, settings, seed: int, data_dir) -> dict:
+        return {"source": self.name, "tokens": settings.tokens, **TextCorpus.of(settings, seed).fingerprint()}
+
+    def estimate_tokens(self, settings, prompt_tokens: int) -> int:
+        return settings.text_windows * settings.text_length
+
+    def build(self, inputs: BuildInputs) -> CalibrationSet:
+        return CalibrationSet.prompts_only(
+            text_sequences(inputs.tokenizer, TextCorpus.of(inputs.settings, inputs.seed))
+        )
+
+
+register_source(TextSource())

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from rac_bench.calibration.prompts import render_prompt
+from rac_bench.calibration.sources.prompts import render_prompt
 from rac_bench.calibration.sequences import CalibrationSet
-from rac_bench.errors import CalibrationError
+from rac_bench.calibration.sources import BuildInputs, register_prefixed_source
+from rac_bench.errors import CalibrationError, ConfigError
 
 FORMATS = "JSON lines with lists 'prompt_ids' and 'generated_ids', or strings 'prompt' and 'response'"
 
@@ -60,3 +62,38 @@ def read_trace_file(path: Path, tokenizer) -> CalibrationSet:
     if not sequences:
         raise CalibrationError(f"{path} holds no traces; expected {FORMATS}")
     return CalibrationSet(sequences, prompt_lengths)
+
+
+@dataclass(frozen=True)
+class TraceFileSource:
+    path: Path
+    generated_tokens: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{PREFIX}:{self.path}"
+
+    def check(self, settings) -> None:
+        pass  # checked when the spec is parsed
+
+    def fingerprint(self, settings, seed: int, data_dir) -> dict:
+        return {"source": f"{PREFIX}:<file>", "tokens": settings.tokens, "file_sha256": file_hash(self.path)}
+
+    def estimate_tokens(self, settings, prompt_tokens: int) -> int:
+        return settings.samples * (settings.traces.max_new_tokens + prompt_tokens)
+
+    def build(self, inputs: BuildInputs) -> CalibrationSet:
+        return read_trace_file(self.path, inputs.tokenizer)
+
+
+PREFIX = "traces"
+
+
+def _trace_file(argument: str) -> TraceFileSource:
+    path = Path(argument).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"trace file {path} does not exist; give {PREFIX}:<path to a .jsonl file>")
+    return TraceFileSource(path)
+
+
+register_prefixed_source(PREFIX, _trace_file, f"{PREFIX}:<path to a .jsonl file>")

@@ -1,0 +1,116 @@
+"""The Cell: one model variant measured on one task. Its identity (model, method, pattern, sparsity, task), the
+settings it was measured with, where its model came from, and its results. The store keeps cells, and the
+leaderboard, exports, gate and CLI read their typed fields.
+
+A cell is stored as JSON with a format number; a cell of another format is refused, never guessed at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from rac_bench.metrics import Estimate
+
+CELL_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class CellIdentity:
+    """What a reader compares across runs; the leaderboard keeps the latest cell of each identity."""
+
+    model: str
+    task: str
+    method: str  # the method spec as written, e.g. sparsegpt@text
+    pattern: str  # unstructured or N:M
+    sparsity: float
+
+    @property
+    def is_dense(self) -> bool:
+        return self.method == "dense"
+
+    @property
+    def target_label(self) -> str:
+        """'-' for dense, the N:M pattern, or the unstructured sparsity."""
+        if self.is_dense:
+            return "-"
+        return self.pattern if self.pattern != "unstructured" else f"{self.sparsity:g}"
+
+    @property
+    def variant_label(self) -> str:
+        """e.g. 'dense', 'rac-0.5', 'sparsegpt-2:4'."""
+        return self.method if self.is_dense else f"{self.method}-{self.target_label}"
+
+    def describe(self) -> str:
+        target = "" if self.is_dense else f" {self.target_label}"
+        return f"{self.method}{target} on {self.task} ({self.model})"
+
+    def sort_key(self) -> tuple:
+        """Model, task, then dense first, then by pattern, sparsity and method."""
+        return (self.model, self.task, not self.is_dense, self.pattern, self.sparsity, self.method)
+
+
+@dataclass(frozen=True)
+class CellResults:
+    problems: int
+    samples: int
+    accuracy: Estimate  # avg@n, with a bootstrap interval over problems
+    pass_at_k: dict[str, Estimate]  # k -> pass@k
+    maj_at_k: dict[str, Estimate]  # k -> maj@k (only with several samples per problem)
+    thinking_tokens: Estimate  # mean tokens through </think> per response
+    answer_tokens: float  # mean tokens after </think> per response
+    truncation: Estimate  # share of responses that never closed </think> or hit the token limit
+    thinking_distribution: dict[str, dict]  # all, correct, incorrect -> mean, median, p90
+    latency_seconds: float  # mean wall time of the engine call that produced a response
+    generated_tokens: int
+    eval_seconds: float  # wall time of the lm-eval evaluation
+    generate_seconds: float  # of which inside the backend's generate calls
+    tokens_per_second: float  # this run's own generation (resumed chunks excluded)
+    resumed_samples: int
+    lm_eval: dict  # lm-eval's own aggregate metrics
+    lm_eval_task: dict  # lm-eval's sections for the task (configs, versions, n-shot, ...)
+
+    @property
+    def samples_per_problem(self) -> int:
+        return self.samples // self.problems if self.problems else 0
+
+
+@dataclass(frozen=True)
+class Cell:
+    key: str
+    run_id: str
+    identity: CellIdentity
+    model_fingerprint: str
+    variant_fingerprint: str
+    settings: dict  # how it was measured (the plan's cell settings)
+    backend: str
+    engine_startup_seconds: float
+    checkpoint: str | None  # the pruned checkpoint directory; None for dense
+    pruning: dict | None  # the pruning report; None for dense
+    prune_seconds: float
+    calibration_seconds: float  # building the calibration set (not part of prune_seconds)
+    provenance: dict
+    results: CellResults
+    delta_vs_dense: Estimate | None = None  # paired with dense on the same problems
+    format: int = field(default=CELL_FORMAT)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: dict) -> Cell:
+        if record.get("format") != CELL_FORMAT:
+            raise ValueError(f"cell format {record.get('format')!r}, expected {CELL_FORMAT}")
+        values = dict(record)
+        values["identity"] = CellIdentity(**record["identity"])
+        values["results"] = _results(record["results"])
+        values["delta_vs_dense"] = Estimate(**record["delta_vs_dense"]) if record.get("delta_vs_dense") else None
+        return cls(**values)
+
+
+def _results(record: dict) -> CellResults:
+    values = dict(record)
+    for name in ("accuracy", "thinking_tokens", "truncation"):
+        values[name] = Estimate(**record[name])
+    for name in ("pass_at_k", "maj_at_k"):
+        values[name] = {k: Estimate(**estimate) for k, estimate in record[name].items()}
+    return CellResults(**values)

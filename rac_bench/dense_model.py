@@ -1,0 +1,70 @@
+"""The dense model of a run, loaded once per process, with what every variant job needs from it: its tokenizer,
+its weight fingerprint and the calibration provider that builds calibration sets from it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+import torch
+
+from rac_bench.backends import ModelHandle, backend_identity, create_backend
+from rac_bench.calibration.prompt_sets import calibration_questions
+from rac_bench.calibration.provider import CalibrationProvider
+from rac_bench.calibration.sources import BuildInputs
+from rac_bench.config import RunConfig
+from rac_bench.fingerprint import weights_fingerprint
+from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
+from rac_bench.task_data import DATA_DIR_VARIABLE
+
+
+@dataclass
+class DenseModel:
+    reference: str | None  # None: the embedded tiny reasoner
+    model: torch.nn.Module
+    tokenizer: object
+    fingerprint: str
+    calibration: CalibrationProvider
+
+    @property
+    def name(self) -> str:
+        return self.reference or EMBEDDED_MODEL_NAME
+
+    @property
+    def handle(self) -> ModelHandle:
+        return ModelHandle(self.model, self.tokenizer, model_path(self.reference))
+
+
+def set_threads(threads: int | None) -> int:
+    count = threads or os.cpu_count() or 1
+    torch.set_num_threads(count)
+    return count
+
+
+def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
+    set_threads(config.execution.threads)
+    if config.data_dir is not None:
+        os.environ[DATA_DIR_VARIABLE] = str(config.data_dir.resolve())  # read by the task YAMLs' loaders
+    model, tokenizer = load_model(reference, getattr(torch, config.execution.dtype))
+    fingerprint = weights_fingerprint(model)
+    handle = ModelHandle(model, tokenizer, model_path(reference))
+    settings = config.calibration
+
+    @cache
+    def questions() -> list[str]:
+        return calibration_questions(settings.prompts, settings.samples, config.seed, config.data_dir)
+
+    inputs = BuildInputs(
+        model=model,
+        tokenizer=tokenizer,
+        model_fingerprint=fingerprint,
+        settings=settings,
+        seed=config.seed,
+        data_dir=config.data_dir,
+        cache_dir=config.execution.cache_dir,
+        questions=questions,
+        backend=lambda: create_backend(handle, config.execution, progress=True),
+        backend_identity=backend_identity(config.execution),
+    )
+    return DenseModel(reference, model, tokenizer, fingerprint, CalibrationProvider(inputs))

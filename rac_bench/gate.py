@@ -1,0 +1,89 @@
+"""The regression gate: a run's cells against a baseline, cell by cell, metric by metric, in the metric's
+direction. A higher-is-better metric (accuracy, pass@k, maj@k) regressed when its value falls below the
+baseline's 95% interval, or with an explicit tolerance below the baseline's value minus the tolerance; a
+lower-is-better metric regressed when it rises above the interval (or value plus tolerance).
+
+Which cells exist and how they were measured must match: a mismatch is bad input (exit 2), not a regression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rac_bench.cells import Cell
+from rac_bench.errors import StoreError
+from rac_bench.leaderboard.baseline import BaselineCell, cell_metrics, comparable_settings
+from rac_bench.metrics import Estimate
+
+LOWER_IS_BETTER: tuple[str, ...] = ()  # metric names (none among accuracy, pass@k, maj@k)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    cell: str
+    metric: str
+    baseline: Estimate
+    current: Estimate
+    threshold: float
+    regressed: bool
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric not in LOWER_IS_BETTER
+
+
+def _threshold(metric: str, baseline: Estimate, tolerance: float | None) -> float:
+    if higher_is_better(metric):
+        return baseline.low if tolerance is None else baseline.value - tolerance
+    return baseline.high if tolerance is None else baseline.value + tolerance
+
+
+def _regressed(metric: str, value: float, threshold: float) -> bool:
+    return value < threshold if higher_is_better(metric) else value > threshold
+
+
+def _matched(baseline: list[BaselineCell], current: list[Cell]) -> list[tuple[BaselineCell, Cell]]:
+    base = {cell.identity: cell for cell in baseline}
+    run = {cell.identity: cell for cell in current}
+    missing = sorted(set(base) - set(run), key=lambda i: i.sort_key())
+    extra = sorted(set(run) - set(base), key=lambda i: i.sort_key())
+    if missing:
+        raise StoreError(
+            f"the run lacks {len(missing)} baseline cell(s), e.g. {missing[0].describe()}; "
+            "run the baseline's configuration or make a new baseline"
+        )
+    if extra:
+        raise StoreError(
+            f"the run has {len(extra)} cell(s) the baseline lacks, e.g. {extra[0].describe()}; "
+            "gate a run of the baseline's configuration or make a new baseline"
+        )
+    return [(base[identity], run[identity]) for identity in sorted(base, key=lambda i: i.sort_key())]
+
+
+def _check_comparable(base: BaselineCell, run: Cell) -> None:
+    run_settings = comparable_settings(run.settings)
+    for name, value in run_settings.items():
+        if base.settings.get(name) != value:
+            raise StoreError(
+                f"{base.identity.describe()} was measured with {name}={base.settings.get(name)!r} in the baseline "
+                f"but {value!r} in the run; the cells are not comparable"
+            )
+
+
+def compare(
+    baseline: list[BaselineCell], current: list[Cell], metric: str, tolerance: float | None
+) -> list[Comparison]:
+    """Every baseline cell against the run's cell of the same identity."""
+    comparisons = []
+    for base, run in _matched(baseline, current):
+        _check_comparable(base, run)
+        base_value, run_value = base.metrics.get(metric), cell_metrics(run).get(metric)
+        if base_value is None or run_value is None:
+            available = ", ".join(sorted(base.metrics))
+            raise StoreError(
+                f"metric {metric!r} is not measured for {base.identity.describe()}; available: {available}"
+            )
+        threshold = _threshold(metric, base_value, tolerance)
+        regressed = _regressed(metric, run_value.value, threshold)
+        comparisons.append(Comparison(base.identity.describe(), metric, base_value, run_value, threshold, regressed))
+    return comparisons

@@ -1,0 +1,86 @@
+"""Model variants: the dense model as loaded, or a pruned copy of it. A pruned variant is saved as a
+checkpoint under its fingerprint, and a later run with the same fingerprint loads it instead of pruning again
+(its report keeps the pruning time it originally took)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rac_bench.checkpoints import REPORT_FILE, checkpoint_dir, load_checkpoint, save_checkpoint
+from rac_bench.config import RunConfig
+from rac_bench.dense_model import DenseModel
+from rac_bench.methods import PruneContext
+from rac_bench.plan import Plan, Variant
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuiltVariant:
+    model: object
+    fingerprint: str
+    report: dict | None  # None for dense
+    checkpoint: Path | None  # None for dense
+
+
+def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> BuiltVariant:
+    fingerprint = variant.fingerprint(dense.fingerprint)
+    if variant.is_dense:
+        return BuiltVariant(dense.model, fingerprint, None, None)
+    directory = checkpoint_dir(config.execution.cache_dir, fingerprint)
+    cached = load_checkpoint(directory, dense.model.dtype)
+    if cached is not None:
+        log.info("%s %s: reusing checkpoint %s", variant.method, variant.target.label, directory)
+        model, report = cached
+        return BuiltVariant(model, fingerprint, {**report, "checkpoint_reused": True}, directory)
+    if variant.spec.source:
+        dense.calibration(variant.spec.source)  # built (and timed) outside the pruning time
+    model = copy.deepcopy(dense.model)
+    context = PruneContext(
+        variant.target,
+        dense.tokenizer,
+        dense.calibration,
+        config.pruning.ignore,
+        source=variant.spec.source,
+        cot_weight=config.calibration.cot_weight,
+        device=config.execution.device,
+    )
+    started = time.perf_counter()
+    report = variant.spec.method.prune(model, context)
+    report_dict = report.to_dict() if report is not None else {}
+    report_dict.update(
+        method=variant.method,
+        pattern=variant.target.pattern,
+        target_sparsity=variant.target.sparsity,
+        prune_seconds=time.perf_counter() - started,
+        checkpoint_reused=False,
+        variant_fingerprint=fingerprint,
+    )
+    save_checkpoint(model, dense.tokenizer, directory, report_dict)
+    return BuiltVariant(model, fingerprint, report_dict, directory)
+
+
+def build_calibration_sets(plan: Plan, dense: DenseModel) -> None:
+    """Build each calibration set that a variant without a saved checkpoint needs, before anything is evaluated
+    or written, so that unusable calibration data (e.g. a corpus shorter than one window) fails first."""
+    for variant in plan.variants:
+        saved = checkpoint_dir(plan.config.execution.cache_dir, variant.fingerprint(dense.fingerprint)) / REPORT_FILE
+        if variant.spec.source and not saved.exists():
+            dense.calibration(variant.spec.source)
+
+
+def prune_to_directory(variant: Variant, dense: DenseModel, config: RunConfig, out: Path) -> dict:
+    """Prune once and place the checkpoint (weights, tokenizer, chat template, report) at `out`; the copy is
+    made beside it and renamed, so `out` is either complete or absent."""
+    built = build_variant(variant, dense, config)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    shutil.copytree(built.checkpoint, staging, dirs_exist_ok=True)
+    staging.rename(out)
+    return {**built.report, "model_fingerprint": dense.fingerprint}
