@@ -139,7 +139,9 @@ def _capture_first_layer_inputs(
         kwargs.pop("past_key_value", None)
         kwargs["use_cache"] = False
         hidden = hidden.detach()
-        captured.append((_to_device(hidden, store), _to_device(kwargs, store)) if store is not None else (hidden, kwargs))
+        captured.append(
+            (_to_device(hidden, store), _to_device(kwargs, store)) if store is not None else (hidden, kwargs)
+        )
         raise _StopForward
 
     handle = first_layer.register_forward_pre_hook(hook, with_kwargs=True)

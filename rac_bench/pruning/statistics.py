@@ -14,6 +14,7 @@ does the CPU.
 from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
+from itertools import pairwise
 from typing import Callable
 
 import torch
@@ -87,7 +88,7 @@ class InputStatistics:
         width = self.in_features
         blocks = max(1, round(width / SYMMETRIC_BLOCK))
         edges = [width * b // blocks for b in range(blocks + 1)]
-        return list(zip(edges[:-1], edges[1:]))
+        return list(pairwise(edges))
 
     @property
     def hessian(self) -> torch.Tensor:
@@ -130,11 +131,13 @@ class InputStatistics:
 
 @contextmanager
 def _tf32_matmuls():
-    """fp32 CUDA matmuls on TF32 tensor cores inside the block; the caller's setting is restored after it."""
+    """fp32 CUDA matmuls on TF32 tensor cores inside the block; the caller's setting is restored after it. torch
+    refuses to read a flag set through the other of its two TF32 APIs, so the newer one is used where it exists."""
     matmul = torch.backends.cuda.matmul
-    saved = matmul.fp32_precision
-    matmul.fp32_precision = "tf32"
+    name, value = ("fp32_precision", "tf32") if hasattr(matmul, "fp32_precision") else ("allow_tf32", True)
+    saved = getattr(matmul, name)
+    setattr(matmul, name, value)
     try:
         yield
     finally:
-        matmul.fp32_precision = saved
+        setattr(matmul, name, saved)
