@@ -72,8 +72,6 @@ def prepare(args) -> dict:
         **SHAPES[args.shape],
         num_hidden_layers=args.layers,
         max_position_embeddings=max(4096, args.length),
-        rope_theta=1_000_000.0,
-        rms_norm_eps=1e-6,
     )
     torch.manual_seed(args.seed)
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):

@@ -104,8 +104,10 @@ def sparsegpt_prune(
             count = total_pruned * i2 // columns - total_pruned * i1 // columns
             W1, Hinv1 = Wt[i1:i2], Hinv[i1:i2, i1:i2]
             mask1 = _block_mask(W1, Hinv1, target, count)
-            if Wt.is_cuda and i2 - i1 == block_size:
-                Err1 = _captured_sweep(rows, block_size, sub_block, target, Wt.device)(W1, Hinv1, mask1)
+            full_on_gpu = Wt.is_cuda and i2 - i1 == block_size
+            captured = _captured_sweep(rows, block_size, sub_block, target, Wt.device) if full_on_gpu else None
+            if captured is not None:
+                Err1 = captured(W1, Hinv1, mask1)
             else:
                 Err1 = _sweep_block(W1, Hinv1, mask1, target, sub_block)
         Wt[i2:].addmm_(Hinv[i1:i2, i2:].T, Err1, alpha=-1.0)
@@ -170,10 +172,17 @@ class _CapturedSweep:
 
 
 @lru_cache(maxsize=8)
-def _captured_sweep(rows: int, block_size: int, sub_block: int, target: SparsityTarget, device: torch.device):
+def _captured_sweep(
+    rows: int, block_size: int, sub_block: int, target: SparsityTarget, device: torch.device
+) -> _CapturedSweep | None:
     """One captured sweep per block shape and target, reused by every module and layer of that shape (a 7B
-    decoder layer has three: 512, 3584 and 18944 output rows)."""
-    return _CapturedSweep(rows, block_size, sub_block, target, device)
+    decoder layer has three: 512, 3584 and 18944 output rows); None, with a warning, where the capture fails,
+    and then the blocks are swept eagerly: the same arithmetic, launch-bound."""
+    try:
+        return _CapturedSweep(rows, block_size, sub_block, target, device)
+    except RuntimeError as error:
+        log.warning("the SparseGPT block sweep could not be captured as a CUDA graph, so it runs eagerly: %s", error)
+        return None
 
 
 @contextmanager
