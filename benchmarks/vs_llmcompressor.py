@@ -82,33 +82,50 @@ def prune_rac(work: Path, threads: int) -> None:
     print("rac-bench", json.dumps(result))
 
 
-def prune_llmcompressor(work: Path, threads: int) -> None:
+def sparsegpt_oneshot(model, ids) -> tuple[float, float]:
+    """llm-compressor's SparseGPTModifier through `oneshot` (sequential pipeline) on `model` in place: every decoder
+    linear layer to SPARSITY unstructured, block BLOCK, dampening DAMPENING, lm_head ignored, calibration `ids`
+    (sequences x length) in order. Returns the wall and CPU seconds of the `oneshot` call. `model` must come from
+    `from_pretrained` of a saved directory (oneshot reads its config again from `config._name_or_path`); the
+    tokenizer passed as processor is a placeholder: the dataset is token ids already, and without one oneshot
+    insists on loading a tokenizer from that directory."""
     import torch
     from datasets import Dataset
     from llmcompressor import oneshot
     from llmcompressor.modifiers.pruning.sparsegpt import SparseGPTModifier
-    from transformers import AutoModelForCausalLM
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
 
-    torch.set_num_threads(threads)
-    model = AutoModelForCausalLM.from_pretrained(work / "dense", dtype=torch.float32).eval()
-    ids = torch.load(work / "tokens.pt")["calibration"]
     dataset = Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": torch.ones_like(ids).tolist()})
     modifier = SparseGPTModifier(
         sparsity=SPARSITY, mask_structure="0:0", block_size=BLOCK, dampening_frac=DAMPENING, ignore=["re:.*lm_head"]
     )
+    placeholder = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel({"<unk>": 0}, unk_token="<unk>")))
     started, cpu_started = time.perf_counter(), time.process_time()
     oneshot(
         model=model,
         dataset=dataset,
         recipe=modifier,
+        processor=placeholder,
         num_calibration_samples=len(ids),
         max_seq_length=ids.shape[1],
         shuffle_calibration_samples=False,
         pipeline="sequential",
     )
-    seconds = time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu_started
+
+
+def prune_llmcompressor(work: Path, threads: int) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.set_num_threads(threads)
+    model = AutoModelForCausalLM.from_pretrained(work / "dense", dtype=torch.float32).eval()
+    ids = torch.load(work / "tokens.pt")["calibration"]
+    seconds, cpu_seconds = sparsegpt_oneshot(model, ids)
     torch.save(model.state_dict(), work / "llmcompressor.pt")
-    result = {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_started, "peak_rss_gb": peak_rss_gb()}
+    result = {"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_gb": peak_rss_gb()}
     (work / "llmcompressor.json").write_text(json.dumps(result))
     print("llm-compressor", json.dumps(result))
 

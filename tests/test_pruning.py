@@ -279,3 +279,191 @@ def test_inverse_hessian_factor_is_the_upper_cholesky_factor_of_the_damped_inver
     torch.testing.assert_close(factor.T @ factor, torch.linalg.inv(damped), rtol=1e-8, atol=1e-10)
     lower = torch.linalg.cholesky(damped)
     torch.testing.assert_close(lower_triangular_inverse(lower), torch.linalg.inv(lower), rtol=1e-8, atol=1e-10)
+
+
+# --- the GPU path: the same tests on CUDA where a device is present (`pytest -k cuda`) ---
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+def algorithm_1(weight: torch.Tensor, Hinv: torch.Tensor, target: SparsityTarget, block_size: int = 128):
+    """SparseGPT's Algorithm 1 as the paper writes it (and IST-DASLab's fasterprune), column by column in float64:
+    no sub-blocks, no transposed layout. Each block prunes its share of the matrix's zeros."""
+    W, Hinv = weight.double().clone(), Hinv.double()
+    rows, columns = W.shape
+    total = int(W.numel() * target.sparsity)
+    for i1 in range(0, columns, block_size):
+        i2 = min(i1 + block_size, columns)
+        W1, Hinv1, Err1 = W[:, i1:i2].clone(), Hinv[i1:i2, i1:i2], torch.zeros(rows, i2 - i1, dtype=torch.float64)
+        mask1 = torch.zeros_like(W1, dtype=torch.bool)
+        if not target.is_n_m:
+            count = total * i2 // columns - total * i1 // columns
+            scores = (W1**2 / torch.diagonal(Hinv1) ** 2).flatten()
+            mask1.view(-1)[torch.topk(scores, count, largest=False).indices] = True
+        for i in range(i2 - i1):
+            if target.is_n_m and i % target.m == 0:
+                scores = W1[:, i : i + target.m] ** 2 / torch.diagonal(Hinv1)[i : i + target.m] ** 2
+                mask1[:, i : i + target.m].scatter_(1, torch.topk(scores, target.n, dim=1, largest=False).indices, True)
+            q = W1[:, i].masked_fill(mask1[:, i], 0.0)
+            err = (W1[:, i] - q) / Hinv1[i, i]
+            W1[:, i:] -= err.reshape(-1, 1) @ Hinv1[i, i:].reshape(1, -1)
+            W1[:, i] = q
+            Err1[:, i] = err
+        W[:, i1:i2] = W1
+        W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:]
+    return W
+
+
+def separated_layer(rows: int = 24, columns: int = 4 * 128 + 64, tokens: int = 4096, device: str = "cpu"):
+    """Correlated inputs, and weights whose saliencies fall in two bands three orders apart: in every group of 4
+    consecutive inputs of a row, two weights near 1e-3 and two near 1. Every mask decision has a wide margin, so
+    float rounding on any device cannot tip one, and the updated values can be compared to the reference."""
+    generator = torch.Generator().manual_seed(5)
+    inputs = torch.randn(tokens, columns, generator=generator)
+    inputs = inputs + 0.5 * torch.roll(inputs, 1, dims=1)  # neighbouring channels correlate
+    magnitudes = torch.rand(rows, columns, generator=generator) + 1.0
+    small = torch.rand(rows, columns // 4, 4, generator=generator).argsort(-1) < 2
+    magnitudes[small.reshape(rows, columns)] *= 1e-3
+    signs = torch.randint(0, 2, (rows, columns), generator=generator) * 2 - 1
+    statistics = InputStatistics(columns)
+    statistics.add(inputs.to(device))
+    return (magnitudes * signs).to(device), statistics
+
+
+@pytest.mark.parametrize("pattern", ["unstructured", "2:4"])
+@pytest.mark.parametrize("device", DEVICES)
+def test_sparsegpt_equals_a_plain_algorithm_1_loop_over_the_whole_matrix(device, pattern):
+    """Four full blocks of 128 columns (on CUDA: replays of the captured block sweep) and a last one of 64, each
+    swept in sub-blocks of 32, against the paper's loop in float64 on the same inverse-Hessian factor."""
+    from rac_bench.pruning.sparsegpt import _captured_sweep, _CapturedSweep, prepared_inverse
+
+    weight, statistics = separated_layer(device=device)
+    target = parse_pattern(pattern, 0.5)
+    pruned = sparsegpt_prune(weight, statistics, target)
+    Hinv, _ = prepared_inverse(statistics.hessian)
+    expected = algorithm_1(weight.cpu(), Hinv.cpu(), target)
+    assert pruned.device.type == device
+    if device == "cuda":  # the full blocks were swept by a captured graph, not by the eager fallback
+        assert isinstance(_captured_sweep(len(weight), 128, 32, target, pruned.device), _CapturedSweep)
+    assert torch.equal(pruned.cpu() == 0, expected == 0)
+    assert int((pruned == 0).sum()) == weight.numel() // 2
+    torch.testing.assert_close(pruned.cpu().double(), expected, rtol=1e-5, atol=1e-6)
+    # the updates are what is being compared: the kept weights moved by far more than the tolerance
+    assert float((expected - weight.cpu().double()).abs()[expected != 0].max()) > 1e-3
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_hessian_of_bf16_inputs_loses_no_bit_with_tf32_only_inside_the_flush(device, monkeypatch):
+    """bf16 inputs with all 8 significant bits used, whose sums of products are all exact in fp32: H must come out
+    exact, bit for bit, with TF32 on CUDA (bf16 values and their products fit it) and with IEEE fp32 on the CPU.
+    fp32 inputs, which TF32 would round, keep IEEE fp32; the caller's TF32 setting is the same afterwards."""
+    import rac_bench.pruning.statistics as statistics_module
+
+    matmul = torch.backends.cuda.matmul
+    seen = []
+    real = statistics_module.InputStatistics._accumulate_upper
+    monkeypatch.setattr(
+        statistics_module.InputStatistics,
+        "_accumulate_upper",
+        lambda self, left, right: seen.append(matmul.fp32_precision) or real(self, left, right),
+    )
+    before = matmul.fp32_precision
+    # k * 2^-7 with |k| < 256: products are multiples of 2^-14 below 2^2, and 256 of them sum below 2^24 * 2^-14
+    integers = torch.randint(-255, 256, (256, 1100), generator=torch.Generator().manual_seed(2))
+    inputs = (integers * 2.0**-7).bfloat16()
+    assert torch.equal(inputs.double(), integers * 2.0**-7)
+    statistics = InputStatistics(1100)
+    for chunk in torch.split(inputs.to(device), 64):
+        statistics.add(chunk)
+    exact = 2 * (integers.T @ integers).double() * 2.0**-14 / len(inputs)
+    assert torch.equal(statistics.hessian.cpu().double(), exact)
+    fp32 = InputStatistics(1100)
+    fp32.add(inputs.float().to(device))
+    assert fp32.hessian.shape == (1100, 1100)
+    assert seen == ["tf32" if device == "cuda" else before, before]
+    assert matmul.fp32_precision == before
+
+
+def test_inputs_added_after_the_hessian_was_read_are_refused():
+    _, inputs, statistics = correlated_layer()
+    assert statistics.hessian.shape == (256, 256)
+    with pytest.raises(RuntimeError, match="H has been read"):
+        statistics.add(inputs)
+
+
+def test_equal_length_sequences_are_batched_in_order_with_their_token_weights():
+    from rac_bench.pruning.engine import batch_equal_lengths
+
+    sequences = [torch.full((n,), i) for i, n in enumerate((5, 5, 3, 5, 3, 5))]
+    weights = [torch.full((len(ids),), float(i)) for i, ids in enumerate(sequences)]
+    batches, batch_weights = batch_equal_lengths(sequences, weights, batch_tokens=10)
+    assert [b[:, 0].tolist() for b in batches] == [[0, 1], [3, 5], [2, 4]]
+    assert [w.tolist() for w in batch_weights] == [[0.0] * 5 + [1.0] * 5, [3.0] * 5 + [5.0] * 5, [2.0] * 3 + [4.0] * 3]
+    alone, _ = batch_equal_lengths(sequences, None, batch_tokens=0)
+    assert [b.shape for b in alone] == [(1, len(ids)) for ids in sequences]
+    assert batch_equal_lengths(sequences, None, batch_tokens=2)[0][0].shape == (1, 5)  # one sequence at least
+
+
+def test_batched_calibration_forwards_prune_as_one_sequence_at_a_time():
+    from rac_bench.pruning.engine import PassSettings
+
+    calibration = [
+        torch.randint(0, 97, (n,), generator=torch.Generator().manual_seed(i))
+        for i, n in enumerate((40,) * 4 + (25,) * 3)
+    ]
+    weights = [torch.rand(len(ids), generator=torch.Generator().manual_seed(9)) for ids in calibration]
+    single, batched = tiny_qwen2(), tiny_qwen2()
+    expected = prune_model(
+        single, sparsegpt_prune, SparsityTarget(0.5), calibration, progress=False, token_weights=weights
+    )
+    report = prune_model(
+        batched,
+        sparsegpt_prune,
+        SparsityTarget(0.5),
+        calibration,
+        progress=False,
+        token_weights=weights,
+        passes=PassSettings(batch_tokens=80),
+    )
+    assert report.calibration_tokens == expected.calibration_tokens == 4 * 40 + 3 * 25
+    for a, b in zip(expected.layers, report.layers):
+        assert a.sparsity == b.sparsity == 0.5
+        assert a.relative_error == pytest.approx(b.relative_error, rel=1e-4)
+
+
+def test_unknown_state_placement_is_rejected():
+    from rac_bench.pruning.engine import PassSettings
+
+    with pytest.raises(ConfigError, match="accepted: auto, device, host"):
+        PassSettings(states="gpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
+@pytest.mark.parametrize("architecture", ["qwen2", "llama", "qwen3", "mistral"])
+def test_offloaded_pruning_on_cuda_matches_the_cpu_and_leaves_the_model_home(architecture):
+    """Model on the CPU, layers pruned on the GPU one at a time (equal-length sequences batched), with the states on
+    the device and in pinned host memory: exact sparsity, and the layer errors of the CPU run."""
+    from rac_bench.pruning.engine import PassSettings
+
+    build = tiny_qwen2 if architecture == "qwen2" else lambda: tiny_random_model(architecture)
+    calibration = [torch.randint(0, 97, (n,), generator=torch.Generator().manual_seed(n)) for n in (48, 48, 48, 31)]
+    on_cpu = prune_model(build(), sparsegpt_prune, SparsityTarget(0.5), calibration, progress=False)
+    models, reports = {}, {}
+    for states in ("device", "host"):
+        models[states] = build()
+        reports[states] = prune_model(
+            models[states],
+            sparsegpt_prune,
+            SparsityTarget(0.5),
+            calibration,
+            progress=False,
+            device="cuda",
+            passes=PassSettings(states=states),
+        )
+        assert all(p.device.type == "cpu" for p in models[states].parameters())
+        with torch.no_grad():
+            assert torch.isfinite(models[states](input_ids=calibration[0].reshape(1, -1)).logits).all()
+    for cpu, on_device, on_host in zip(on_cpu.layers, reports["device"].layers, reports["host"].layers):
+        assert on_device.sparsity == on_host.sparsity == 0.5
+        assert on_device.relative_error == pytest.approx(on_host.relative_error, rel=1e-3)
+        assert on_host.relative_error == pytest.approx(cpu.relative_error, rel=2e-2, abs=1e-4)

@@ -4,6 +4,10 @@ layer's outputs to the next layer. Architecture-agnostic: the decoder layers are
 `nn.ModuleList` of blocks that hold `nn.Linear` modules, so lm_head and embeddings are never touched.
 Linear layers that are handed the same input tensor (q/k/v projections; gate/up) share one statistics
 object, found by identity of the tensor their forward hooks see, not by names.
+
+On a GPU (`device="cuda"` for a model kept on the CPU) only one decoder layer is on the device at a time. The hidden
+states between layers stay on the device when they fit in half its free memory, else in pinned host memory with
+non-blocking copies; equal-length calibration sequences share one forward (`PassSettings`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,26 @@ log = logging.getLogger(__name__)
 
 # weight, statistics (None when the algorithm needs no calibration), target -> pruned weight
 PruneFunction = Callable[[torch.Tensor, "InputStatistics | None", SparsityTarget], torch.Tensor]
+
+BATCH_TOKENS_ON_CUDA = 8192
+# kept on the device when a layer's input and output states together take at most this share of its free memory
+STATES_SHARE_OF_FREE = 0.5
+STATE_PLACES = ("auto", "device", "host")
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    """How the calibration passes run. `batch_tokens`: equal-length sequences are stacked into forwards of at
+    most this many tokens (None: BATCH_TOKENS_ON_CUDA on a GPU; on a CPU one sequence per forward, so CPU results
+    stay those of unbatched runs). `states`: where the hidden states between decoder layers are kept when a
+    model is pruned by offload: "device", "host" (pinned memory), or "auto" (the device if they fit)."""
+
+    batch_tokens: int | None = None
+    states: str = "auto"
+
+    def __post_init__(self):
+        if self.states not in STATE_PLACES:
+            raise ConfigError(f"states {self.states!r} is not recognised; accepted: {', '.join(STATE_PLACES)}")
 
 
 @dataclass
@@ -97,10 +121,15 @@ class _StopForward(Exception):
 
 
 def _capture_first_layer_inputs(
-    model: nn.Module, first_layer: nn.Module, sequences: list[torch.Tensor], device: torch.device | None = None
+    model: nn.Module,
+    first_layer: nn.Module,
+    batches: list[torch.Tensor],
+    device: torch.device | None = None,
+    store: torch.device | None = None,
 ):
-    """(hidden_states, kwargs) entering the first decoder layer for each sequence, one sequence at a time
-    (no padding). use_cache=False: a cache passed into repeated per-layer calls would be read stale."""
+    """(hidden_states, kwargs) entering the first decoder layer for each batch of token ids (a 1-D tensor is one
+    sequence; no padding), kept on `store` (default: where they were computed). use_cache=False: a cache passed
+    into repeated per-layer calls would be read stale."""
     captured = []
 
     def hook(module, args, kwargs):
@@ -109,14 +138,18 @@ def _capture_first_layer_inputs(
         kwargs.pop("past_key_values", None)
         kwargs.pop("past_key_value", None)
         kwargs["use_cache"] = False
-        captured.append((hidden.detach(), kwargs))
+        hidden = hidden.detach()
+        captured.append(
+            (_to_device(hidden, store), _to_device(kwargs, store)) if store is not None else (hidden, kwargs)
+        )
         raise _StopForward
 
     handle = first_layer.register_forward_pre_hook(hook, with_kwargs=True)
     try:
-        for ids in sequences:
+        for ids in batches:
+            ids = ids.reshape(1, -1) if ids.dim() == 1 else ids
             try:
-                model(input_ids=ids.reshape(1, -1).to(device or model.device), use_cache=False)
+                model(input_ids=ids.to(device or model.device), use_cache=False)
             except _StopForward:
                 pass
     finally:
@@ -128,13 +161,15 @@ def _layer_output(layer: nn.Module, hidden: torch.Tensor, kwargs: dict) -> torch
     device = next(layer.parameters()).device
     output = layer(_to_device(hidden, device), **_to_device(kwargs, device))
     output = output[0] if isinstance(output, tuple) else output
-    return output.to(hidden.device)  # states stay where they were kept (the CPU when offloading)
+    return output.to(hidden.device, non_blocking=True)  # states stay where they were kept
 
 
 def _to_device(value, device: torch.device):
-    """Tensors, and tensors inside tuples, lists and dicts, on `device` (others unchanged)."""
+    """Tensors, and tensors inside tuples, lists and dicts, on `device` (others unchanged). Copies do not block
+    the host: a GPU's outputs land in pinned host memory, and pinned inputs go up asynchronously; the copies are
+    ordered on the GPU's stream, which is the only reader of states kept on the host."""
     if isinstance(value, torch.Tensor):
-        return value.to(device)
+        return value.to(device, non_blocking=True)
     if isinstance(value, (tuple, list)):
         return type(value)(_to_device(item, device) for item in value)
     if isinstance(value, dict):
@@ -240,66 +275,129 @@ def prune_model(
     token_weights: list[torch.Tensor] | None = None,
     share_statistics: bool = True,
     device: torch.device | str | None = None,
+    passes: PassSettings = PassSettings(),
 ) -> PruningReport:
     """Prune every decoder linear layer in place. With `calibration` (token id tensors), layers are pruned
     sequentially on the activations of the already-pruned layers before them; `token_weights` (one tensor per
     sequence) weigh each token's contribution to the Hessian.
 
     With a `device` other than the model's (a GPU for a model kept on the CPU), the model is pruned by layer-wise
-    offloading: only the parts outside the decoder layers and one decoder layer at a time are on the device,
-    and the calibration states between layers are kept on the CPU. A model larger than the GPU prunes this way."""
+    offloading: the parts outside the decoder layers are on the device while the calibration inputs are
+    captured, then one decoder layer at a time. A model larger than the GPU prunes this way."""
     started = time.perf_counter()
     layers = find_decoder_layers(model)
     home = next(model.parameters()).device
     device = torch.device(device) if device is not None else home
-    with _outside_layers_on(model, layers, device):
-        report = PruningReport()
-        states = None
-        if calibration is not None:
-            if not calibration or all(len(ids) == 0 for ids in calibration):
-                raise CalibrationError("the calibration set is empty; give at least one non-empty sequence")
-            report.calibration_tokens = int(sum(len(ids) for ids in calibration))
-            widest = max((m.in_features for m in prunable_linears(layers[0], ignore).values()), default=0)
-            if report.calibration_tokens < widest:
-                log.warning(
-                    "only %d calibration tokens for layer inputs %d wide: H is rank-deficient and only dampening keeps "
-                    "it invertible (the paper uses 1,000,000 tokens)",
-                    report.calibration_tokens,
-                    widest,
-                )
-            states = [
-                (_to_device(hidden, home), _to_device(kwargs, home))
-                for hidden, kwargs in _capture_first_layer_inputs(model, layers[0], calibration, device)
-            ]
-        phases = dict.fromkeys(("capture", "statistics", "prune", "propagate"), 0.0)
-        phases["capture"] = time.perf_counter() - started
-        for index, layer in enumerate(tqdm(layers, desc="pruning layers", disable=not progress, leave=False)):
-            layer_started = time.perf_counter()
-            layer.to(device)
-            linears = prunable_linears(layer, ignore)
-            if states is not None:
-                statistics = gather_statistics(layer, linears, states, token_weights, share_statistics)
-            phases["statistics"] += time.perf_counter() - layer_started
-            for name, module in linears.items():
-                module_started = time.perf_counter()
-                dense = module.weight.detach().clone()
-                pruned = prune(dense, statistics[name] if states is not None else None, target)
-                module.weight.copy_(pruned)
-                report.layers.append(
-                    LayerReport(
-                        name=f"layers.{index}.{name}",
-                        sparsity=float((pruned == 0).float().mean()),
-                        relative_error=statistics[name].relative_error(dense, pruned) if states is not None else None,
-                        seconds=time.perf_counter() - module_started,
-                    )
-                )
-                phases["prune"] += report.layers[-1].seconds
-            propagate_started = time.perf_counter()
-            if states is not None and index + 1 < len(layers):  # the last layer's outputs feed nothing
-                states = [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
-            phases["propagate"] += time.perf_counter() - propagate_started
-            layer.to(home)
-            report.decoder_layer_seconds.append(time.perf_counter() - layer_started)
-        report.phase_seconds = phases
-        report.seconds = time.perf_counter() - started
-        return report
+    report = PruningReport()
+    states = weights = None
+    if calibration is not None:
+        report.calibration_tokens = _calibration_tokens(calibration, layers[0], ignore)
+        batches, weights = batch_equal_lengths(calibration, token_weights, _batch_tokens(passes, device))
+        store = device if _states_on_device(passes, model, report.calibration_tokens, home, device) else home
+        with _outside_layers_on(model, layers, device):
+            states = _capture_first_layer_inputs(model, layers[0], batches, device, store)
+    phases = dict.fromkeys(("capture", "statistics", "prune", "propagate"), 0.0)
+    phases["capture"] = _elapsed(started, device)
+    for index, layer in enumerate(tqdm(layers, desc="pruning layers", disable=not progress, leave=False)):
+        layer_started = time.perf_counter()
+        layer.to(device)
+        linears = prunable_linears(layer, ignore)
+        statistics = None
+        if states is not None:
+            statistics = gather_statistics(layer, linears, states, weights, share_statistics)
+        phases["statistics"] += _elapsed(layer_started, device)
+        for name, module in linears.items():
+            module_statistics = statistics[name] if statistics is not None else None
+            report.layers.append(_prune_linear(f"layers.{index}.{name}", module, prune, module_statistics, target))
+            phases["prune"] += report.layers[-1].seconds
+        statistics = None  # Hessians and their factors are freed before the propagation's outputs arrive
+        propagate_started = time.perf_counter()
+        if states is not None and index + 1 < len(layers):  # the last layer's outputs feed nothing
+            states = [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
+        phases["propagate"] += _elapsed(propagate_started, device)
+        layer.to(home)
+        report.decoder_layer_seconds.append(time.perf_counter() - layer_started)
+    report.phase_seconds = phases
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _prune_linear(
+    name: str, module: nn.Linear, prune: PruneFunction, statistics: InputStatistics | None, target: SparsityTarget
+) -> LayerReport:
+    started = time.perf_counter()
+    dense = module.weight.detach().clone()
+    pruned = prune(dense, statistics, target)
+    module.weight.copy_(pruned)
+    return LayerReport(
+        name=name,
+        sparsity=float((pruned == 0).float().mean()),
+        relative_error=statistics.relative_error(dense, pruned) if statistics is not None else None,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _calibration_tokens(calibration: list[torch.Tensor], first_layer: nn.Module, ignore: str | None) -> int:
+    if not calibration or all(len(ids) == 0 for ids in calibration):
+        raise CalibrationError("the calibration set is empty; give at least one non-empty sequence")
+    tokens = int(sum(len(ids) for ids in calibration))
+    widest = max((m.in_features for m in prunable_linears(first_layer, ignore).values()), default=0)
+    if tokens < widest:
+        log.warning(
+            "only %d calibration tokens for layer inputs %d wide: H is rank-deficient and only dampening keeps "
+            "it invertible (the paper uses 1,000,000 tokens)",
+            tokens,
+            widest,
+        )
+    return tokens
+
+
+def batch_equal_lengths(
+    sequences: list[torch.Tensor], token_weights: list[torch.Tensor] | None, batch_tokens: int
+) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+    """Token id batches (sequences x length) for the layer forwards, and their token weights concatenated alike.
+    With `batch_tokens`, sequences of equal length are stacked, at most `batch_tokens` tokens (and at least one
+    sequence) a batch, lengths in order of first appearance; with 0, one sequence a batch, in order. Nothing is
+    padded, so every token of a batch is a calibration token and causal attention sees what it saw alone."""
+    if batch_tokens:
+        by_length: dict[int, list[int]] = {}
+        for index, ids in enumerate(sequences):
+            by_length.setdefault(len(ids), []).append(index)
+        groups = []
+        for length, members in by_length.items():
+            size = max(1, batch_tokens // max(1, length))
+            groups += [members[start : start + size] for start in range(0, len(members), size)]
+    else:
+        groups = [[index] for index in range(len(sequences))]
+    batches = [torch.stack([sequences[index].reshape(-1) for index in group]) for group in groups]
+    if token_weights is None:
+        return batches, None
+    return batches, [torch.cat([token_weights[index].reshape(-1) for index in group]) for group in groups]
+
+
+def _batch_tokens(passes: PassSettings, device: torch.device) -> int:
+    if passes.batch_tokens is not None:
+        return passes.batch_tokens
+    return BATCH_TOKENS_ON_CUDA if device.type == "cuda" else 0
+
+
+def _states_on_device(passes: PassSettings, model: nn.Module, tokens: int, home, device: torch.device) -> bool:
+    """Whether the states between layers stay on the device when offloading ("auto": when a layer's inputs and
+    outputs, held together during its propagation, fit in STATES_SHARE_OF_FREE of the device's free memory)."""
+    if device == home:
+        return True
+    if passes.states != "auto":
+        return passes.states == "device"
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if device.type != "cuda" or embeddings is None:
+        return False
+    needed = 2 * tokens * embeddings.weight.shape[1] * embeddings.weight.element_size()
+    free, _ = torch.cuda.mem_get_info(device)
+    return needed <= STATES_SHARE_OF_FREE * free
+
+
+def _elapsed(since: float, device: torch.device) -> float:
+    """Seconds since `since`, once the device has done the work queued so far (CUDA runs asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - since

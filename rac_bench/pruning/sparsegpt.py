@@ -6,12 +6,18 @@ The arithmetic is Algorithm 1's; the layout is chosen for speed. The solver work
 W is a contiguous row, and each column step is two calls: the error err_i = w_i * [pruned] / [H^-1]_ii and a
 rank-1 update of the block's later columns (pruned weights end exactly at 0 and kept ones at their updated
 value, as in the paper), with the block's later columns updated a sub-block at a time by one matmul.
+
+On a GPU those column steps are small kernels, ~40,000 columns per 7B decoder layer, and launching them one by
+one from Python would bound the speed. So the sweep of one block (`_sweep_block`, a plain function with no host
+synchronisation) is captured once per block shape as a CUDA graph and replayed for every block of that shape; the
+CPU runs the very same function eagerly.
 """
 
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from functools import lru_cache
 
 import torch
 
@@ -30,18 +36,19 @@ def inverse_hessian_factor(hessian: torch.Tensor, dampening: float = DAMPENING) 
     """Upper Cholesky factor U of (H + lambda I)^-1 (U^T U = H^-1), lambda = dampening * mean(diag H); on failure
     lambda grows 10x. With J the order-reversing permutation and J H J = L L^T, U = J L^-1 J: one Cholesky and
     one triangular inverse (n^3/3 flops each) instead of Cholesky, inverse and a second Cholesky (4n^3/3)."""
-    columns = hessian.shape[0]
     mean_diagonal = torch.mean(torch.diagonal(hessian))
-    reversed_hessian = torch.flip(hessian, (0, 1))
+    damped = torch.flip(hessian, (0, 1))  # dampened in place on its diagonal: no n x n identity or second copy
+    diagonal = damped.diagonal().clone()
     for attempt in range(MAX_DAMPENING_RETRIES):
-        damped = reversed_hessian + (dampening * 10**attempt) * mean_diagonal * torch.eye(
-            columns, dtype=hessian.dtype, device=hessian.device
-        )
+        torch.add(diagonal, (dampening * 10**attempt) * mean_diagonal, out=damped.diagonal())
         factor, info = torch.linalg.cholesky_ex(damped)
         if info == 0:
             if attempt:
                 log.warning("Cholesky needed dampening %.0e of mean diag H", dampening * 10**attempt)
-            return torch.flip(lower_triangular_inverse(factor), (0, 1))
+            del damped
+            inverse = lower_triangular_inverse(factor)
+            del factor
+            return torch.flip(inverse, (0, 1))
     raise FloatingPointError("H + lambda I is not positive definite even with 1e4x the default dampening")
 
 
@@ -65,9 +72,11 @@ def prepared_inverse(hessian: torch.Tensor, dampening: float = DAMPENING) -> tup
     """(upper Cholesky factor of the damped H^-1, mask of dead inputs). Inputs that are never active carry no
     information: their diagonal is set to 1 and any weight on them is free to prune. Depends on H alone, so it
     is computed once per input and shared by the modules that read it (q/k/v, gate/up)."""
-    H = hessian.clone()
-    dead = torch.diagonal(H) == 0
-    H[dead, dead] = 1.0
+    dead = torch.diagonal(hessian) == 0
+    H = hessian
+    if bool(dead.any()):  # H is copied only when it must change
+        H = hessian.clone()
+        H[dead, dead] = 1.0
     return inverse_hessian_factor(H, dampening), dead
 
 
@@ -90,20 +99,34 @@ def sparsegpt_prune(
 
     for i1 in range(0, columns, block_size):
         i2 = min(i1 + block_size, columns)
-        with _one_thread():  # a block is many small calls: more threads only add barrier waits
+        # On a CPU a block is many small calls, and more threads only add barrier waits.
+        with nullcontext() if Wt.is_cuda else _one_thread():
             count = total_pruned * i2 // columns - total_pruned * i1 // columns
-            Err1 = _sweep_block(Wt[i1:i2], Hinv[i1:i2, i1:i2], target, count, sub_block)
+            W1, Hinv1 = Wt[i1:i2], Hinv[i1:i2, i1:i2]
+            mask1 = _block_mask(W1, Hinv1, target, count)
+            full_on_gpu = Wt.is_cuda and i2 - i1 == block_size
+            captured = _captured_sweep(rows, block_size, sub_block, target, Wt.device) if full_on_gpu else None
+            if captured is not None:
+                Err1 = captured(W1, Hinv1, mask1)
+            else:
+                Err1 = _sweep_block(W1, Hinv1, mask1, target, sub_block)
         Wt[i2:].addmm_(Hinv[i1:i2, i2:].T, Err1, alpha=-1.0)
     return Wt.T.to(weight.dtype).contiguous()
 
 
-def _sweep_block(W1: torch.Tensor, Hinv1: torch.Tensor, target: SparsityTarget, count: int, sub_block: int):
-    """Prune one block of columns (rows of W1 = W^T, in place) and return its errors err_i."""
-    diagonal = torch.diagonal(Hinv1).reshape(-1, 1)
+def _block_mask(W1: torch.Tensor, Hinv1: torch.Tensor, target: SparsityTarget, count: int) -> torch.Tensor:
+    """The unstructured mask of one block, decided before its sweep on the OBS saliency; for N:M, all False: the
+    sweep decides each group when it reaches it."""
     if target.is_n_m:
-        mask1 = torch.zeros_like(W1, dtype=torch.bool)
-    else:
-        mask1 = lowest_score_mask(W1**2 / diagonal**2, target, count=count)
+        return torch.zeros_like(W1, dtype=torch.bool)
+    diagonal = torch.diagonal(Hinv1).reshape(-1, 1)
+    return lowest_score_mask(W1**2 / diagonal**2, target, count=count)
+
+
+def _sweep_block(W1: torch.Tensor, Hinv1: torch.Tensor, mask1: torch.Tensor, target: SparsityTarget, sub_block: int):
+    """Prune one block of columns (rows of W1 = W^T, in place) with `mask1` (filled in here for N:M) and return
+    its errors err_i. No host synchronisation and no data-dependent control flow, so a CUDA graph can capture it."""
+    diagonal = torch.diagonal(Hinv1).reshape(-1, 1)
     Err1 = torch.zeros_like(W1)
     for j1 in range(0, len(W1), sub_block):
         j2 = min(j1 + sub_block, len(W1))
@@ -118,6 +141,48 @@ def _sweep_block(W1: torch.Tensor, Hinv1: torch.Tensor, target: SparsityTarget, 
         W1[j2:].addmm_(Hinv1[j1:j2, j2:].T, Err1[j1:j2], alpha=-1.0)
     W1.masked_fill_(mask1, 0.0)
     return Err1
+
+
+class _CapturedSweep:
+    """`_sweep_block` for one block shape, captured as a CUDA graph on static buffers: a call copies the block in,
+    replays the graph (one launch for all of the block's column steps) and copies the pruned block back. The errors
+    it returns live in a static buffer, valid until the next call."""
+
+    def __init__(self, rows: int, block_size: int, sub_block: int, target: SparsityTarget, device: torch.device):
+        self.W1 = torch.zeros(block_size, rows, device=device)
+        self.Hinv1 = torch.eye(block_size, device=device)
+        self.mask1 = torch.zeros(block_size, rows, dtype=torch.bool, device=device)
+        with torch.cuda.device(device):
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):  # warm-up outside the capture, as torch.cuda.graphs asks
+                _sweep_block(self.W1, self.Hinv1, self.mask1, target, sub_block)
+            torch.cuda.current_stream().wait_stream(side)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self.Err1 = _sweep_block(self.W1, self.Hinv1, self.mask1, target, sub_block)
+
+    def __call__(self, W1: torch.Tensor, Hinv1: torch.Tensor, mask1: torch.Tensor) -> torch.Tensor:
+        self.W1.copy_(W1)
+        self.Hinv1.copy_(Hinv1)
+        self.mask1.copy_(mask1)
+        self.graph.replay()
+        W1.copy_(self.W1)
+        return self.Err1
+
+
+@lru_cache(maxsize=8)
+def _captured_sweep(
+    rows: int, block_size: int, sub_block: int, target: SparsityTarget, device: torch.device
+) -> _CapturedSweep | None:
+    """One captured sweep per block shape and target, reused by every module and layer of that shape (a 7B
+    decoder layer has three: 512, 3584 and 18944 output rows); None, with a warning, where the capture fails,
+    and then the blocks are swept eagerly: the same arithmetic, launch-bound."""
+    try:
+        return _CapturedSweep(rows, block_size, sub_block, target, device)
+    except RuntimeError as error:
+        log.warning("the SparseGPT block sweep could not be captured as a CUDA graph, so it runs eagerly: %s", error)
+        return None
 
 
 @contextmanager

@@ -1,10 +1,20 @@
 """What a linear layer's calibration inputs tell the pruners: the Hessian H = 2 * sum_t w_t x_t x_t^T / sum_t w_t
 of the layer-wise least-squares problem (SparseGPT) and, from its diagonal, each input channel's squared norm
 (Wanda). Token weights w_t are 1 unless `--cot-weight` weighs chain-of-thought tokens differently.
+
+Numerics on CUDA. x^T x runs on TF32 tensor cores when every input of a flush arrived as bf16 or fp16 and
+unweighted: such values are exact in TF32 (bf16 has 8 significant bits, fp16 11, TF32 11, and TF32's exponent
+range is fp32's), each product of two of them (at most 22 significant bits) is exact in fp32, and the products are
+summed in fp32. So TF32 drops no bit of the inputs; the sums differ from IEEE fp32 matmul only in their rounding
+(the tensor cores add a few products at a time and may truncate, as any reordering of a sum changes its last
+bits). Other inputs (fp32, or weighted, whose products x_t * w_t need not be exact in TF32) keep IEEE fp32, as
+does the CPU.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
+from itertools import pairwise
 from typing import Callable
 
 import torch
@@ -14,25 +24,29 @@ FLUSH_TOKENS = 1024
 # x^T x is symmetric: wide inputs are cut into column blocks of about this width and only the blocks on and
 # above the diagonal are multiplied (10 of 16 for a 2048-wide input), then mirrored once when H is read.
 SYMMETRIC_BLOCK = 512
+EXACT_IN_TF32 = (torch.bfloat16, torch.float16)
 
 
 class InputStatistics:
     """Accumulates the weighted sum of x x^T in fp32 (its upper triangle, per flush) and divides once, when H is read, so
-    batches may arrive in any split. Quantities derived from H (e.g. SparseGPT's inverse-Hessian factor) are
-    cached here, so modules that read the same input share one copy."""
+    batches may arrive in any split. H is built in the accumulator's own memory (a 7B model's MLP input gives a
+    1.4 GB H), so inputs are refused once H has been read. Quantities derived from H (e.g. SparseGPT's
+    inverse-Hessian factor) are cached here, so modules that read the same input share one copy."""
 
     def __init__(self, in_features: int):
         self.in_features = in_features
         self.tokens = 0
         self.total_weight = 0.0
         self._sum: torch.Tensor | None = None  # allocated on the device of the first inputs
-        self._pending: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+        self._pending: list[tuple[torch.Tensor, torch.Tensor | None, bool]] = []  # rows, weights, exact in TF32
         self._pending_tokens = 0
         self._hessian: torch.Tensor | None = None
         self._derived: dict = {}
 
     def add(self, inputs: torch.Tensor, weights: torch.Tensor | None = None) -> None:
         """`inputs` (..., in_features); `weights` one per token (the leading dimensions flattened), or None for 1."""
+        if self._hessian is not None:
+            raise RuntimeError("H has been read: its accumulator is gone; gather more inputs in a new InputStatistics")
         x = inputs.detach().reshape(-1, inputs.shape[-1]).to(torch.float32)
         if x.shape[0] == 0:
             return
@@ -42,37 +56,39 @@ class InputStatistics:
             weights = weights.reshape(-1).to(device=x.device, dtype=torch.float32)
             if weights.shape[0] != x.shape[0]:
                 raise ValueError(f"{weights.shape[0]} token weights for {x.shape[0]} tokens")
-        self._pending.append((x, weights))
+        self._pending.append((x, weights, weights is None and inputs.dtype in EXACT_IN_TF32))
         self._pending_tokens += x.shape[0]
         self.tokens += x.shape[0]
-        self._hessian = None
-        self._derived.clear()
         if self._pending_tokens >= FLUSH_TOKENS:
             self._flush()
 
     def _flush(self) -> None:
         if not self._pending:
             return
-        x = torch.cat([rows for rows, _ in self._pending]) if len(self._pending) > 1 else self._pending[0][0]
-        if all(weights is None for _, weights in self._pending):
-            self._accumulate_upper(x, x)
-            self.total_weight += x.shape[0]
-        else:
-            weights = torch.cat(
-                [torch.ones(len(rows), device=rows.device) if w is None else w for rows, w in self._pending]
-            )
-            self._accumulate_upper(x * weights.reshape(-1, 1), x)
-            self.total_weight += float(weights.sum())
+        x = torch.cat([rows for rows, _, _ in self._pending]) if len(self._pending) > 1 else self._pending[0][0]
+        tf32 = x.is_cuda and all(exact for _, _, exact in self._pending)
+        with _tf32_matmuls() if tf32 else nullcontext():
+            if all(weights is None for _, weights, _ in self._pending):
+                self._accumulate_upper(x, x)
+                self.total_weight += x.shape[0]
+            else:
+                weights = torch.cat(
+                    [torch.ones(len(rows), device=rows.device) if w is None else w for rows, w, _ in self._pending]
+                )
+                self._accumulate_upper(x * weights.reshape(-1, 1), x)
+                self.total_weight += float(weights.sum())
         self._pending, self._pending_tokens = [], 0
 
     def _accumulate_upper(self, left: torch.Tensor, right: torch.Tensor) -> None:
         """sum += left^T right on the column blocks on and above the diagonal (the lower ones stay 0)."""
+        for start, stop in self._symmetric_blocks():
+            self._sum[start:stop, start:].addmm_(left[:, start:stop].T, right[:, start:])
+
+    def _symmetric_blocks(self) -> list[tuple[int, int]]:
         width = self.in_features
         blocks = max(1, round(width / SYMMETRIC_BLOCK))
         edges = [width * b // blocks for b in range(blocks + 1)]
-        for i in range(blocks):
-            rows = slice(edges[i], edges[i + 1])
-            self._sum[rows, edges[i] :].addmm_(left[:, rows].T, right[:, edges[i] :])
+        return list(pairwise(edges))
 
     @property
     def hessian(self) -> torch.Tensor:
@@ -80,10 +96,18 @@ class InputStatistics:
             self._flush()
             if self._sum is None:  # no inputs at all
                 self._sum = torch.zeros(self.in_features, self.in_features, dtype=torch.float32)
-            upper = torch.triu(self._sum)
-            full = upper + torch.triu(self._sum, diagonal=1).T
+            full, self._sum = self._sum, None
+            self._mirror_upper_in_place(full)
             self._hessian = full.mul_(2.0 / self.total_weight) if self.total_weight > 0 else full
         return self._hessian
+
+    def _mirror_upper_in_place(self, full: torch.Tensor) -> None:
+        """The lower triangle := the upper one transposed, a row block at a time: each block's left part is read
+        from above the diagonal, which is never written, and only its diagonal square takes a temporary."""
+        for start, stop in self._symmetric_blocks():
+            full[start:stop, :start].copy_(full[:start, start:stop].T)
+            square = full[start:stop, start:stop]
+            square.copy_(torch.triu(square) + torch.triu(square, diagonal=1).T)
 
     def derived(self, key, compute: Callable[[torch.Tensor], object]):
         """compute(H), once per key until more inputs arrive."""
@@ -103,3 +127,17 @@ class InputStatistics:
         numerator = torch.sum((delta @ self.hessian) * delta)
         denominator = torch.sum((dense @ self.hessian) * dense)
         return float(numerator / denominator) if denominator > 0 else 0.0
+
+
+@contextmanager
+def _tf32_matmuls():
+    """fp32 CUDA matmuls on TF32 tensor cores inside the block; the caller's setting is restored after it. torch
+    refuses to read a flag set through the other of its two TF32 APIs, so the newer one is used where it exists."""
+    matmul = torch.backends.cuda.matmul
+    name, value = ("fp32_precision", "tf32") if hasattr(matmul, "fp32_precision") else ("allow_tf32", True)
+    saved = getattr(matmul, name)
+    setattr(matmul, name, value)
+    try:
+        yield
+    finally:
+        setattr(matmul, name, saved)
