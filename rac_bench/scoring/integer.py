@@ -1,20 +1,26 @@
-"""Integer answers (the embedded task, AIME, AMC): the last integer in the answer text."""
+"""Integer answers (the embedded task): the last integer in the answer text.
+
+A comma joins digits only as a thousands separator: groups of exactly three digits after a first group of one
+to three (`1,024`). In `1,2` or `10,20` the last integer is the last group.
+"""
 
 from __future__ import annotations
 
 import re
 
-_INTEGER = re.compile(r"-?\d[\d,]*")
+_DIGITS_AND_COMMAS = re.compile(r"-?\d+(?:,\d+)*")  # linear: a comma always separates two digit runs
+_THOUSANDS = re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+")
 
 
 def extract_integer(answer: str) -> str | None:
-    matches = _INTEGER.findall(answer)
+    matches = _DIGITS_AND_COMMAS.findall(answer)
     if not matches:
         return None
-    digits = matches[-1].replace(",", "")
+    last = matches[-1]
+    digits = last.replace(",", "") if _THOUSANDS.fullmatch(last) else last.rsplit(",", 1)[-1]
     try:
         return str(int(digits))
-    except ValueError:
+    except ValueError:  # more digits than Python parses
         return None
 
 
