@@ -467,3 +467,19 @@ def test_offloaded_pruning_on_cuda_matches_the_cpu_and_leaves_the_model_home(arc
         assert on_device.sparsity == on_host.sparsity == 0.5
         assert on_device.relative_error == pytest.approx(on_host.relative_error, rel=1e-3)
         assert on_host.relative_error == pytest.approx(cpu.relative_error, rel=2e-2, abs=1e-4)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_unstructured_mask_takes_the_lowest_scores_with_ties_lowest_index_first(device):
+    """The CPU (kthvalue and ties) and CUDA (stable sort) selections are the same weights."""
+    from rac_bench.pruning.pattern import lowest_score_mask
+
+    scores = torch.tensor([[3.0, 1.0, 1.0], [1.0, 0.0, 2.0]], device=device)
+    mask = lowest_score_mask(scores, SparsityTarget(0.5), count=3)
+    assert mask.cpu().tolist() == [[False, True, True], [False, True, False]]
+    many_ties = torch.randint(0, 7, (64, 96), generator=torch.Generator().manual_seed(0)).float()
+    for count in (1, 500, 3071):
+        reference = torch.zeros(many_ties.numel(), dtype=torch.bool)
+        reference[torch.sort(many_ties.flatten(), stable=True).indices[:count]] = True
+        mask = lowest_score_mask(many_ties.to(device), SparsityTarget(0.5), count=count)
+        assert torch.equal(mask.cpu().flatten(), reference)

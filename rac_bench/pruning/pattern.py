@@ -77,9 +77,14 @@ def lowest_score_mask(
         keep_going = torch.arange(cols, device=scores.device).reshape(1, -1) < row_counts.reshape(-1, 1)
         return mask.scatter_(1, order, keep_going)
     if count:
+        flat, below = scores.flatten(), mask.view(-1)
+        if flat.is_cuda:
+            # the first `count` of a stable sort: the same weights as below (ties lowest index first), with no host
+            # synchronisation; CUDA's kthvalue selects within one thread block per slice, which is slow at this size
+            below[torch.sort(flat, stable=True).indices[:count]] = True
+            return mask
         # the count-th smallest score as a threshold (kthvalue is several times faster than a large topk), then
         # as many ties at the threshold as the count still needs, lowest index first
-        flat, below = scores.flatten(), mask.view(-1)
         threshold = torch.kthvalue(flat, count).values
         torch.lt(flat, threshold, out=below)
         ties = torch.nonzero(flat == threshold).flatten()[: count - int(below.sum())]
