@@ -41,9 +41,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
     parser.add_argument("--seed", help="seed of sampling, calibration prompts and bootstraps (default: 0)")
     parser.add_argument("--data-dir", type=Path, help="local copies of hub data (math500.jsonl, openr1_math.jsonl)")
-    parser.add_argument("--calibration-samples", help="number of calibration prompts (default: 128)")
+    parser.add_argument(
+        "--calibration-tokens",
+        help="tokens every calibration source gives (default: 16384; the RAC authors' code: 1000000)",
+    )
+    parser.add_argument("--calibration-preset", help="a named calibration recipe: reference or ports (README)")
     parser.add_argument("--calibration-prompts", help="calibration prompt set: rac_arith (default) or openr1_math")
-    parser.add_argument("--calibration-tokens", help="cap on calibration tokens per source (paper: 1000000)")
+    parser.add_argument("--calibration-seed", help="seed of the calibration prompts' order, windows and traces")
+    parser.add_argument("--calibration-samples", help=argparse.SUPPRESS)  # gone: refused with a pointer
     parser.add_argument("--calibration-text", help="the `text` source: a .txt/.jsonl file or hub dataset id")
     parser.add_argument("--cot-weight", help="Hessian weight of chain-of-thought tokens (prompt tokens: 1)")
     parser.add_argument(
@@ -105,6 +110,11 @@ def _config(args, **extra):
     from rac_bench.config import FLAGS
     from rac_bench.config_loader import build_config
 
+    if getattr(args, "calibration_samples", None) is not None:
+        raise ConfigError(
+            "--calibration-samples is gone: every calibration source now draws until it meets the token budget; "
+            "give --calibration-tokens N"
+        )
     flags = {dest: getattr(args, dest) for dest in FLAGS if hasattr(args, dest)}
     if getattr(args, "vllm", None):
         flags["vllm"] = _engine_options(args.vllm)
@@ -184,17 +194,18 @@ def _prune(args) -> int:
 
 def _traces(args) -> int:
     from rac_bench.calibration.sources import parse_source
-    from rac_bench.calibration.sources.traces import trace_cache_path
+    from rac_bench.calibration.sources.traces import trace_cache_dir
     from rac_bench.dense_model import load_dense
 
     config = _config(args)
     if len(config.model) != 1:
         raise ConfigError("traces are built for one model at a time; give one --model")
     calibration = load_dense(config, config.model[0]).calibration
-    sequences = calibration(parse_source("traces"))
+    manifest = calibration.manifest(parse_source("traces"))
     print(
-        f"{len(sequences)} on-policy traces, {sequences.tokens} tokens, cached at "
-        f"{trace_cache_path(calibration.inputs)}"
+        f"{manifest['sequences']} on-policy traces, {manifest['tokens']:,} tokens ({manifest['prompt_tokens']:,} "
+        f"prompt + {manifest['generated_tokens']:,} generated; {manifest['hit_token_limit']} hit the token limit), "
+        f"cached at {trace_cache_dir(calibration.inputs)}"
     )
     return 0
 

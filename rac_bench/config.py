@@ -24,6 +24,11 @@ from rac_bench.pruning.pattern import SparsityTarget, parse_pattern, parse_spars
 DTYPES = ("float32", "bfloat16", "float16")
 
 
+# Tokens every calibration source gives when a config names no budget: enough for the embedded model (its widest
+# layer input is 256) and a fast default run. Real models want far more: the RAC authors' code uses 1,000,000.
+DEFAULT_CALIBRATION_TOKENS = 16_384
+
+
 def default_output_dir() -> Path:
     return Path("rac-bench-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
@@ -61,31 +66,47 @@ class TraceSettings:
 
     temperature: float = option(0.6, parse.non_negative_number)
     top_p: float = option(0.95, parse.probability)
+    top_k: int | None = option(None, optional(parse.positive_int))  # None: no top-k filter
     max_new_tokens: int = option(128, parse.positive_int)
+    per_prompt: int = option(1, parse.positive_int)  # traces sampled per prompt
 
 
 @dataclass
 class CalibrationSettings:
-    """Which data every calibration source draws on (see rac_bench.calibration.sources)."""
+    """How every calibration source builds its sequences (see rac_bench.calibration): the same token budget for
+    each, and how prompts are rendered. `preset` names a published recipe whose values fill the ones not given."""
 
+    tokens: int = option(DEFAULT_CALIBRATION_TOKENS, parse.positive_int, "calibration_tokens")  # budget per source
+    preset: str | None = option(None, optional(parse.text), "calibration_preset")  # rac_bench.calibration.presets
     prompts: str = option("rac_arith", parse.text, "calibration_prompts")  # the prompt set
-    samples: int = option(128, parse.positive_int, "calibration_samples")  # prompts drawn
-    tokens: int | None = option(None, optional(parse.positive_int), "calibration_tokens")  # cap per source
-    text: str = option(DEFAULT_CORPUS, parse.text, "calibration_text")  # a .txt/.jsonl file or hub dataset id
-    text_windows: int = option(128, parse.positive_int)
-    text_length: int = option(2048, parse.positive_int)
+    seed: int | None = option(None, optional(parse.seed), "calibration_seed")  # None: the run's seed
+    instruction: bool = option(True, parse.boolean)  # append the evaluation tasks' instruction to each question
+    system_prompt: str | None = option(None, optional(parse.text))
+    chat_template: Path | None = option(None, optional(parse.path))  # a Jinja file replacing the model's template
+    prompt_max_tokens: int | None = option(None, optional(parse.positive_int))  # keep a prompt's last N tokens
     cot_weight: float | None = option(None, optional(parse.non_negative_number), "cot_weight")
+    text: str = option(DEFAULT_CORPUS, parse.text, "calibration_text")  # a .txt/.jsonl file or hub dataset id
+    text_length: int = option(2048, parse.positive_int)  # tokens per window
+    text_chat_template: bool = option(False, parse.boolean)  # render each document as a user turn first
     traces: TraceSettings = subsection(TraceSettings)
 
     def __post_init__(self):
         from rac_bench.calibration.prompt_sets import check_prompt_set
 
         check_prompt_set(self.prompts)
+        if self.chat_template is not None and not self.chat_template.is_file():
+            raise ConfigError(
+                f"calibration.chat_template {self.chat_template} is not a file; give a Jinja template file"
+            )
 
 
 @dataclass
 class PruningSettings:
     ignore: str | None = option(None, optional(parse.regex), "ignore")  # linear layers (by name) left dense
+    lm_head: bool = option(False, parse.boolean)  # also prune the output head (the RAC authors' code does)
+    # sequential: each layer calibrated on the pruned layers' outputs before it; dense: on the dense model's
+    # activations (the RAC authors' grouped mode, rac_bench.pruning.engine)
+    hessians: str = option("sequential", parse.choice("sequential", "dense"))
 
 
 @dataclass
@@ -155,6 +176,10 @@ class RunConfig:
     estimate: dict = option({}, parse.mapping)  # --dry-run cost assumptions (rac_bench.estimate.Assumptions)
 
     @property
+    def calibration_seed(self) -> int:
+        return self.calibration.seed if self.calibration.seed is not None else self.seed
+
+    @property
     def targets(self) -> list[SparsityTarget]:
         targets = []
         for pattern in self.pattern:
@@ -173,7 +198,8 @@ class RunConfig:
 FLAGS = section_flags(RunConfig)  # argparse dest -> path of the field it sets
 # rac-bench 0.1.0's flat keys that no flag sets
 MOVED_KEYS = {
-    "calibration_text_windows": ("calibration", "text_windows"),
+    "calibration_samples": ("calibration", "tokens"),
+    "calibration_text_windows": ("calibration", "tokens"),
     "calibration_text_length": ("calibration", "text_length"),
     "trace_temperature": ("calibration", "traces", "temperature"),
     "trace_top_p": ("calibration", "traces", "top_p"),

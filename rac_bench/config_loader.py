@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from rac_bench.calibration.presets import with_preset
 from rac_bench.config import FLAGS, MOVED_KEYS, RunConfig
 from rac_bench.config_fields import parse_section
 from rac_bench.errors import ConfigError
@@ -59,4 +60,6 @@ def build_config(config_file: Path | None = None, flags: dict | None = None) -> 
     for dest, value in (flags or {}).items():
         if value is not None:
             _set(values, FLAGS[dest], value)
+    if isinstance(values.get("calibration"), dict):
+        values["calibration"] = with_preset(values["calibration"])
     return validate(parse_section(RunConfig, values, ""))

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import cache
 
 import torch
 
 from rac_bench.backends import ModelHandle, backend_identity, create_backend
-from rac_bench.calibration.prompt_sets import calibration_questions
+from rac_bench.calibration.prompt_sets import QuestionStream
 from rac_bench.calibration.provider import CalibrationProvider
 from rac_bench.calibration.sources import BuildInputs
+from rac_bench.calibration.sources.prompts import PromptRenderer
 from rac_bench.config import RunConfig
-from rac_bench.fingerprint import weights_fingerprint
+from rac_bench.fingerprint import fingerprint, weights_fingerprint
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
 from rac_bench.task_data import DATA_DIR_VARIABLE
 
@@ -47,24 +47,20 @@ def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
     if config.data_dir is not None:
         os.environ[DATA_DIR_VARIABLE] = str(config.data_dir.resolve())  # read by the task YAMLs' loaders
     model, tokenizer = load_model(reference, getattr(torch, config.execution.dtype))
-    fingerprint = weights_fingerprint(model)
+    # the chat template renders every prompt, so it is part of what the model is
+    model_fingerprint = fingerprint({"weights": weights_fingerprint(model), "chat_template": tokenizer.chat_template})
     handle = ModelHandle(model, tokenizer, model_path(reference))
-    settings = config.calibration
-
-    @cache
-    def questions() -> list[str]:
-        return calibration_questions(settings.prompts, settings.samples, config.seed, config.data_dir)
-
+    settings, seed = config.calibration, config.calibration_seed
     inputs = BuildInputs(
-        model=model,
         tokenizer=tokenizer,
-        model_fingerprint=fingerprint,
+        model_fingerprint=model_fingerprint,
         settings=settings,
-        seed=config.seed,
+        seed=seed,
         data_dir=config.data_dir,
         cache_dir=config.execution.cache_dir,
-        questions=questions,
+        questions=QuestionStream(settings.prompts, seed, config.data_dir),
+        renderer=PromptRenderer.of(tokenizer, settings),
         backend=lambda: create_backend(handle, config.execution, progress=True),
         backend_identity=backend_identity(config.execution),
     )
-    return DenseModel(reference, model, tokenizer, fingerprint, CalibrationProvider(inputs))
+    return DenseModel(reference, model, tokenizer, model_fingerprint, CalibrationProvider(inputs))

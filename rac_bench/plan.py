@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from rac_bench.backends import backend_identity
 from rac_bench.config import RunConfig
 from rac_bench.fingerprint import fingerprint
 from rac_bench.methods.spec import MethodSpec, parse_method_spec
@@ -80,9 +81,11 @@ def calibration_fingerprint(spec: MethodSpec, config: RunConfig) -> dict | None:
     """Everything that decides a variant's calibration tokens and their weights."""
     if spec.source is None:
         return None
-    calibration = spec.source.fingerprint(config.calibration, config.seed, config.data_dir)
+    calibration = spec.source.fingerprint(config.calibration, config.calibration_seed, config.data_dir)
     if spec.source.generated_tokens:
         calibration["cot_weight"] = config.calibration.cot_weight
+    if spec.source.samples_with_backend:  # the engine and its batches change sampled tokens
+        calibration["backend"] = backend_identity(config.execution)
     return calibration
 
 
@@ -93,6 +96,8 @@ def _variant(spec: MethodSpec, target: SparsityTarget, config: RunConfig) -> Var
         "target": asdict(target),
         "calibration": calibration_fingerprint(spec, config),
         "ignore": config.pruning.ignore,
+        "lm_head": config.pruning.lm_head,
+        "hessians": config.pruning.hessians,
         "dtype": execution.dtype,
         "device": execution.device.split(":")[0],  # pruning arithmetic differs between CPU and GPU
     }

@@ -17,6 +17,7 @@ from rac_bench.config import RunConfig
 from rac_bench.dense_model import DenseModel
 from rac_bench.methods import PruneContext
 from rac_bench.plan import Plan, Variant
+from rac_bench.pruning.engine import PassSettings
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
         source=variant.spec.source,
         cot_weight=config.calibration.cot_weight,
         device=config.execution.device,
+        passes=PassSettings(sequential=config.pruning.hessians == "sequential", lm_head=config.pruning.lm_head),
     )
     started = time.perf_counter()
     report = variant.spec.method.prune(model, context)
@@ -61,9 +63,17 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
         prune_seconds=time.perf_counter() - started,
         checkpoint_reused=False,
         variant_fingerprint=fingerprint,
+        calibration=_calibration_manifest(variant, dense),
     )
     save_checkpoint(model, dense.tokenizer, directory, report_dict)
     return BuiltVariant(model, fingerprint, report_dict, directory)
+
+
+def _calibration_manifest(variant: Variant, dense: DenseModel) -> dict | None:
+    """Saved with the checkpoint and in every cell: the calibration settings and what they gave."""
+    if variant.spec.source is None:
+        return None
+    return {"settings": variant.calibration, **dense.calibration.manifest(variant.spec.source)}
 
 
 def build_calibration_sets(plan: Plan, dense: DenseModel) -> None:

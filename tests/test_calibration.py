@@ -3,29 +3,32 @@ import torch
 from dataclasses import replace
 
 from rac_bench.backends import ModelHandle, create_backend
+from rac_bench.calibration.prompt_sets import QuestionStream
 from rac_bench.calibration.provider import CalibrationProvider
 from rac_bench.calibration.sources import BuildInputs, parse_source
-from rac_bench.calibration.sources.traces import load_traces, trace_cache_path
+from rac_bench.calibration.sources.prompts import PromptRenderer
+from rac_bench.calibration.sources.traces import load_traces, trace_cache_dir
 from rac_bench.config import CalibrationSettings, ExecutionSettings
 from rac_bench.errors import CalibrationError
 from rac_bench.fingerprint import weights_fingerprint
-from rac_bench.tasks import get_task
 
 PROMPTS, TRACES = parse_source("prompts"), parse_source("traces")
 
 
-def make_provider(model, tokenizer, questions, cache_dir, **settings):
-    """The default calibration settings (traces at temperature 0.6, top-p 0.95), seed 0, on HF generation."""
-    execution = ExecutionSettings(backend="hf", device="cpu", dtype="float32")
+def make_provider(model, tokenizer, cache_dir, batch_size=64, **settings):
+    """The embedded prompt set at seed 0, the default calibration settings with `settings` over them (traces at
+    temperature 0.6, top-p 0.95), on HF generation."""
+    execution = ExecutionSettings(backend="hf", device="cpu", dtype="float32", batch_size=batch_size)
+    settings = replace(CalibrationSettings(), **settings)
     inputs = BuildInputs(
-        model=model,
         tokenizer=tokenizer,
         model_fingerprint=weights_fingerprint(model),
-        settings=replace(CalibrationSettings(), **settings),
+        settings=settings,
         seed=0,
         data_dir=None,
         cache_dir=cache_dir,
-        questions=lambda: questions,
+        questions=QuestionStream("rac_arith", 0),
+        renderer=PromptRenderer.of(tokenizer, settings),
         backend=lambda: create_backend(ModelHandle(model, tokenizer, ""), execution),
         backend_identity={"backend": "hf", "batch_size": execution.batch_size},
         progress=False,
@@ -35,21 +38,22 @@ def make_provider(model, tokenizer, questions, cache_dir, **settings):
 
 def test_rac_calibration_contains_the_dense_models_own_chain_of_thought(embedded, tmp_path):
     model, tokenizer = embedded
-    questions = get_task("rac_arith").calibration_questions()[:8]
-    provider = make_provider(model, tokenizer, questions, tmp_path)
+    provider = make_provider(model, tokenizer, tmp_path, tokens=600)
     prompts, traces = provider(PROMPTS), provider(TRACES)
     think_close = tokenizer.convert_tokens_to_ids("</think>")
-    for prompt, trace in zip(prompts, traces):
-        assert torch.equal(trace[: len(prompt)], prompt)
+    for prompt, trace in list(zip(prompts, traces))[:-1]:  # the last of each is cut at the budget
+        assert torch.equal(trace[: len(prompt)], prompt)  # the same questions in the same order
         continuation = trace[len(prompt) :]
         assert think_close in continuation.tolist()  # the generated chain of thought, not just the prompt
-        assert "=" in tokenizer.decode(continuation)
     # cached: a second provider reads the same traces back instead of sampling new ones
-    path = trace_cache_path(provider.inputs)
-    again = make_provider(model, tokenizer, questions, tmp_path)
-    assert trace_cache_path(again.inputs) == path
+    directory = trace_cache_dir(provider.inputs)
+    again = make_provider(model, tokenizer, tmp_path, tokens=600)
+    assert trace_cache_dir(again.inputs) == directory
     assert all(torch.equal(a, b) for a, b in zip(again(TRACES), traces))
-    assert len(load_traces(path)) == len(questions)
+    cached = [record for chunk in sorted(directory.glob("chunk-*.jsonl")) for record in load_traces(chunk)]
+    assert [r["prompt_ids"] + r["generated_ids"] for r in cached][: len(traces) - 1] == [
+        t.tolist() for t in traces.sequences[:-1]
+    ]
 
 
 def test_malformed_trace_file_is_rejected(tmp_path):
@@ -80,29 +84,24 @@ def test_traces_keep_the_chain_of_thought_under_a_template_that_strips_it(embedd
         [{"role": "user", "content": "q"}, {"role": "assistant", "content": "<think>1+2=3</think>3"}], tokenize=False
     )
     assert "</think>" not in rendered  # re-rendering the assistant turn would lose the thinking
-    questions = get_task("rac_arith").calibration_questions()[:4]
-    provider = make_provider(model, tokenizer, questions, tmp_path)
+    provider = make_provider(model, tokenizer, tmp_path, tokens=300)
     think_close = tokenizer.convert_tokens_to_ids("</think>")
-    assert all(think_close in trace.tolist() for trace in provider(TRACES))
+    assert all(think_close in trace.tolist() for trace in provider(TRACES).sequences[:-1])
 
 
 def test_openr1_math_prompts_come_from_a_local_copy_in_a_seeded_order(tmp_path):
     from pathlib import Path
 
-    from rac_bench.calibration.prompt_sets import calibration_questions
-
     fixtures = Path(__file__).parent / "fixtures"  # made-up problems in OpenR1-Math-220k's schema
-    first = calibration_questions("openr1_math", 4, seed=0, directory=fixtures)
+    first = QuestionStream("openr1_math", 0, fixtures).first(4)
     assert len(first) == 4 and len(set(first)) == 4
     assert all(q.endswith((".", "?")) for q in first)
-    assert calibration_questions("openr1_math", 4, seed=0, directory=fixtures) == first
-    assert calibration_questions("openr1_math", 6, seed=1, directory=fixtures) != calibration_questions(
-        "openr1_math", 6, seed=0, directory=fixtures
-    )
+    assert QuestionStream("openr1_math", 0, fixtures).first(4) == first
+    assert QuestionStream("openr1_math", 1, fixtures).first(6) != QuestionStream("openr1_math", 0, fixtures).first(6)
     bad = tmp_path / "openr1_math.jsonl"
     bad.write_text('{"question": "no problem field"}\n')
     try:
-        calibration_questions("openr1_math", 4, directory=tmp_path)
+        QuestionStream("openr1_math", 0, tmp_path).first(4)
     except CalibrationError as error:
         assert "openr1_math.jsonl:1" in str(error) and "'problem'" in str(error)
     else:
@@ -115,8 +114,8 @@ def test_traces_cli_builds_traces_from_the_openr1_math_prompt_set(tmp_path, caps
     from rac_bench.cli import main
 
     fixtures = str(Path(__file__).parent / "fixtures")
-    argv = ["traces", "--calibration-prompts", "openr1_math", "--data-dir", fixtures, "--calibration-samples", "3"]
+    argv = ["traces", "--calibration-prompts", "openr1_math", "--data-dir", fixtures, "--calibration-tokens", "300"]
     assert main(argv) == 0
-    assert capsys.readouterr().out.startswith("3 on-policy traces")
+    assert "on-policy traces, 300 tokens" in capsys.readouterr().out
     assert main(["traces", "--calibration-prompts", "c4"]) == 2
     assert "available: rac_arith, openr1_math" in capsys.readouterr().err

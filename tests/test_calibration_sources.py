@@ -23,7 +23,6 @@ from rac_bench.plan import build_plan
 from rac_bench.pruning.engine import prune_model
 from rac_bench.pruning.pattern import SparsityTarget
 from rac_bench.pruning.sparsegpt import sparsegpt_prune
-from rac_bench.tasks import get_task
 
 CORPUS = Path(__file__).parent / "fixtures" / "calibration_text.txt"
 
@@ -121,7 +120,7 @@ def test_fingerprints_follow_the_source_its_settings_and_a_trace_files_content(t
     assert fingerprint_of("sparsegpt@traces", tmp_path) != plain
     text = fingerprint_of("sparsegpt@text", tmp_path, text=str(CORPUS))
     assert text != plain
-    assert fingerprint_of("sparsegpt@text", tmp_path, text=str(CORPUS), text_windows=4) != text
+    assert fingerprint_of("sparsegpt@text", tmp_path, text=str(CORPUS), text_length=64) != text
     assert fingerprint_of("sparsegpt", tmp_path, tokens=1000) != plain
     from_file = fingerprint_of(f"sparsegpt@traces:{traces}", tmp_path)
     traces.write_text('{"prompt_ids": [1], "generated_ids": [3]}\n')
@@ -142,7 +141,7 @@ def test_token_budget_keeps_the_first_tokens_in_sequence_order():
 
 def test_provider_caps_every_source_at_the_token_budget(embedded, tmp_path):
     model, tokenizer = embedded
-    provider = make_provider(model, tokenizer, get_task("rac_arith").calibration_questions()[:8], tmp_path, tokens=50)
+    provider = make_provider(model, tokenizer, tmp_path, tokens=50)
     assert provider(parse_source("prompts")).tokens == 50
 
 
@@ -155,17 +154,18 @@ def test_fewer_tokens_than_the_layer_width_warns(caplog):
 def prune_cli(tmp_path, *arguments):
     out = tmp_path / "pruned"
     cache = tmp_path / "cache"
-    code = main(["prune", *arguments, "--out", str(out), "--cache-dir", str(cache), "--calibration-samples", "8"])
+    code = main(["prune", *arguments, "--out", str(out), "--cache-dir", str(cache)])
     return code, out, cache
 
 
 def test_prune_calibrates_on_text_windows_within_the_token_budget(tmp_path, capsys):
     config = tmp_path / "c.yaml"
-    config.write_text(f"calibration: {{text: {CORPUS}, text_windows: 4, text_length: 64}}\n")
+    config.write_text(f"calibration: {{text: {CORPUS}, tokens: 256, text_length: 64}}\n")
     code, out, _ = prune_cli(tmp_path, "--config", str(config), "--method", "sparsegpt@text")
     assert code == 0, capsys.readouterr().err
     report = json.loads((out / "rac_bench_report.json").read_text())
     assert report["method"] == "sparsegpt@text" and report["calibration_tokens"] == 4 * 64
+    assert report["calibration"]["windows"] == 4 and report["calibration"]["generated_tokens"] == 0
     code, out, _ = prune_cli(
         tmp_path / "b", "--config", str(config), "--method", "sparsegpt@text", "--calibration-tokens", "100"
     )
@@ -176,9 +176,15 @@ def test_prune_calibrates_on_text_windows_within_the_token_budget(tmp_path, caps
     "arguments, message",
     [
         (["--method", "sparsegpt@traces:{empty}"], "gave no tokens"),
-        (["--method", "sparsegpt", "--calibration-tokens", "0"], "calibration.tokens (--calibration-tokens) must be a positive whole number"),
+        (
+            ["--method", "sparsegpt", "--calibration-tokens", "0"],
+            "calibration.tokens (--calibration-tokens) must be a positive whole number",
+        ),
         (["--method", "magnitude@text"], "magnitude takes no calibration data"),
-        (["--method", "rac", "--cot-weight", "-1"], "calibration.cot_weight (--cot-weight) must be a non-negative number"),
+        (
+            ["--method", "rac", "--cot-weight", "-1"],
+            "calibration.cot_weight (--cot-weight) must be a non-negative number",
+        ),
         (["--method", "sparsegpt@text", "--calibration-text", "missing.txt"], "neither an existing .txt/.jsonl file"),
     ],
 )
@@ -196,7 +202,7 @@ def test_unusable_calibration_exits_2_and_leaves_no_checkpoint(tmp_path, capsys,
 def test_a_runs_cells_carry_the_method_spec_as_their_label(tmp_path):
     output = tmp_path / "out"
     config = tmp_path / "c.yaml"
-    config.write_text("calibration: {text_windows: 4, text_length: 64}\n")
+    config.write_text("calibration: {tokens: 256, text_length: 64}\n")
     code = main(
         ["run", "--config", str(config), "--methods", "sparsegpt@text", "--calibration-text", str(CORPUS)]
         + ["--limit", "4", "--output-dir", str(output), "--cache-dir", str(tmp_path / "cache")]
@@ -218,22 +224,24 @@ def test_a_run_with_unusable_calibration_exits_2_before_evaluating_or_writing(tm
 
 
 def test_cot_weight_zero_turns_rac_back_into_prompt_calibration_through_the_cli(tmp_path):
-    """The flag reaches the Hessian: weight 0 on the generated tokens leaves the prompts, which are the traces'
-    own first tokens, so rac's layer errors become sparsegpt's (up to float order)."""
-    reports = {}
-    for name, arguments in {
-        "rac": ["--method", "rac", "--cot-weight", "0"],
-        "sparsegpt": ["--method", "sparsegpt"],
-    }.items():
-        code, out, _ = prune_cli(tmp_path / name, *arguments)
-        assert code == 0
-        reports[name] = json.loads((out / "rac_bench_report.json").read_text())
-    assert reports["rac"]["calibration_tokens"] > reports["sparsegpt"]["calibration_tokens"]
-    for rac_layer, sparsegpt_layer in zip(reports["rac"]["layers"], reports["sparsegpt"]["layers"]):
+    """The flag reaches the Hessian: weight 0 on the generated tokens leaves rac's prompts, which are the first
+    prompts of the same prompt set, so rac's layer errors become those of sparsegpt given exactly those prompt
+    tokens as its budget (up to float order)."""
+    code, out, _ = prune_cli(tmp_path / "rac", "--method", "rac", "--cot-weight", "0", "--calibration-tokens", "2000")
+    assert code == 0
+    rac = json.loads((out / "rac_bench_report.json").read_text())
+    prompt_tokens = rac["calibration"]["prompt_tokens"]
+    assert 0 < prompt_tokens < rac["calibration_tokens"] == 2000
+    code, out, _ = prune_cli(
+        tmp_path / "sparsegpt", "--method", "sparsegpt", "--calibration-tokens", str(prompt_tokens)
+    )
+    assert code == 0
+    sparsegpt = json.loads((out / "rac_bench_report.json").read_text())
+    for rac_layer, sparsegpt_layer in zip(rac["layers"], sparsegpt["layers"]):
         assert rac_layer["relative_error"] == pytest.approx(sparsegpt_layer["relative_error"], rel=1e-3, abs=1e-6)
-    code, out, _ = prune_cli(tmp_path / "plain", "--method", "rac")
+    code, out, _ = prune_cli(tmp_path / "plain", "--method", "rac", "--calibration-tokens", "2000")
     plain = json.loads((out / "rac_bench_report.json").read_text())
-    assert plain["mean_relative_error"] != pytest.approx(reports["rac"]["mean_relative_error"], rel=1e-3)
+    assert plain["mean_relative_error"] != pytest.approx(rac["mean_relative_error"], rel=1e-3)
 
 
 def test_a_run_calibrated_on_a_trace_file_stores_and_exports_its_cells(tmp_path):

@@ -154,8 +154,9 @@ def test_gate_fails_a_real_regression_and_a_tolerance_can_allow_it(store, capsys
     baseline = _baseline(store, capsys, tmp_path)
     worse = tmp_path / "worse.sqlite"
     shutil.copy(store, worse)
-    # SparseGPT calibrated on 2 prompts instead of 128: a change that breaks pruning quality
-    argv = ["run", "--methods", "magnitude,sparsegpt", "--limit", "60", "--calibration-samples", "2"]
+    # SparseGPT calibrated on 60 tokens (one or two prompts) instead of the default budget: a change that breaks
+    # pruning quality
+    argv = ["run", "--methods", "magnitude,sparsegpt", "--limit", "60", "--calibration-tokens", "60"]
     assert main(argv + ["--store", str(worse), "--output-dir", str(tmp_path / "out")]) == 0
     capsys.readouterr()
     assert main(["gate", "--baseline", str(baseline), "--store", str(worse)]) == 1

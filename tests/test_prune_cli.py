@@ -22,8 +22,8 @@ def test_prune_writes_a_loadable_n_m_checkpoint_with_its_report(tmp_path, capsys
                 str(out),
                 "--cache-dir",
                 str(tmp_path / "cache"),
-                "--calibration-samples",
-                "16",
+                "--calibration-tokens",
+                "800",
             ]
         )
         == 0
@@ -53,20 +53,21 @@ def test_prune_refuses_dense_and_an_existing_directory(tmp_path, capsys):
 
 def test_traces_are_built_ahead_of_time_and_reused_by_a_run(tmp_path, capsys):
     cache = tmp_path / "cache"
-    assert main(["traces", "--calibration-samples", "8", "--cache-dir", str(cache)]) == 0
+    assert main(["traces", "--calibration-tokens", "500", "--cache-dir", str(cache)]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("8 on-policy traces")
-    [trace_file] = list((cache / "traces").glob("*.jsonl"))
-    assert str(trace_file) in printed
-    before = trace_file.stat().st_mtime_ns
+    assert "on-policy traces, 500 tokens" in printed
+    [trace_dir] = list((cache / "traces").iterdir())
+    assert str(trace_dir) in printed
+    chunks = sorted(trace_dir.glob("chunk-*.jsonl"))
+    before = [chunk.stat().st_mtime_ns for chunk in chunks]
     assert (
         main(
             [
                 "prune",
                 "--method",
                 "rac",
-                "--calibration-samples",
-                "8",
+                "--calibration-tokens",
+                "500",
                 "--cache-dir",
                 str(cache),
                 "--out",
@@ -75,5 +76,5 @@ def test_traces_are_built_ahead_of_time_and_reused_by_a_run(tmp_path, capsys):
         )
         == 0
     )
-    assert trace_file.stat().st_mtime_ns == before  # the same fingerprint: read back, not sampled again
-    assert list((cache / "traces").glob("*.jsonl")) == [trace_file]
+    assert [chunk.stat().st_mtime_ns for chunk in chunks] == before  # read back, not sampled again
+    assert list((cache / "traces").iterdir()) == [trace_dir]

@@ -59,18 +59,20 @@ def test_a_run_on_vllm_makes_its_rac_traces_on_vllm_and_caches_exactly_them(tmp_
     """Traces go through the backend registry: with --backend vllm the dense model's chains of thought come
     from the real vLLM engine, and what the provider hands the pruner is exactly what the cache stores."""
     from rac_bench.calibration.sources import parse_source
-    from rac_bench.calibration.sources.traces import load_traces, trace_cache_path
+    from rac_bench.calibration.sources.traces import load_traces, trace_cache_dir
     from rac_bench.config_loader import build_config
     from rac_bench.dense_model import load_dense
 
-    flags = {"backend": "vllm", "calibration_samples": 8, "cache_dir": tmp_path / "cache", "output_dir": tmp_path}
+    flags = {"backend": "vllm", "calibration_tokens": 1500, "cache_dir": tmp_path / "cache", "output_dir": tmp_path}
     dense = load_dense(build_config(None, flags), None)
     traces = dense.calibration(parse_source("traces"))
-    path = trace_cache_path(dense.calibration.inputs)
-    assert path.exists() and dense.calibration.inputs.backend_identity == {"backend": "vllm"}
-    records = load_traces(path)
-    assert [r["prompt_ids"] + r["generated_ids"] for r in records] == [s.tolist() for s in traces]
+    directory = trace_cache_dir(dense.calibration.inputs)
+    assert dense.calibration.inputs.backend_identity == {"backend": "vllm"} and traces.tokens == 1500
+    records = [record for chunk in sorted(directory.glob("chunk-*.jsonl")) for record in load_traces(chunk)]
+    cached = [r["prompt_ids"] + r["generated_ids"] for r in records]
+    assert cached[: len(traces) - 1] == [s.tolist() for s in traces.sequences[:-1]]
+    assert cached[len(traces) - 1][: len(traces[-1])] == traces[-1].tolist()  # the last cut at the budget
     think_close = dense.tokenizer.convert_tokens_to_ids("</think>")
     assert all(think_close in r["generated_ids"] for r in records)  # real chains of thought, sampled by vLLM
     hf = load_dense(build_config(None, {**flags, "backend": "hf"}), None)
-    assert trace_cache_path(hf.calibration.inputs) != path  # another engine samples other traces
+    assert trace_cache_dir(hf.calibration.inputs) != directory  # another engine samples other traces

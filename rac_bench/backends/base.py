@@ -13,6 +13,7 @@ class SamplingSettings:
     max_new_tokens: int = 256
     seed: int = 0
     stop: tuple[str, ...] = field(default_factory=tuple)
+    top_k: int | None = None  # None: no top-k filter
 
     @property
     def greedy(self) -> bool:

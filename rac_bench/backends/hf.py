@@ -50,7 +50,7 @@ class HFBackend:
         if settings.greedy:
             options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
-            options.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=None)
+            options.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
             torch.manual_seed(settings.seed * 100_003 + batch_index)
         if settings.stop:
             options.update(stop_strings=list(settings.stop), tokenizer=self.tokenizer)

@@ -70,6 +70,7 @@ class VLLMBackend:
             SamplingParams(
                 temperature=settings.temperature,
                 top_p=settings.top_p if not settings.greedy else 1.0,
+                top_k=settings.top_k or 0,  # 0: no top-k filter
                 max_tokens=settings.max_new_tokens,
                 stop=list(settings.stop) or None,
                 seed=settings.seed * 100_003 + index,

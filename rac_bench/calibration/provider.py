@@ -20,6 +20,7 @@ class CalibrationProvider:
         self._built: dict[str, CalibrationSet] = {}
 
     def __call__(self, source: CalibrationSource) -> CalibrationSet:
+        """The source's sequences, cut at the budget (the last one short)."""
         if source.name not in self._built:
             started = time.perf_counter()
             built = source.build(self.inputs).within_budget(self.inputs.settings.tokens)
@@ -32,3 +33,17 @@ class CalibrationProvider:
             self.seconds[source.name] = time.perf_counter() - started
             log.info("calibration %s: %d sequences, %d tokens", source.name, len(built), built.tokens)
         return self._built[source.name]
+
+    def manifest(self, source: CalibrationSource) -> dict:
+        """What a variant was calibrated on: tokens by part (prompt, generated chain of thought) and what the
+        source reports. Its settings are the plan's calibration fingerprint."""
+        built = self(source)
+        return {
+            "source": source.name,
+            "tokens": built.tokens,
+            "prompt_tokens": built.prompt_tokens,
+            "generated_tokens": built.tokens - built.prompt_tokens,
+            "sequences": len(built),
+            **built.facts,
+            "seconds": self.seconds[source.name],
+        }

@@ -3,7 +3,7 @@ generated chain of thought, which `--cot-weight` may weigh differently in the He
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -12,11 +12,12 @@ import torch
 class CalibrationSet:
     sequences: list[torch.Tensor]
     prompt_lengths: list[int]
+    facts: dict = field(default_factory=dict)  # what its source reports (prompts drawn, traces cut short, ...)
 
     @classmethod
-    def prompts_only(cls, sequences: list[torch.Tensor]) -> CalibrationSet:
+    def prompts_only(cls, sequences: list[torch.Tensor], facts: dict | None = None) -> CalibrationSet:
         """Sequences with no generated part (prompts, text windows): every token is input."""
-        return cls(sequences, [len(s) for s in sequences])
+        return cls(sequences, [len(s) for s in sequences], facts or {})
 
     def __iter__(self):
         return iter(self.sequences)
@@ -31,6 +32,10 @@ class CalibrationSet:
     def tokens(self) -> int:
         return sum(len(s) for s in self.sequences)
 
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(self.prompt_lengths)
+
     def within_budget(self, tokens: int | None) -> CalibrationSet:
         """The first `tokens` tokens in sequence order (the last sequence cut short); all of them when None."""
         if tokens is None or self.tokens <= tokens:
@@ -42,7 +47,7 @@ class CalibrationSet:
             sequences.append(sequence[:left])
             prompt_lengths.append(min(prompt_length, left))
             left -= len(sequences[-1])
-        return CalibrationSet(sequences, prompt_lengths)
+        return CalibrationSet(sequences, prompt_lengths, self.facts)
 
     def token_weights(self, cot_weight: float | None) -> list[torch.Tensor] | None:
         """Per-token Hessian weights: 1 for prompt tokens, `cot_weight` for generated ones; None (a plain token

@@ -148,6 +148,22 @@ def _examples(cells: list[Cell], examples: dict[str, list[dict]]) -> str:
     return "<h3>Example responses</h3>" + "".join(parts) if parts else ""
 
 
+def _calibrations(cells: list[Cell]) -> str:
+    """Each pruned variant's calibration: its source and every setting that made its tokens."""
+    seen, items = set(), []
+    for cell in order_cells(cells):
+        manifest = (cell.pruning or {}).get("calibration")
+        label = f"{cell.identity.model} {cell.identity.variant_label}"
+        if manifest and label not in seen:
+            seen.add(label)
+            settings = ", ".join(f"{key} {value}" for key, value in manifest["settings"].items())
+            items.append(
+                f"<li><code>{html.escape(label)}</code>: {manifest['tokens']:,} tokens ({manifest['prompt_tokens']:,} "
+                f"prompt, {manifest['generated_tokens']:,} generated); {html.escape(settings)}</li>"
+            )
+    return f"<h3>Calibration</h3><ul>{''.join(items)}</ul>" if items else ""
+
+
 def render_html(
     cells: list[Cell], title: str, commands: list[str], examples: dict[str, list[dict]] | None = None
 ) -> str:
@@ -166,7 +182,7 @@ def render_html(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>{''.join(sections)}"
-        f"<h2>How these numbers were made</h2>{made_by}"
+        f"<h2>How these numbers were made</h2>{made_by}{_calibrations(cells)}"
         f"<p>git commit <code>{html.escape(str(provenance.get('git_commit')))}</code>; {html.escape(packages)}; "
         f"{html.escape(str(hardware.get('cpus')))} CPUs, {html.escape(str(hardware.get('machine')))}, "
         f"Python {html.escape(str(hardware.get('python')))}.</p>"

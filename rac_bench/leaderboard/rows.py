@@ -36,6 +36,14 @@ def _at_n(table: str) -> Callable[[Cell], Estimate | None]:
     return lambda cell: getattr(cell.results, table).get(str(cell.results.samples_per_problem))
 
 
+def _calibration_tokens(cell: Cell) -> str | None:
+    """Tokens the variant was calibrated on, split into prompt and generated chain of thought."""
+    manifest = (cell.pruning or {}).get("calibration")
+    if not manifest:
+        return None
+    return f"{manifest['tokens']:,} ({manifest['prompt_tokens']:,} + {manifest['generated_tokens']:,})"
+
+
 COLUMNS = [
     Column("model", "text", lambda c: c.identity.model, hidden_unless="varies"),
     Column("task", "text", lambda c: c.identity.task),
@@ -54,6 +62,7 @@ COLUMNS = [
     Column("latency s", "number", lambda c: c.results.latency_seconds, False, 3),
     Column("eval s", "number", lambda c: c.results.eval_seconds, None, 1),
     Column("prune s", "number", lambda c: c.prune_seconds, False, 1),
+    Column("calibration tokens (prompt + CoT)", "text", _calibration_tokens, hidden_unless="measured"),
 ]
 
 

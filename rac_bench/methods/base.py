@@ -14,7 +14,7 @@ from torch import nn
 
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import CalibrationSource, parse_source
-from rac_bench.pruning.engine import PruneFunction, PruningReport, prune_model
+from rac_bench.pruning.engine import PassSettings, PruneFunction, PruningReport, prune_model
 from rac_bench.pruning.pattern import SparsityTarget
 
 
@@ -29,6 +29,7 @@ class PruneContext:
     source: CalibrationSource | None = None  # the source of this variant (`method@source`); None: the method's
     cot_weight: float | None = None  # weight of generated (chain-of-thought) tokens in the Hessian; None: 1
     device: str | None = None  # where layers are pruned (a GPU: one layer at a time); None: the model's device
+    passes: PassSettings = PassSettings()  # sequential or dense-model statistics; whether the head is pruned
 
 
 class Method(Protocol):
@@ -51,18 +52,15 @@ class LayerwiseMethod:
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport:
         source = context.source or (parse_source(self.calibration_source) if self.calibration_source else None)
-        if source is None:
-            return prune_model(
-                model, self.algorithm, context.target, None, context.ignore, context.progress, device=context.device
-            )
-        calibration = context.calibration(source)
+        calibration = context.calibration(source) if source is not None else None
         return prune_model(
             model,
             self.algorithm,
             context.target,
-            calibration.sequences,
+            calibration.sequences if calibration is not None else None,
             context.ignore,
             context.progress,
-            token_weights=calibration.token_weights(context.cot_weight),
+            token_weights=calibration.token_weights(context.cot_weight) if calibration is not None else None,
             device=context.device,
+            passes=context.passes,
         )

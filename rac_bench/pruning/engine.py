@@ -1,7 +1,9 @@
 """The layer-sequential engine: run the calibration sequences through the model one decoder layer at a
 time, gather each linear layer's input statistics, let an algorithm prune it, then feed the pruned
 layer's outputs to the next layer. Architecture-agnostic: the decoder layers are found as the largest
-`nn.ModuleList` of blocks that hold `nn.Linear` modules, so lm_head and embeddings are never touched.
+`nn.ModuleList` of blocks that hold `nn.Linear` modules; embeddings are never touched, and the output head only
+with `PassSettings(lm_head=True)` (the RAC authors' code prunes every nn.Linear). `PassSettings(sequential=False)`
+takes every layer's statistics from the dense model's activations instead of the pruned layers' before it.
 Linear layers that are handed the same input tensor (q/k/v projections; gate/up) share one statistics
 object, found by identity of the tensor their forward hooks see, not by names.
 
@@ -47,6 +49,10 @@ class PassSettings:
 
     batch_tokens: int | None = None
     states: str = "auto"
+    # False: every layer's statistics come from the dense model's activations (the RAC authors' grouped, non-
+    # sequential mode), not from the outputs of the already-pruned layers before it
+    sequential: bool = True
+    lm_head: bool = False  # also prune the output head, on the final norm of the last layer's outputs
 
     def __post_init__(self):
         if self.states not in STATE_PLACES:
@@ -306,20 +312,46 @@ def prune_model(
         if states is not None:
             statistics = gather_statistics(layer, linears, states, weights, share_statistics)
         phases["statistics"] += _elapsed(layer_started, device)
+        needed = states is not None and (index + 1 < len(layers) or passes.lm_head)  # else its outputs feed nothing
+        dense_outputs = _propagated(layer, states) if needed and not passes.sequential else None
         for name, module in linears.items():
             module_statistics = statistics[name] if statistics is not None else None
             report.layers.append(_prune_linear(f"layers.{index}.{name}", module, prune, module_statistics, target))
             phases["prune"] += report.layers[-1].seconds
         statistics = None  # Hessians and their factors are freed before the propagation's outputs arrive
         propagate_started = time.perf_counter()
-        if states is not None and index + 1 < len(layers):  # the last layer's outputs feed nothing
-            states = [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
+        if needed:
+            states = dense_outputs if dense_outputs is not None else _propagated(layer, states)
         phases["propagate"] += _elapsed(propagate_started, device)
         layer.to(home)
         report.decoder_layer_seconds.append(time.perf_counter() - layer_started)
+    if passes.lm_head:
+        with _outside_layers_on(model, layers, device):
+            report.layers.append(_prune_head(model, prune, target, states, weights, device))
     report.phase_seconds = phases
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _propagated(layer: nn.Module, states: list) -> list:
+    return [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
+
+
+def _prune_head(model: nn.Module, prune: PruneFunction, target: SparsityTarget, states, weights, device) -> LayerReport:
+    """The output head, calibrated on the final norm of the last decoder layer's outputs (what it reads)."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    norm = getattr(model.get_decoder(), "norm", None) if hasattr(model, "get_decoder") else None
+    if not isinstance(head, nn.Linear) or norm is None:
+        raise ConfigError(
+            f"pruning the output head needs an nn.Linear head and a final norm at get_decoder().norm; "
+            f"{type(model).__name__} has neither: leave pruning.lm_head off"
+        )
+    statistics = None
+    if states is not None:
+        statistics = InputStatistics(head.in_features)
+        for index, (hidden, _) in enumerate(states):
+            statistics.add(norm(hidden.to(device)), weights[index] if weights is not None else None)
+    return _prune_linear("lm_head", head, prune, statistics, target)
 
 
 def _prune_linear(

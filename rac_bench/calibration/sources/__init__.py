@@ -22,16 +22,18 @@ from rac_bench.errors import ConfigError
 
 @dataclass
 class BuildInputs:
-    """What a source builds from: the dense model, the run's calibration settings and where to cache."""
+    """What a source builds from: the dense model's tokenizer and fingerprint, the run's calibration settings (with
+    `settings.tokens`, the budget every source meets), the prompt set and how its prompts are rendered, the
+    backend that samples traces, and where to cache."""
 
-    model: object
     tokenizer: object
     model_fingerprint: str
     settings: object  # rac_bench.config.CalibrationSettings
-    seed: int
+    seed: int  # the calibration seed: the prompt set's order, text windows, trace sampling
     data_dir: Path | None
     cache_dir: Path
-    questions: Callable[[], list[str]]  # the prompt set's questions, loaded once on first use
+    questions: object  # rac_bench.calibration.prompt_sets.QuestionStream: read as far as the budget needs
+    renderer: object  # rac_bench.calibration.sources.prompts.PromptRenderer
     backend: Callable[[], object]  # a generation backend on the dense model (the run's: hf or vllm)
     backend_identity: dict  # what about the backend can change sampled tokens (name, batch size)
     progress: bool = True
@@ -40,6 +42,7 @@ class BuildInputs:
 class CalibrationSource(Protocol):
     name: str  # as written after @: the label in fingerprints and reports
     generated_tokens: bool  # sequences carry a generated chain of thought after the prompt
+    samples_with_backend: bool  # its tokens are sampled by the run's backend (so the backend is fingerprinted)
 
     def check(self, settings) -> None:
         """Fail early, before any work, on a reference that cannot be used (a missing file, ...)."""
@@ -48,7 +51,7 @@ class CalibrationSource(Protocol):
         """Everything that decides the source's tokens; a file by its content."""
 
     def estimate_tokens(self, settings, prompt_tokens: int) -> int:
-        """Tokens the source will give, for `--dry-run` (prompt_tokens: the assumed mean rendered prompt)."""
+        """Tokens the source will give (its budget), for `--dry-run`."""
 
     def build(self, inputs: BuildInputs) -> CalibrationSet: ...
 

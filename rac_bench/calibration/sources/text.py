@@ -1,15 +1,20 @@
-"""The classic calibration source of SparseGPT and Wanda: random fixed-length token windows from a text
-corpus (128 windows of 2048 tokens from C4 by default). The corpus is a local .txt file, a local .jsonl file
-with a "text" field per line, or a Hugging Face dataset id read in streaming mode (its first documents).
-Documents are tokenized, joined with the end-of-sequence token into one stream, and windows start at seeded
-random offsets.
+"""Text calibration (`text`), the classic source of SparseGPT and Wanda: random fixed-length token windows from
+a corpus (windows of 2,048 tokens from C4 by default) until the token budget is met. The corpus is a local .txt
+file, a local .jsonl file with a "text" field per line, or a Hugging Face dataset id read in streaming mode (its
+first documents). Documents are tokenized, joined with the end-of-sequence token into one stream, and windows
+start at seeded random offsets.
+
+With `calibration.text_chat_template`, each document is instead rendered as a user turn through the chat template
+(with the calibration system prompt, if any) and is one sequence, cut at `text_length` tokens, in corpus order:
+how the RAC authors' C4 baseline feeds C4 (github.com/RyanLucas3/RAC, open-r1-main/README.md "C4 pruning" with
+`--dataset_prompt_column text`, and src/open_r1/grpo.py `to_conversation`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -17,6 +22,7 @@ import torch
 from rac_bench.calibration.jsonl import read_string_field
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_source
+from rac_bench.calibration.sources.prompts import prompt_set_fingerprint
 from rac_bench.errors import CalibrationError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -36,7 +42,8 @@ class TextCorpus:
 
     @classmethod
     def of(cls, settings, seed: int) -> TextCorpus:
-        return cls(settings.text, settings.text_windows, settings.text_length, seed)
+        """The corpus cut into as many windows as the token budget needs (the last one is cut short later)."""
+        return cls(settings.text, -(-settings.tokens // settings.text_length), settings.text_length, seed)
 
     @property
     def is_local(self) -> bool:
@@ -90,22 +97,23 @@ def _hub_documents(source: str, tokens_wanted: int):
     return documents
 
 
+def _documents(corpus: TextCorpus) -> list[str]:
+    if corpus.is_local:
+        return _local_documents(Path(corpus.source).expanduser())
+    return _hub_documents(corpus.source, corpus.windows * corpus.length)
+
+
 def text_sequences(tokenizer, corpus: TextCorpus) -> list[torch.Tensor]:
     """`corpus.windows` windows of `corpus.length` token ids at seeded random offsets of the token stream."""
-    path = Path(corpus.source).expanduser()
-    if corpus.is_local:
-        documents = _local_documents(path)
-    else:
-        documents = _hub_documents(corpus.source, corpus.windows * corpus.length)
     separator = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     stream: list[int] = []
-    for document in documents:
+    for document in _documents(corpus):
         if document.strip():
             stream.extend(tokenizer(document, add_special_tokens=False).input_ids + separator)
     if len(stream) < corpus.length:
         raise CalibrationError(
             f"calibration text {corpus.source} has {len(stream)} tokens, fewer than one window of "
-            f"{corpus.length}; give a larger corpus or lower calibration_text_length"
+            f"{corpus.length}; give a larger corpus or lower calibration.text_length"
         )
     ids = torch.tensor(stream)
     generator = torch.Generator().manual_seed(corpus.seed)
@@ -114,24 +122,46 @@ def text_sequences(tokenizer, corpus: TextCorpus) -> list[torch.Tensor]:
     return [ids[start : start + corpus.length].clone() for start in starts.tolist()]
 
 
+def rendered_documents(renderer, corpus: TextCorpus, budget: int) -> list[torch.Tensor]:
+    """Documents in corpus order, each rendered as a user turn and cut at `corpus.length` tokens, until `budget`."""
+    sequences, tokens = [], 0
+    for document in _documents(corpus):
+        if document.strip():
+            sequences.append(torch.tensor(renderer.ids(document)[: corpus.length]))
+            tokens += len(sequences[-1])
+            if tokens >= budget:
+                return sequences
+    raise CalibrationError(
+        f"calibration text {corpus.source} gives only {tokens:,} tokens rendered as chat turns, fewer than the "
+        f"budget of {budget:,}; give a larger corpus or lower calibration.tokens"
+    )
+
+
 @dataclass(frozen=True)
 class TextSource:
     name: str = "text"
     generated_tokens: bool = False
+    samples_with_backend: bool = False
 
     def check(self, settings) -> None:
         check_corpus_reference(settings.text)
 
     def fingerprint(self, settings, seed: int, data_dir) -> dict:
-        return {"source": self.name, "tokens": settings.tokens, **TextCorpus.of(settings, seed).fingerprint()}
+        fingerprint = {"source": self.name, "tokens": settings.tokens, **TextCorpus.of(settings, seed).fingerprint()}
+        if settings.text_chat_template:
+            fingerprint.update(chat=True, **prompt_set_fingerprint(settings, seed, data_dir))
+        return fingerprint
 
     def estimate_tokens(self, settings, prompt_tokens: int) -> int:
-        return settings.text_windows * settings.text_length
+        return settings.tokens
 
     def build(self, inputs: BuildInputs) -> CalibrationSet:
-        return CalibrationSet.prompts_only(
-            text_sequences(inputs.tokenizer, TextCorpus.of(inputs.settings, inputs.seed))
-        )
+        corpus = TextCorpus.of(inputs.settings, inputs.seed)
+        if inputs.settings.text_chat_template:
+            renderer = replace(inputs.renderer, instruction=None)  # a document is not a task question
+            sequences = rendered_documents(renderer, corpus, inputs.settings.tokens)
+            return CalibrationSet.prompts_only(sequences, {"documents": len(sequences)})
+        return CalibrationSet.prompts_only(text_sequences(inputs.tokenizer, corpus), {"windows": corpus.windows})
 
 
 register_source(TextSource())

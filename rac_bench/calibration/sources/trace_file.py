@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from rac_bench.calibration.sources.prompts import render_prompt
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_prefixed_source
 from rac_bench.errors import CalibrationError, ConfigError
+
+log = logging.getLogger(__name__)
 
 FORMATS = "JSON lines with lists 'prompt_ids' and 'generated_ids', or strings 'prompt' and 'response'"
 
@@ -68,6 +71,7 @@ def read_trace_file(path: Path, tokenizer) -> CalibrationSet:
 class TraceFileSource:
     path: Path
     generated_tokens: bool = True
+    samples_with_backend: bool = False
 
     @property
     def name(self) -> str:
@@ -80,10 +84,19 @@ class TraceFileSource:
         return {"source": f"{PREFIX}:<file>", "tokens": settings.tokens, "file_sha256": file_hash(self.path)}
 
     def estimate_tokens(self, settings, prompt_tokens: int) -> int:
-        return settings.samples * (settings.traces.max_new_tokens + prompt_tokens)
+        return settings.tokens  # at most: a file shorter than the budget is used whole
 
     def build(self, inputs: BuildInputs) -> CalibrationSet:
-        return read_trace_file(self.path, inputs.tokenizer)
+        """The file's traces in order; all of them, with a warning, when they hold fewer tokens than the budget."""
+        calibration = read_trace_file(self.path, inputs.tokenizer)
+        if calibration.tokens < inputs.settings.tokens:
+            log.warning(
+                "trace file %s holds %d tokens, fewer than the calibration budget of %d: all of them are used",
+                self.path,
+                calibration.tokens,
+                inputs.settings.tokens,
+            )
+        return calibration
 
 
 PREFIX = "traces"

@@ -1,10 +1,15 @@
-"""On-policy traces (`traces`), RAC's calibration data: each calibration prompt followed by the dense model's
-own sampled chain of thought and answer, generated through the run's backend (vLLM when the run uses it).
+"""On-policy traces (`traces`), RAC's calibration data: calibration prompts followed by the dense model's own
+sampled chain of thought and answer, generated through the run's backend (vLLM when the run uses it) until
+prompt + generated tokens meet the token budget.
 
-The sequence is the rendered prompt's token ids followed by the engine's generated ids, never a re-render
-of the assistant turn through the chat template: DeepSeek-R1's template strips `<think>` content from
-assistant turns and would silently turn RAC back into prompt-only calibration. Traces are generated once
-and cached as JSONL under a fingerprint of everything that changes them.
+The sequence is the rendered prompt's token ids followed by the engine's generated ids, never a re-render of the
+assistant turn through the chat template: DeepSeek-R1's template strips `<think>` content from assistant turns
+and would silently turn RAC back into prompt-only calibration.
+
+Traces are generated in chunks of prompts (8, 16, 32, ... up to the backend's batch), each with its own seed, and
+every finished chunk is cached under a fingerprint of everything that changes the traces. A run killed while
+sampling reuses every finished chunk and ends with the same traces as an uninterrupted one; a larger budget
+extends a smaller one's traces. Beside the chunks, `manifest.json` records the recipe and what it gave.
 """
 
 from __future__ import annotations
@@ -12,37 +17,54 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
+from itertools import islice
 from pathlib import Path
+from typing import Iterator
 
 import torch
+from tqdm.auto import tqdm
 
-from rac_bench.backends.base import GenerationBackend, SamplingSettings
-from rac_bench.calibration.sources.prompts import prompt_set_fingerprint, render_prompt
+from rac_bench.backends.base import SamplingSettings
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_source
+from rac_bench.calibration.sources.prompts import prompt_set_fingerprint, too_few
 from rac_bench.errors import CalibrationError
 from rac_bench.files import write_atomic
 from rac_bench.fingerprint import fingerprint
 
 log = logging.getLogger(__name__)
 RECORD_FORMAT = "JSON lines with lists 'prompt_ids' and 'generated_ids'"
+FIRST_CHUNK = 8  # prompts; each later chunk doubles, so the last one overshoots the budget by little
+LARGEST_CHUNK = 256  # prompts per chunk at most (on HF, at most one batch)
 
 
-def sampling_settings(settings, seed: int) -> SamplingSettings:
-    traces = settings.traces
-    return SamplingSettings(traces.temperature, traces.top_p, traces.max_new_tokens, seed)
+def recipe(settings) -> dict:
+    """Every sampling setting of the traces (config `calibration.traces`)."""
+    return asdict(settings.traces)
 
 
-def trace_cache_path(inputs: BuildInputs) -> Path:
+def chunk_sizes(largest: int) -> Iterator[int]:
+    size = min(FIRST_CHUNK, largest)
+    while True:
+        yield size
+        size = min(2 * size, largest)
+
+
+def largest_chunk(inputs: BuildInputs) -> int:
+    return min(LARGEST_CHUNK, inputs.backend_identity.get("batch_size", LARGEST_CHUNK))
+
+
+def trace_cache_dir(inputs: BuildInputs) -> Path:
     key = fingerprint(
         {
             "model": inputs.model_fingerprint,
-            "questions": inputs.questions(),
-            "sampling": asdict(sampling_settings(inputs.settings, inputs.seed)),
+            "prompts": prompt_set_fingerprint(inputs.settings, inputs.seed, inputs.data_dir),
+            "sampling": recipe(inputs.settings),
             "backend": inputs.backend_identity,  # batch composition and engine change sampled tokens
+            "largest_chunk": largest_chunk(inputs),
         }
     )
-    return inputs.cache_dir / "traces" / f"{key}.jsonl"
+    return inputs.cache_dir / "traces" / key
 
 
 def load_traces(path: Path) -> list[dict]:
@@ -63,71 +85,121 @@ def load_traces(path: Path) -> list[dict]:
     return records
 
 
-def generate_traces(
-    backend: GenerationBackend, tokenizer, questions: list[str], settings: SamplingSettings, path: Path
-) -> list[dict]:
-    """Generate (or read back from `path`) one trace per question."""
-    if path.exists():
-        log.info("reusing cached traces %s", path)
-        return load_traces(path)
-    prompts = [render_prompt(tokenizer, q) for q in questions]
+def _sampling(settings, seed: int, chunk: int) -> SamplingSettings:
+    traces = settings.traces
+    return SamplingSettings(
+        traces.temperature, traces.top_p, traces.max_new_tokens, seed * 1_000_003 + chunk, top_k=traces.top_k
+    )
+
+
+def _generate_chunk(backend, renderer, questions: list[str], settings: SamplingSettings, per_prompt: int) -> list[dict]:
+    """Each question's `per_prompt` traces, in question order."""
+    asked = [question for question in questions for _ in range(per_prompt)]
+    prompts = [renderer.text(question) for question in asked]
     generations = backend.generate(prompts, settings)
-    records = [
+    return [
         {
             "question": question,
-            "prompt_ids": tokenizer(prompt, add_special_tokens=False).input_ids,
+            "prompt_ids": renderer.ids_of(prompt),
             "generated_ids": list(generation.token_ids),
             "text": generation.text,
             "finish_reason": generation.finish_reason,
         }
-        for question, prompt, generation in zip(questions, prompts, generations)
+        for question, prompt, generation in zip(asked, prompts, generations)
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, "".join(json.dumps(record) + "\n" for record in records))
+
+
+def _chunks(inputs: BuildInputs, directory: Path) -> Iterator[list[dict]]:
+    """The cached or newly generated chunks, in order, until the prompt set runs out. The engine starts only
+    when a chunk is missing, and is closed at the end."""
+    backend = None
+    questions = iter(inputs.questions)
+    try:
+        for index, size in enumerate(chunk_sizes(largest_chunk(inputs))):
+            chunk_questions = list(islice(questions, size))
+            if not chunk_questions:
+                return
+            path = directory / f"chunk-{index:05d}.jsonl"
+            if not path.exists():
+                backend = backend or inputs.backend()
+                sampling = _sampling(inputs.settings, inputs.seed, index)
+                records = _generate_chunk(
+                    backend, inputs.renderer, chunk_questions, sampling, inputs.settings.traces.per_prompt
+                )
+                write_atomic(path, "".join(json.dumps(record) + "\n" for record in records))
+            yield load_traces(path)
+    finally:
+        if backend is not None:
+            backend.close()  # frees the engine; an HF model goes back to the CPU, where variants are copied from
+
+
+def sample_traces(inputs: BuildInputs) -> list[dict]:
+    """Trace records until prompt + generated tokens reach the budget (the last chunk may go past it)."""
+    budget, directory = inputs.settings.tokens, trace_cache_dir(inputs)
+    directory.mkdir(parents=True, exist_ok=True)
+    records, tokens, chunks = [], 0, _chunks(inputs, directory)
+    bar = tqdm(total=budget, unit="tok", unit_scale=True, desc="RAC traces", disable=not inputs.progress)
+    try:
+        for chunk in chunks:
+            records += chunk
+            added = sum(len(r["prompt_ids"]) + len(r["generated_ids"]) for r in chunk)
+            tokens += added
+            bar.update(min(added, budget - bar.n))
+            if tokens >= budget:
+                break
+    finally:
+        chunks.close()  # closes the engine now, not when the generator is collected
+        bar.close()
+    if tokens < budget:
+        raise too_few(inputs.settings.prompts, tokens, budget)
     return records
 
 
 def trace_sequences(records: list[dict]) -> CalibrationSet:
-    return CalibrationSet(
-        [torch.tensor(r["prompt_ids"] + r["generated_ids"]) for r in records], [len(r["prompt_ids"]) for r in records]
-    )
+    facts = {
+        "traces": len(records),
+        "prompts": len({r["question"] for r in records if "question" in r}),
+        "hit_token_limit": sum(r.get("finish_reason") == "length" for r in records),
+    }
+    sequences = [torch.tensor(r["prompt_ids"] + r["generated_ids"]) for r in records]
+    return CalibrationSet(sequences, [len(r["prompt_ids"]) for r in records], facts)
 
 
 @dataclass(frozen=True)
 class TraceSource:
     name: str = "traces"
     generated_tokens: bool = True
+    samples_with_backend: bool = True  # its tokens depend on the generation engine and batch
 
     def check(self, settings) -> None:
         pass
 
     def fingerprint(self, settings, seed: int, data_dir) -> dict:
-        traces = settings.traces
         return {
             "source": self.name,
             "tokens": settings.tokens,
             **prompt_set_fingerprint(settings, seed, data_dir),
-            "temperature": traces.temperature,
-            "top_p": traces.top_p,
-            "max_new_tokens": traces.max_new_tokens,
+            **recipe(settings),
         }
 
     def estimate_tokens(self, settings, prompt_tokens: int) -> int:
-        return settings.samples * (settings.traces.max_new_tokens + prompt_tokens)
+        return settings.tokens
 
     def build(self, inputs: BuildInputs) -> CalibrationSet:
-        backend = inputs.backend()
-        try:
-            records = generate_traces(
-                backend,
-                inputs.tokenizer,
-                inputs.questions(),
-                sampling_settings(inputs.settings, inputs.seed),
-                trace_cache_path(inputs),
-            )
-        finally:
-            backend.close()  # frees the engine; an HF model goes back to the CPU, where variants are copied from
-        return trace_sequences(records)
+        calibration = trace_sequences(sample_traces(inputs))
+        manifest = {
+            "recipe": {
+                **prompt_set_fingerprint(inputs.settings, inputs.seed, inputs.data_dir),
+                **recipe(inputs.settings),
+            },
+            "backend": inputs.backend_identity,
+            "budget": inputs.settings.tokens,
+            **calibration.facts,
+            "prompt_tokens": calibration.prompt_tokens,
+            "generated_tokens": calibration.tokens - calibration.prompt_tokens,
+        }
+        write_atomic(trace_cache_dir(inputs) / "manifest.json", json.dumps(manifest, indent=2))
+        return calibration
 
 
 register_source(TraceSource())
