@@ -12,11 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from test_calibration import make_provider
 from rac_bench.calibration.sources import parse_source
-from rac_bench.calibration.sources.traces import trace_cache_dir
 from rac_bench.cli import main
 from rac_bench.config_loader import build_config
 from rac_bench.errors import CalibrationError
