@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from rac_bench.drift import Drift
 from rac_bench.metrics import Estimate
 
 CELL_FORMAT = 2
@@ -56,11 +57,17 @@ class CellResults:
     accuracy: Estimate  # avg@n, with a bootstrap interval over problems
     pass_at_k: dict[str, Estimate]  # k -> pass@k
     maj_at_k: dict[str, Estimate]  # k -> maj@k (only with several samples per problem)
+    accuracy_completed: Estimate | None  # over the responses that closed their thinking within the token limit
+    accuracy_truncated: Estimate | None  # over truncated ones, their tail read as an answer (never in `accuracy`)
     thinking_tokens: Estimate  # mean tokens through </think> per response
     answer_tokens: float  # mean tokens after </think> per response
     truncation: Estimate  # share of responses that never closed </think> or hit the token limit
-    thinking_distribution: dict[str, dict]  # all, correct, incorrect -> mean, median, p90
+    thinking_distribution: dict[str, dict]  # all, correct, incorrect -> mean, median, p10, p25, p75, p90
+    self_corrections: Estimate  # in `self_correction_unit`
+    self_correction_unit: str  # "retries per response" or "hesitations per 1k thinking tokens"
     latency_seconds: float  # mean wall time of the engine call that produced a response
+    first_token_seconds: float | None  # mean time to first token, where the backend reports it (vLLM)
+    seconds_per_output_token: float | None  # mean time per output token after the first, likewise
     generated_tokens: int
     eval_seconds: float  # wall time of the lm-eval evaluation
     generate_seconds: float  # of which inside the backend's generate calls
@@ -90,7 +97,9 @@ class Cell:
     calibration_seconds: float  # building the calibration set (not part of prune_seconds)
     provenance: dict
     results: CellResults
-    delta_vs_dense: Estimate | None = None  # paired with dense on the same problems
+    delta_vs_dense: Estimate | None = None  # accuracy minus dense's, paired on the same problems
+    thinking_ratio: Estimate | None = None  # thinking tokens over dense's, paired on the same problems
+    drift: Drift | None = None  # KL from dense and top-1 agreement, teacher-forced on dense's responses
     format: int = field(default=CELL_FORMAT)
 
     def to_dict(self) -> dict:
@@ -103,14 +112,18 @@ class Cell:
         values = dict(record)
         values["identity"] = CellIdentity(**record["identity"])
         values["results"] = _results(record["results"])
-        values["delta_vs_dense"] = Estimate(**record["delta_vs_dense"]) if record.get("delta_vs_dense") else None
+        for name in ("delta_vs_dense", "thinking_ratio"):
+            values[name] = Estimate(**record[name]) if record.get(name) else None
+        values["drift"] = Drift.from_dict(record["drift"]) if record.get("drift") else None
         return cls(**values)
 
 
 def _results(record: dict) -> CellResults:
     values = dict(record)
-    for name in ("accuracy", "thinking_tokens", "truncation"):
+    for name in ("accuracy", "thinking_tokens", "truncation", "self_corrections"):
         values[name] = Estimate(**record[name])
+    for name in ("accuracy_completed", "accuracy_truncated"):
+        values[name] = Estimate(**record[name]) if record[name] else None
     for name in ("pass_at_k", "maj_at_k"):
         values[name] = {k: Estimate(**estimate) for k, estimate in record[name].items()}
     return CellResults(**values)

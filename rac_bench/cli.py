@@ -343,7 +343,12 @@ def _add_report_commands(commands) -> None:
         "--baseline", type=Path, required=True, help="a JSON leaderboard, e.g. leaderboards/embedded.json"
     )
     _add_store_option(parser)
-    parser.add_argument("--metric", default="accuracy", help="accuracy, pass@k or maj@k (default: accuracy)")
+    parser.add_argument(
+        "--metric",
+        default="accuracy",
+        help="accuracy (default), accuracy_completed, pass@k, maj@k, top1_agreement (higher is better), or "
+        "thinking_ratio, truncation, self_corrections, kl (lower is better)",
+    )
     parser.add_argument(
         "--tolerance", type=float, help="allowed change past the baseline value (default: the baseline's 95%% CI)"
     )

@@ -20,6 +20,7 @@ from rac_bench.calibration.sources.text import DEFAULT_CORPUS
 from rac_bench.config_fields import option, optional, section_flags, subsection
 from rac_bench.errors import ConfigError
 from rac_bench.pruning.pattern import SparsityTarget, parse_pattern, parse_sparsity
+from rac_bench.scoring.self_corrections import DEFAULT_HESITATION_MARKERS
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -115,6 +116,9 @@ class EvaluationSettings:
     samples: int | None = option(None, optional(parse.positive_int), "samples")  # None: the task's
     pass_at_k: list[int] | None = option(None, optional(parse.positive_int_list), "pass_at_k")
     max_new_tokens: int | None = option(None, optional(parse.positive_int), "max_new_tokens")  # None: the task's
+    # responses of dense whose next-token distributions pruned models are compared on (rac_bench.drift)
+    drift_responses: int = option(256, parse.non_negative_int)
+    hesitation_markers: list[str] = option(list(DEFAULT_HESITATION_MARKERS), parse.text_list)
 
 
 @dataclass

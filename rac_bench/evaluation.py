@@ -17,8 +17,10 @@ from lm_eval.tasks import TaskManager
 from rac_bench import metrics
 from rac_bench.backends.lm_adapter import GenerationLog, RacBenchLM
 from rac_bench.cells import CellResults
+from rac_bench.metrics import Estimate
 from rac_bench.export import LM_EVAL_SECTIONS
-from rac_bench.scoring import score_response
+from rac_bench.scoring import correct_if_read_leniently, score_response
+from rac_bench.scoring.self_corrections import get_counter
 from rac_bench.tasks import TASKS_DIR, TaskInfo
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,8 @@ def evaluate_task(
     )
     wall_seconds = time.perf_counter() - started
     references = {s["doc_id"]: s for s in results["samples"][task.name]}
-    records = [_scored(task, record, references[record.doc_id]) for record in sorted(lm.records, key=_order)]
+    markers = tuple(settings.hesitation_markers)
+    records = [_scored(task, r, references[r.doc_id], markers) for r in sorted(lm.records, key=_order)]
     sections = {s: results[s][task.name] for s in LM_EVAL_SECTIONS if task.name in results.get(s, {})}
     summary = summarize(
         records,
@@ -72,6 +75,7 @@ def evaluate_task(
         results["results"][task.name],
         json.loads(json.dumps(sections, default=str)),  # functions in configs become names
         settings.pass_at_k,
+        get_counter(task.self_corrections),
     )
     return TaskEvaluation(records, summary)
 
@@ -96,10 +100,12 @@ def _order(record) -> tuple:
     return (record.doc_id, record.sample_index)
 
 
-def _scored(task: TaskInfo, record, logged: dict) -> dict:
-    """One sample's record: prompt, response, extracted answer, correctness and the engine's token counts."""
+def _scored(task: TaskInfo, record, logged: dict, markers: tuple[str, ...]) -> dict:
+    """One sample's record: prompt, response, extracted answer, correctness, self-corrections, the engine's token
+    counts and timing."""
     generation = record.generation
     score = score_response(task.scorer, generation.text, logged["target"], generation.finish_reason == "length")
+    lenient = correct_if_read_leniently(task.scorer, generation.text, logged["target"]) if score.truncated else None
     return {
         "task": task.name,
         "doc_id": record.doc_id,
@@ -115,7 +121,11 @@ def _scored(task: TaskInfo, record, logged: dict) -> dict:
         "thinking_tokens": generation.thinking_tokens,
         "answer_tokens": generation.answer_tokens,
         "finish_reason": generation.finish_reason,
+        "self_corrections": get_counter(task.self_corrections).count(generation.text, markers),
+        "correct_if_read_leniently": lenient,
         "seconds": generation.seconds,
+        "first_token_seconds": generation.first_token_seconds,
+        "seconds_per_output_token": generation.seconds_per_output_token,
     }
 
 
@@ -131,8 +141,32 @@ def _estimates(problem_ids: list, records: list[dict], name: str) -> metrics.Est
     return metrics.bootstrap_mean(metrics.per_problem_means(problem_ids, [float(r[name]) for r in records]))
 
 
+def _optional_mean(records: list[dict], name: str) -> float | None:
+    values = [r[name] for r in records if r[name] is not None]
+    return metrics.mean(values) if values else None
+
+
+def _accuracy_where(records: list[dict], keep, name: str = "correct") -> Estimate | None:
+    kept = [r for r in records if keep(r)]
+    return metrics.accuracy([r["doc_id"] for r in kept], [bool(r[name]) for r in kept]) if kept else None
+
+
+def _self_corrections(records: list[dict], counter) -> Estimate:
+    """Per response (retries), or per `per_thinking_tokens` thinking tokens (hesitations), averaged per problem."""
+    if counter.per_thinking_tokens is None:
+        values = [float(r["self_corrections"]) for r in records]
+    else:
+        values = [r["self_corrections"] * counter.per_thinking_tokens / max(1, r["thinking_tokens"]) for r in records]
+    return metrics.bootstrap_mean(metrics.per_problem_means([r["doc_id"] for r in records], values))
+
+
 def summarize(
-    records: list[dict], timing: Timing, lm_eval_metrics: dict, lm_eval_task: dict, pass_at_k: list[int] | None = None
+    records: list[dict],
+    timing: Timing,
+    lm_eval_metrics: dict,
+    lm_eval_task: dict,
+    pass_at_k: list[int] | None,
+    self_corrections,
 ) -> CellResults:
     problem_ids = [r["doc_id"] for r in records]
     correct = [r["correct"] for r in records]
@@ -142,25 +176,27 @@ def summarize(
     if samples_per_problem > 1:
         answers = [r["extracted"] for r in records]
         maj[str(samples_per_problem)] = metrics.maj_at_k(problem_ids, answers, correct, samples_per_problem)
+    groups = (("all", lambda r: True), ("correct", lambda r: r["correct"]), ("incorrect", lambda r: not r["correct"]))
     return CellResults(
         problems=len(set(problem_ids)),
         samples=len(records),
         accuracy=metrics.accuracy(problem_ids, correct),
         pass_at_k={str(k): metrics.pass_at_k_estimate(problem_ids, correct, k) for k in ks},
         maj_at_k=maj,
+        accuracy_completed=_accuracy_where(records, lambda r: not r["truncated"]),
+        accuracy_truncated=_accuracy_where(records, lambda r: r["truncated"], "correct_if_read_leniently"),
         thinking_tokens=_estimates(problem_ids, records, "thinking_tokens"),
         answer_tokens=metrics.mean([r["answer_tokens"] for r in records]),
         truncation=_estimates(problem_ids, records, "truncated"),
         thinking_distribution={
-            group: metrics.distribution([r["thinking_tokens"] for r in records if keep(r)])
-            for group, keep in (
-                ("all", lambda r: True),
-                ("correct", lambda r: r["correct"]),
-                ("incorrect", lambda r: not r["correct"]),
-            )
+            group: metrics.distribution([r["thinking_tokens"] for r in records if keep(r)]) for group, keep in groups
         },
+        self_corrections=_self_corrections(records, self_corrections),
+        self_correction_unit=self_corrections.unit,
         # what one request waits for its answer: the wall time of the engine call (batch) that produced it
         latency_seconds=metrics.mean([r["seconds"] for r in records]),
+        first_token_seconds=_optional_mean(records, "first_token_seconds"),
+        seconds_per_output_token=_optional_mean(records, "seconds_per_output_token"),
         generated_tokens=sum(r["generated_tokens"] for r in records),
         eval_seconds=timing.wall_seconds,
         generate_seconds=timing.generate_seconds,

@@ -1,7 +1,9 @@
-"""The regression gate: a run's cells against a baseline, cell by cell, metric by metric, in the metric's
-direction. A higher-is-better metric (accuracy, pass@k, maj@k) regressed when its value falls below the
-baseline's 95% interval, or with an explicit tolerance below the baseline's value minus the tolerance; a
-lower-is-better metric regressed when it rises above the interval (or value plus tolerance).
+"""The regression gate: a run's cells against a baseline, cell by cell, on one metric, in the metric's direction.
+A higher-is-better metric (accuracy, accuracy_completed, pass@k, maj@k, top1_agreement) regressed when its value
+falls below the baseline's 95% interval, or with an explicit tolerance below the baseline's value minus the
+tolerance; a lower-is-better one (thinking_ratio, truncation, self_corrections, kl) regressed when it rises above
+the interval (or the value plus the tolerance): a change that makes a pruned model ramble fails the gate.
+Metrics compared with dense (thinking_ratio, kl, top1_agreement) are skipped for dense's own cells.
 
 Which cells exist and how they were measured must match: a mismatch is bad input (exit 2), not a regression.
 """
@@ -15,7 +17,7 @@ from rac_bench.errors import StoreError
 from rac_bench.leaderboard.baseline import BaselineCell, cell_metrics, comparable_settings
 from rac_bench.metrics import Estimate
 
-LOWER_IS_BETTER: tuple[str, ...] = ()  # metric names (none among accuracy, pass@k, maj@k)
+LOWER_IS_BETTER = ("thinking_ratio", "truncation", "self_corrections", "kl")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ def compare(
     for base, run in _matched(baseline, current):
         _check_comparable(base, run)
         base_value, run_value = base.metrics.get(metric), cell_metrics(run).get(metric)
+        if base_value is None and run_value is None and base.identity.is_dense:
+            continue  # a comparison with dense says nothing of dense itself
         if base_value is None or run_value is None:
             available = ", ".join(sorted(base.metrics))
             raise StoreError(

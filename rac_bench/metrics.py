@@ -122,13 +122,43 @@ def paired_difference(a: dict, b: dict, resamples: int = BOOTSTRAP_RESAMPLES, se
     return bootstrap_mean([b[p] - a[p] for p in common], resamples, seed)
 
 
+def ratio_of_sums(
+    numerators: list[float], denominators: list[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> Estimate:
+    """sum(numerators) / sum(denominators), with a percentile bootstrap that resamples the pairs (items)."""
+    if not numerators or sum(denominators) <= 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), float("nan"))
+    top, bottom = numpy.asarray(numerators, dtype=float), numpy.asarray(denominators, dtype=float)
+    draws = numpy.random.default_rng(seed).integers(0, len(top), size=(resamples, len(top)))
+    ratios = numpy.sort(top[draws].sum(axis=1) / numpy.maximum(bottom[draws].sum(axis=1), 1e-12))
+    return Estimate(
+        value=float(top.sum() / bottom.sum()),
+        low=float(ratios[int(0.025 * resamples)]),
+        high=float(ratios[int(0.975 * resamples) - 1]),
+        standard_error=float(ratios.std()),
+    )
+
+
+def paired_ratio(reference: dict, other: dict) -> Estimate:
+    """sum(other) / sum(reference) over the problems both have (values: per-problem means), bootstrapped over those
+    problems: e.g. a pruned model's thinking tokens against dense's on the same problems."""
+    common = sorted(set(reference) & set(other), key=str)
+    if not common:
+        raise MetricError("no problems in common to compare")
+    return ratio_of_sums([other[p] for p in common], [reference[p] for p in common])
+
+
+def _nearest_rank(ordered: list[float], percent: int) -> float:
+    return ordered[max(0, -(-percent * len(ordered) // 100) - 1)]
+
+
 def distribution(values: list[float]) -> dict:
-    """mean / median / p90 (nearest rank), or NaNs for no values."""
+    """mean, median and the 10th, 25th, 75th and 90th percentiles (nearest rank), or NaNs for no values."""
     if not values:
-        return {"mean": float("nan"), "median": float("nan"), "p90": float("nan")}
+        return dict.fromkeys(("mean", "median", "p10", "p25", "p75", "p90"), float("nan"))
     ordered = sorted(values)
     return {
         "mean": sum(ordered) / len(ordered),
         "median": statistics.median(ordered),
-        "p90": ordered[max(0, -(-9 * len(ordered) // 10) - 1)],
+        **{f"p{percent}": _nearest_rank(ordered, percent) for percent in (10, 25, 75, 90)},
     }

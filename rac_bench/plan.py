@@ -114,6 +114,8 @@ def _task(name: str, config: RunConfig) -> TaskPlan:
         "samples": evaluation.samples,
         "max_new_tokens": evaluation.max_new_tokens,
         "pass_at_k": evaluation.pass_at_k,
+        "drift_responses": evaluation.drift_responses,
+        "hesitation_markers": evaluation.hesitation_markers,
         "seed": config.seed,
         "backend": execution.backend,
         "batch_size": execution.batch_size,  # padding can tip a greedy argmax

@@ -14,7 +14,6 @@ from typing import Callable, Protocol
 
 import torch
 
-from rac_bench import metrics
 from rac_bench.backends import ModelHandle, create_backend
 from rac_bench.cells import Cell, CellIdentity
 from rac_bench.dense_model import DenseModel
@@ -26,6 +25,7 @@ from rac_bench.provenance import provenance
 from rac_bench.store import Store, check_store, open_store
 from rac_bench.tasks import get_task
 from rac_bench.variants import BuiltVariant, build_variant
+from rac_bench.versus_dense import drift_from_dense, versus_dense
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,9 @@ def run_variant(plan: Plan, store: Store, run_id: str, dense: DenseModel, varian
             )
             samples = [_labelled(variant, record) for record in evaluation.samples]
             dense_cell = None if variant.is_dense else store.cell(dense_keys[task.name])
-            delta = _paired_delta(store.samples(dense_cell.key), samples) if dense_cell else None
+            comparisons = (
+                _versus_dense(store.samples(dense_cell.key), samples, dense, built, config) if dense_cell else {}
+            )
             cell = Cell(
                 key=keys[task.name],
                 run_id=run_id,
@@ -113,7 +115,7 @@ def run_variant(plan: Plan, store: Store, run_id: str, dense: DenseModel, varian
                 engine_startup_seconds=backend.startup_seconds,
                 provenance=run_provenance,
                 results=evaluation.results,
-                delta_vs_dense=delta,
+                **comparisons,
                 **_origin(built, dense, variant),
             )
             store.add_cell(cell, samples)
@@ -142,10 +144,10 @@ def _labelled(variant: Variant, record: dict) -> dict:
     return {"method": variant.method, "pattern": target.pattern, "sparsity": target.sparsity, **record}
 
 
-def _paired_delta(dense_samples: list[dict], own_samples: list[dict]) -> metrics.Estimate:
-    """A cell's accuracy minus dense's on the same problems, with a paired bootstrap interval."""
-    scores = [
-        metrics.per_problem_scores([s["doc_id"] for s in samples], [float(s["correct"]) for s in samples])
-        for samples in (dense_samples, own_samples)
-    ]
-    return metrics.paired_difference(*scores)
+def _versus_dense(
+    dense_samples: list[dict], samples: list[dict], dense: DenseModel, built: BuiltVariant, config
+) -> dict:
+    """The cell's accuracy difference and thinking ratio against dense, and its drift from dense."""
+    responses, device = config.evaluation.drift_responses, config.execution.device
+    drift = drift_from_dense(dense.model, built.model, dense.tokenizer, dense_samples, responses, device)
+    return {**versus_dense(dense_samples, samples), "drift": drift}

@@ -23,6 +23,7 @@ class TaskInfo:
     generation: SamplingSettings
     samples: int
     calibration_questions: Callable[[], list[str]] | None = None  # None: not a calibration prompt set
+    self_corrections: str = "hesitations"  # how self-corrections are counted (rac_bench.scoring.self_corrections)
 
 
 def _arithmetic_calibration() -> list[str]:
@@ -40,6 +41,7 @@ TASKS: dict[str, TaskInfo] = {
         generation=SamplingSettings(temperature=0.0, max_new_tokens=128),
         samples=1,
         calibration_questions=_arithmetic_calibration,
+        self_corrections="retries",
     ),
     "math500": TaskInfo("math500", "math", 500, "HuggingFaceH4/MATH-500 (test)", REASONING, 4),
     "aime24": TaskInfo("aime24", "math", 30, "HuggingFaceH4/aime_2024 (train)", REASONING, 16),

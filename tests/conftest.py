@@ -95,5 +95,29 @@ def make_cell(key: str, run_id: str, identity):
     from rac_bench.metrics import Estimate
 
     zero = Estimate(0.0, 0.0, 0.0, 0.0)
-    results = CellResults(1, 1, zero, {"1": zero}, {}, zero, 0.0, zero, {}, 0.0, 0, 0.0, 0.0, 0.0, 0, {}, {})
+    results = CellResults(
+        problems=1,
+        samples=1,
+        accuracy=zero,
+        pass_at_k={"1": zero},
+        maj_at_k={},
+        accuracy_completed=zero,
+        accuracy_truncated=None,
+        thinking_tokens=zero,
+        answer_tokens=0.0,
+        truncation=zero,
+        thinking_distribution={},
+        self_corrections=zero,
+        self_correction_unit="retries per response",
+        latency_seconds=0.0,
+        first_token_seconds=None,
+        seconds_per_output_token=None,
+        generated_tokens=0,
+        eval_seconds=0.0,
+        generate_seconds=0.0,
+        tokens_per_second=0.0,
+        resumed_samples=0,
+        lm_eval={},
+        lm_eval_task={},
+    )
     return Cell(key, run_id, identity, "model", "variant", {}, "hf", 0.0, None, None, 0.0, 0.0, {}, results)

@@ -119,7 +119,8 @@ def test_html_page_renders_in_a_real_browser(store, tmp_path):
     rows = [re.findall(r'data-sort="([^"]*)"', row) for row in re.findall(r"<tr.*?</tr>", body)]
     accuracies = [float(row[2]) for row in rows]
     assert len(accuracies) == 3 and accuracies == sorted(accuracies, reverse=True)
-    assert dom.count('<svg class="chart"') == 3 and dom.count("<circle") >= 3 * 3
+    # accuracy and thinking vs sparsity, accuracy vs thinking, thinking per response (boxes), accuracy vs latency
+    assert dom.count('<svg class="chart"') == 5 and dom.count("<circle") >= 4 * 3 and dom.count('class="box"') == 3
 
     screenshot = tmp_path / "leaderboard.png"
     subprocess.run(
@@ -164,6 +165,11 @@ def test_gate_fails_a_real_regression_and_a_tolerance_can_allow_it(store, capsys
     assert re.search(r"sparsegpt 0\.5 on rac_arith.*REGRESSED", report)
     assert re.search(r"magnitude 0\.5 on rac_arith.*ok", report)
     assert main(["gate", "--baseline", str(baseline), "--store", str(worse), "--tolerance", "1.0"]) == 0
+    # the same regression seen as rambling: its thinking grows past the baseline's interval (lower is better)
+    assert main(["gate", "--baseline", str(baseline), "--store", str(worse), "--metric", "thinking_ratio"]) == 1
+    report = capsys.readouterr().out
+    assert re.search(r"sparsegpt 0\.5 on rac_arith.*REGRESSED", report) and "baseline 95% CI high" in report
+    assert "dense on rac_arith" not in report  # a ratio to dense says nothing of dense itself
 
 
 def test_gate_refuses_baselines_that_do_not_match_the_run(store, capsys, tmp_path):

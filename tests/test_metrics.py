@@ -60,3 +60,25 @@ def test_paired_difference_uses_only_common_problems():
 def test_distribution_reports_mean_median_and_p90():
     stats = metrics.distribution(list(range(1, 11)))
     assert (stats["mean"], stats["median"], stats["p90"]) == (5.5, 5.5, 9)
+
+
+def test_paired_ratio_is_the_ratio_of_sums_over_common_problems_with_a_bootstrap_interval():
+    dense = {"a": 10.0, "b": 20.0, "c": 30.0, "only-dense": 99.0}
+    pruned = {"a": 15.0, "b": 20.0, "c": 45.0}
+    ratio = metrics.paired_ratio(dense, pruned)
+    assert ratio.value == pytest.approx(80 / 60)
+    assert ratio.low <= ratio.value <= ratio.high
+    identical = metrics.paired_ratio(dense, dense)
+    assert (identical.value, identical.low, identical.high) == (1.0, 1.0, 1.0)
+    with pytest.raises(MetricError):
+        metrics.paired_ratio({"a": 1.0}, {"b": 1.0})
+
+
+def test_ratio_of_sums_weighs_items_by_their_denominators():
+    estimate = metrics.ratio_of_sums([1.0, 9.0], [1.0, 3.0])  # 10 / 4, not the mean of 1 and 3
+    assert estimate.value == 2.5 and estimate.low <= 2.5 <= estimate.high
+
+
+def test_distribution_percentiles_are_nearest_rank():
+    stats = metrics.distribution(list(range(1, 31)))  # 1..30: nearest rank p = ceil(p% * 30)
+    assert (stats["p10"], stats["p25"], stats["median"], stats["p75"], stats["p90"]) == (3, 8, 15.5, 23, 27)

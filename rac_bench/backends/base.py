@@ -27,6 +27,8 @@ class Generation:
     thinking_tokens: int  # up to and including </think>; all tokens when it never closes
     finish_reason: str  # "stop" (end of sequence or a stop string) or "length" (hit max_new_tokens)
     seconds: float  # wall time of the engine call that produced it
+    first_token_seconds: float | None = None  # time to first token, where the engine reports it
+    seconds_per_output_token: float | None = None  # decode time per token after the first, likewise
 
     @property
     def generated_tokens(self) -> int:

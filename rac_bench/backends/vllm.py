@@ -45,6 +45,18 @@ def configure_cpu_environment() -> None:
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB
 
 
+def _token_timing(metrics, tokens: int) -> dict:
+    """Time to first token and decode time per later token, from the engine's per-request stats (absent when the
+    engine keeps none)."""
+    if metrics is None or not getattr(metrics, "first_token_ts", 0.0):
+        return {}
+    decode = metrics.last_token_ts - metrics.first_token_ts
+    return {
+        "first_token_seconds": float(metrics.first_token_latency),
+        "seconds_per_output_token": decode / (tokens - 1) if tokens > 1 else None,
+    }
+
+
 class VLLMBackend:
     name = "vllm"
     chunk_size = 512  # lm_adapter's resume unit: large, so continuous batching still has work to overlap
@@ -55,6 +67,7 @@ class VLLMBackend:
 
         options = dict(options or {})  # names checked by config validation, before any work
         options.setdefault("dtype", "float32" if os.environ.get("VLLM_TARGET_DEVICE") == "cpu" else "auto")
+        options["disable_log_stats"] = False  # per-request timestamps: time to first token, time per output token
         self.tokenizer = tokenizer
         self.progress = progress
         started = time.perf_counter()
@@ -91,6 +104,7 @@ class VLLMBackend:
                     thinking_tokens=count_thinking_tokens(token_ids, self.tokenizer),
                     finish_reason="length" if completion.finish_reason == "length" else "stop",
                     seconds=seconds,
+                    **_token_timing(output.metrics, len(token_ids)),
                 )
             )
         return generations

@@ -29,11 +29,21 @@ class BaselineCell:
 
 
 def cell_metrics(cell: Cell) -> dict[str, Estimate]:
-    """Every metric a baseline records and the gate can check, by name."""
-    found = {"accuracy": cell.results.accuracy}
-    found.update({f"pass@{k}": v for k, v in cell.results.pass_at_k.items()})
-    found.update({f"maj@{k}": v for k, v in cell.results.maj_at_k.items()})
-    return found
+    """Every metric with an interval that a baseline records and the gate can check, by name (rac_bench.gate
+    says which direction is better)."""
+    results = cell.results
+    found = {
+        "accuracy": results.accuracy,
+        "accuracy_completed": results.accuracy_completed,
+        "truncation": results.truncation,
+        "self_corrections": results.self_corrections,
+        "thinking_ratio": cell.thinking_ratio,
+        "kl": cell.drift.kl if cell.drift else None,
+        "top1_agreement": cell.drift.top1_agreement if cell.drift else None,
+    }
+    found.update({f"pass@{k}": v for k, v in results.pass_at_k.items()})
+    found.update({f"maj@{k}": v for k, v in results.maj_at_k.items()})
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def comparable_settings(settings: dict) -> dict:

@@ -11,7 +11,7 @@ import html
 from itertools import groupby
 
 from rac_bench.cells import Cell
-from rac_bench.leaderboard.plots import PALETTE, Point, chart
+from rac_bench.leaderboard.plots import PALETTE, Box, Point, box_chart, chart
 from rac_bench.leaderboard.rows import leaderboard_rows, order_cells, shown_columns
 
 STYLE = """
@@ -102,33 +102,42 @@ def _charts(cells: list[Cell]) -> str:
     accuracy: dict[str, list[Point]] = {name: [] for name in names}
     thinking: dict[str, list[Point]] = {name: [] for name in names}
     latency: dict[str, list[Point]] = {}
+    by_thinking: dict[str, list[Point]] = {}
     for cell in cells:
-        estimate = cell.results.accuracy
+        estimate, tokens = cell.results.accuracy, cell.results.thinking_tokens
         series = "dense" if cell.identity.is_dense else _series_name(cell)
         latency.setdefault(series, []).append(_point(cell.results.latency_seconds, estimate))
+        by_thinking.setdefault(series, []).append(_point(tokens.value, estimate))
         if cell.identity.is_dense:
             continue
         accuracy[series].append(_point(_x(cell), estimate))
-        thinking[series].append(Point(_x(cell), cell.results.thinking_tokens.value))
+        thinking[series].append(_point(_x(cell), tokens))
     if dense is not None:  # every curve starts from the dense model at sparsity 0
         for name in names:
             accuracy[name].append(_point(0.0, dense.results.accuracy))
-            thinking[name].append(Point(0.0, dense.results.thinking_tokens.value))
+            thinking[name].append(_point(0.0, dense.results.thinking_tokens))
+    scatter = dict(lines=False, colors=colors, y_range=(0.0, 1.0))
     return (
         '<div class="charts">'
         + chart("Accuracy vs sparsity", "sparsity", "accuracy", accuracy, colors=colors, y_range=(0.0, 1.0))
         + chart("Thinking tokens vs sparsity", "sparsity", "mean thinking tokens", thinking, colors=colors)
         + chart(
-            "Accuracy vs latency",
-            "mean latency per request (s)",
-            "accuracy",
-            dict(sorted(latency.items())),
-            lines=False,
-            colors=colors,
-            y_range=(0.0, 1.0),
+            "Accuracy vs thinking", "mean thinking tokens", "accuracy", dict(sorted(by_thinking.items())), **scatter
+        )
+        + box_chart("Thinking tokens per response", "thinking tokens (p10, p25, median, p75, p90)", _boxes(cells))
+        + chart(
+            "Accuracy vs latency", "mean latency per request (s)", "accuracy", dict(sorted(latency.items())), **scatter
         )
         + "</div>"
     )
+
+
+def _boxes(cells: list[Cell]) -> list[Box]:
+    boxes = []
+    for cell in order_cells(cells):
+        spread = cell.results.thinking_distribution["all"]
+        boxes.append(Box(cell.identity.variant_label, *(spread[k] for k in ("p10", "p25", "median", "p75", "p90"))))
+    return boxes
 
 
 def _examples(cells: list[Cell], examples: dict[str, list[dict]]) -> str:

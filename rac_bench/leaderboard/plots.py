@@ -72,7 +72,8 @@ def _padded(low: float, high: float, pad: float = 0.05) -> tuple[float, float]:
     return low - margin, high + margin
 
 
-def _axes(frame: Frame, title: str, x_label: str, y_label: str) -> list[str]:
+def _axes(frame: Frame, title: str, x_label: str, y_label: str, x_names: list[str] | None = None) -> list[str]:
+    """The frame, title, grid, ticks and labels; `x_names` puts names at x = 1, 2, ... instead of numeric ticks."""
     parts = [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{html.escape(title)}">',
@@ -82,9 +83,10 @@ def _axes(frame: Frame, title: str, x_label: str, y_label: str) -> list[str]:
     ]
     x_ticks, y_ticks = nice_ticks(frame.x0, frame.x1), nice_ticks(frame.y0, frame.y1)
     x_format, y_format = _tick_format(x_ticks), _tick_format(y_ticks)
-    for x in x_ticks:
+    x_texts = [(x, f"{x:{x_format}}") for x in x_ticks] if x_names is None else list(enumerate(x_names, 1))
+    for x, text in x_texts:
         parts.append(
-            f'<text x="{frame.sx(x):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{x:{x_format}}</text>'
+            f'<text x="{frame.sx(x):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{html.escape(text)}</text>'
         )
     for y in y_ticks:
         parts.append(f'<text x="{LEFT - 6}" y="{frame.sy(y) + 4:.1f}" text-anchor="end">{y:{y_format}}</text>')
@@ -143,5 +145,41 @@ def chart(
     for index, (name, series_points) in enumerate(series.items()):
         color = (colors or {}).get(name, PALETTE[index % len(PALETTE)])
         parts.extend(_series(frame, name, series_points, index, color, lines))
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Box:
+    """A distribution: whiskers from p10 to p90, a box from p25 to p75, and the median."""
+
+    name: str
+    p10: float
+    p25: float
+    median: float
+    p75: float
+    p90: float
+
+
+def box_chart(title: str, y_label: str, boxes: list[Box], colors: dict[str, str] | None = None) -> str:
+    """One box per named distribution, side by side."""
+    if not boxes:
+        return ""
+    y0, y1 = _padded(min(b.p10 for b in boxes), max(b.p90 for b in boxes))
+    frame = Frame(0.5, len(boxes) + 0.5, y0, y1)
+    parts = _axes(frame, title, "", y_label, [box.name for box in boxes])
+    half = 0.3 * (frame.sx(1) - frame.sx(0))
+    for index, box in enumerate(boxes, 1):
+        color = (colors or {}).get(box.name, PALETTE[index % len(PALETTE)])
+        x, top, bottom = frame.sx(index), frame.sy(box.p75), frame.sy(box.p25)
+        parts += [
+            f'<g class="box" data-series="{html.escape(box.name)}" stroke="{color}" fill="none" stroke-width="1.5">',
+            f'<line x1="{x:.1f}" y1="{frame.sy(box.p10):.1f}" x2="{x:.1f}" y2="{frame.sy(box.p90):.1f}"/>',
+            f'<rect x="{x - half:.1f}" y="{top:.1f}" width="{2 * half:.1f}" height="{max(1.0, bottom - top):.1f}" '
+            f'fill="{color}" fill-opacity="0.25"/>',
+            f'<line x1="{x - half:.1f}" y1="{frame.sy(box.median):.1f}" x2="{x + half:.1f}" '
+            f'y2="{frame.sy(box.median):.1f}" stroke-width="2.5"/>',
+            "</g>",
+        ]
     parts.append("</svg>")
     return "\n".join(parts)

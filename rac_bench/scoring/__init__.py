@@ -64,6 +64,14 @@ def get_scorer(name: str) -> Scorer:
     return SCORERS[name]
 
 
+def correct_if_read_leniently(scorer_name: str, response: str, reference: str) -> bool:
+    """Whether a truncated response's last answer-like text (its tail, read as if the thinking had closed) is the
+    reference: what the accuracy on truncated responses reports. Never part of the accuracy itself."""
+    scorer = get_scorer(scorer_name)
+    extracted = scorer.extract(response[-MAX_ANSWER_CHARS:])
+    return scorer.equal(extracted, reference)
+
+
 def score_response(scorer_name: str, response: str, reference: str, hit_token_limit: bool = False) -> Score:
     """A response that hit the token limit or never closed </think> is truncated and counted wrong."""
     scorer = get_scorer(scorer_name)

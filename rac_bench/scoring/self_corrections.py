@@ -1,0 +1,61 @@
+"""Self-corrections in a response's thinking: how often a model doubts and redoes its own work. A damaged reasoning
+model second-guesses itself more, so its rate rises with its thinking length.
+
+- `retries` (the embedded task): failed self-checks, each followed by a redone step (rac_bench.zoo.arithmetic).
+- `hesitations` (real reasoning models): hesitation markers ("wait", "hmm", "alternatively", "let me
+  double-check", ...) as whole words, case-insensitive, reported per 1,000 thinking tokens. The list is
+  configurable (`evaluation.hesitation_markers`).
+
+Both read model output, so both are linear in its length: a literal scan, no backtracking pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+from rac_bench.errors import ConfigError
+from rac_bench.scoring.thinking import THINK_CLOSE
+from rac_bench.zoo.arithmetic import count_retries
+
+DEFAULT_HESITATION_MARKERS = (
+    "wait",
+    "hmm",
+    "alternatively",
+    "let me double-check",
+    "let me check",
+    "let me verify",
+    "on second thought",
+)
+
+
+@lru_cache(maxsize=8)
+def _marker_pattern(markers: tuple[str, ...]) -> re.Pattern:
+    """Literal words joined: the regex engine tries each literal at each position, so matching is linear."""
+    return re.compile(r"\b(?:" + "|".join(re.escape(m.lower()) for m in markers) + r")\b")
+
+
+def count_hesitations(response: str, markers: tuple[str, ...] = DEFAULT_HESITATION_MARKERS) -> int:
+    thinking = response.rpartition(THINK_CLOSE)[0] or response
+    return len(_marker_pattern(tuple(markers)).findall(thinking.lower()))
+
+
+@dataclass(frozen=True)
+class SelfCorrectionCounter:
+    count: Callable[[str, tuple[str, ...]], int]
+    per_thinking_tokens: int | None  # report per this many thinking tokens; None: per response
+    unit: str
+
+
+COUNTERS = {
+    "retries": SelfCorrectionCounter(lambda response, _markers: count_retries(response), None, "retries per response"),
+    "hesitations": SelfCorrectionCounter(count_hesitations, 1000, "hesitations per 1k thinking tokens"),
+}
+
+
+def get_counter(name: str) -> SelfCorrectionCounter:
+    if name not in COUNTERS:
+        raise ConfigError(f"unknown self-correction counter {name!r}; available: {', '.join(COUNTERS)}")
+    return COUNTERS[name]

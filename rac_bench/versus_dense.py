@@ -1,0 +1,33 @@
+"""What a pruned cell is measured against: the dense model's cell of the same task, problem by problem. The accuracy
+difference and the thinking-token ratio are paired per problem (bootstrap over problems); drift compares the two
+models' next-token distributions teacher-forced on dense's own responses (rac_bench.drift)."""
+
+from __future__ import annotations
+
+from rac_bench import metrics
+from rac_bench.drift import Drift, teacher_forced_drift
+
+
+def _per_problem(samples: list[dict], name: str) -> dict:
+    return metrics.per_problem_scores([s["doc_id"] for s in samples], [float(s[name]) for s in samples])
+
+
+def versus_dense(dense_samples: list[dict], samples: list[dict]) -> dict:
+    """delta_vs_dense (accuracy minus dense's) and thinking_ratio (thinking tokens over dense's)."""
+    return {
+        "delta_vs_dense": metrics.paired_difference(
+            _per_problem(dense_samples, "correct"), _per_problem(samples, "correct")
+        ),
+        "thinking_ratio": metrics.paired_ratio(
+            _per_problem(dense_samples, "thinking_tokens"), _per_problem(samples, "thinking_tokens")
+        ),
+    }
+
+
+def drift_from_dense(
+    dense_model, model, tokenizer, dense_samples: list[dict], responses: int, device: str
+) -> Drift | None:
+    """Drift over dense's first `responses` responses (in problem order); None with 0."""
+    if not responses:
+        return None
+    return teacher_forced_drift(dense_model, model, tokenizer, dense_samples[:responses], device)
