@@ -76,7 +76,7 @@ class RunConfig:
     cot_weight: float | None = None  # Hessian weight of generated (chain-of-thought) tokens; None: plain average
     trace_temperature: float = 0.6
     trace_top_p: float = 0.95
-    trace_max_new_tokens: int = 128
+    trace_max_new_tokens: int = 256  # the embedded task's token limit: room for any dense chain, not endless loops
     ignore: str | None = None  # regex of linear-layer names (inside a decoder layer) left dense
     batch_size: int = 64
     threads: int | None = None  # None: one per core
