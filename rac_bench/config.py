@@ -68,7 +68,8 @@ class TraceSettings:
     temperature: float = option(0.6, parse.non_negative_number)
     top_p: float = option(0.95, parse.probability)
     top_k: int | None = option(None, optional(parse.positive_int))  # None: no top-k filter
-    max_new_tokens: int = option(128, parse.positive_int)
+    # the embedded task's token limit: room for any dense chain, not for endless loops
+    max_new_tokens: int = option(256, parse.positive_int)
     per_prompt: int = option(1, parse.positive_int)  # traces sampled per prompt
 
 

@@ -1,4 +1,10 @@
-"""The embedded reasoning task: left-to-right evaluation of +/- chains, one written step per operation.
+"""The embedded reasoning task: left-to-right evaluation of +/- chains, one checked step per operation.
+
+Every step is written with its inverse as a check, `48+5=53?48.`: 53-5 gives back 48, so the step stands (`.`).
+Training traces carry injected slips that the check catches, and the step is redone:
+`48+5=54?49!48+5=53?48.` (54-5 is 49, not 48: `!`, again). The slipped result is never a training target
+(see `TracePiece.learned`), so the model learns to check and to recover, not to slip. A model that makes more
+mistakes therefore thinks longer, and one whose mistakes repeat retries until the token limit.
 
 Harder problems have more operations, so the chain of thought grows with difficulty. Every running value
 stays in [0, 99], so a step is a two-digit addition or subtraction the tiny model can learn exactly.
@@ -17,7 +23,35 @@ MAX_VALUE = 99
 EVAL_SEED = 2025
 CALIBRATION_SEED = 4096
 EVAL_SIZE = 600
-CALIBRATION_SIZE = 256
+CALIBRATION_SIZE = 4096
+SLIP_RATE = 0.2  # chance that a step attempt in a training trace slips (and is caught and redone)
+SLIP_OFFSETS = (-10, -2, -1, 1, 2, 10)  # how far a slipped result lands from the true one
+CHECK_PASSED, CHECK_FAILED = ".", "!"
+THINK_CLOSE = "</think>"
+
+
+@dataclass(frozen=True)
+class TracePiece:
+    text: str
+    learned: bool  # False for a slipped result: the model reads it in context but is never trained to write it
+
+
+def apply(value: int, op: str, operand: int) -> int:
+    return value + operand if op == "+" else value - operand
+
+
+def step_attempt(value: int, op: str, operand: int, result: int) -> tuple[str, str, str]:
+    """A step attempt as (what comes before the result, the result, the check that follows it)."""
+    inverse = result - operand if op == "+" else result + operand
+    verdict = CHECK_PASSED if inverse == value else CHECK_FAILED
+    return f"{value}{op}{operand}=", str(result), f"?{inverse}{verdict}"
+
+
+def count_retries(response: str) -> int:
+    """Failed checks (each one followed by a redone step) in a response's thinking, or in all of it when the
+    thinking never closed. Linear in the response's length."""
+    thinking = response.split(THINK_CLOSE, 1)[0]
+    return thinking.count(CHECK_FAILED)
 
 
 @dataclass(frozen=True)
@@ -36,25 +70,31 @@ class ArithmeticProblem:
         return f"Compute {self.expression} from left to right."
 
     @property
-    def chain_of_thought(self) -> str:
-        lines, value = [], self.start
-        for op, operand in self.steps:
-            result = value + operand if op == "+" else value - operand
-            lines.append(f"{value}{op}{operand}={result}")
-            value = result
-        return ";".join(lines)
-
-    @property
     def answer(self) -> int:
         value = self.start
         for op, operand in self.steps:
-            value = value + operand if op == "+" else value - operand
+            value = apply(value, op, operand)
         return value
 
     @property
     def response(self) -> str:
-        """The assistant turn the model is trained to produce: thinking, then the bare answer."""
-        return f"<think>{self.chain_of_thought}</think>{self.answer}"
+        """The assistant turn with no slip: thinking, then the bare answer."""
+        return "".join(piece.text for piece in self.trace(random.Random(0), slip_rate=0.0))
+
+    def trace(self, rng: random.Random, slip_rate: float = SLIP_RATE) -> list[TracePiece]:
+        """An assistant turn in which each step attempt slips with probability `slip_rate`; every slip is
+        caught by its check and the step redone (a redo may slip again)."""
+        pieces, value = [TracePiece("<think>", True)], self.start
+        for op, operand in self.steps:
+            result = apply(value, op, operand)
+            offsets = [d for d in SLIP_OFFSETS if 0 <= result + d <= MAX_VALUE and 0 <= value + d <= MAX_VALUE]
+            while offsets and rng.random() < slip_rate:
+                before, slipped, check = step_attempt(value, op, operand, result + rng.choice(offsets))
+                pieces += [TracePiece(before, True), TracePiece(slipped, False), TracePiece(check, True)]
+            pieces.append(TracePiece("".join(step_attempt(value, op, operand, result)), True))
+            value = result
+        pieces.append(TracePiece(f"{THINK_CLOSE}{value}", True))
+        return pieces
 
     def to_record(self) -> dict:
         return {
@@ -77,13 +117,13 @@ def sample_problem(rng: random.Random, level: int, problem_id: str = "") -> Arit
         if op == "-" and value == 0:
             op = "+"
         operand = rng.randint(1, MAX_VALUE - value) if op == "+" else rng.randint(1, value)
-        value = value + operand if op == "+" else value - operand
+        value = apply(value, op, operand)
         steps.append((op, operand))
     return ArithmeticProblem(problem_id, level, start, tuple(steps))
 
 
-def _fixed_split(seed: int, size: int, prefix: str) -> list[ArithmeticProblem]:
-    rng, seen, problems = random.Random(seed), set(), []
+def _fixed_split(seed: int, size: int, prefix: str, excluded: frozenset[str] = frozenset()) -> list[ArithmeticProblem]:
+    rng, seen, problems = random.Random(seed), set(excluded), []
     while len(problems) < size:
         level = len(problems) % MAX_LEVEL + 1
         problem = sample_problem(rng, level, f"{prefix}-{len(problems)}")
@@ -100,10 +140,8 @@ def evaluation_problems() -> list[ArithmeticProblem]:
 
 def calibration_problems() -> list[ArithmeticProblem]:
     """Prompts for calibration (SparseGPT's inputs, RAC's trace prompts); disjoint from evaluation."""
-    held_out = {p.expression for p in evaluation_problems()}
-    return [p for p in _fixed_split(CALIBRATION_SEED, CALIBRATION_SIZE + 64, "calib") if p.expression not in held_out][
-        :CALIBRATION_SIZE
-    ]
+    held_out = frozenset(p.expression for p in evaluation_problems())
+    return _fixed_split(CALIBRATION_SEED, CALIBRATION_SIZE, "calib", held_out)
 
 
 def training_stream(seed: int, level_weights: list[float] | None = None) -> Iterator[ArithmeticProblem]:
