@@ -105,4 +105,5 @@ def test_count_retries_reads_only_the_thinking():
     assert count_retries("<think>48+5=54?49!48+5=53?48.</think>53") == 1
     assert count_retries("<think>1+1=3?2!1+1=3?2!1+1=3?2!1+1=") == 3  # never closed: a loop cut by the limit
     assert count_retries("<think>1+1=2?1.</think>2!") == 0
+    assert count_retries("<think>1+1=3?2!</think>3!1+1=2?1.</think>2") == 2  # the last </think> closes it
     assert count_retries("") == 0

@@ -48,10 +48,10 @@ def step_attempt(value: int, op: str, operand: int, result: int) -> tuple[str, s
 
 
 def count_retries(response: str) -> int:
-    """Failed checks (each one followed by a redone step) in a response's thinking, or in all of it when the
-    thinking never closed. Linear in the response's length."""
-    thinking = response.split(THINK_CLOSE, 1)[0]
-    return thinking.count(CHECK_FAILED)
+    """Failed checks (each one followed by a redone step) in a response's thinking (up to its last `</think>`, as
+    the scorer reads it), or in all of it when the thinking never closed. Linear in the response's length."""
+    thinking, closed, _ = response.rpartition(THINK_CLOSE)
+    return (thinking if closed else response).count(CHECK_FAILED)
 
 
 @dataclass(frozen=True)
