@@ -25,8 +25,9 @@ def main() -> None:
 
     import torch
 
-    from rac_bench.backends import create_backend
+    from rac_bench.backends import ModelHandle, create_backend
     from rac_bench.backends.base import SamplingSettings
+    from rac_bench.config import EvaluationSettings, ExecutionSettings
     from rac_bench.evaluation import evaluate_task
     from rac_bench.models import EMBEDDED_MODEL_DIR, load_model
     from rac_bench.tasks import get_task
@@ -35,28 +36,28 @@ def main() -> None:
     model, tokenizer = load_model(None)
     task = get_task("rac_arith")
     rows = []
+    handle = ModelHandle(model, tokenizer, str(EMBEDDED_MODEL_DIR))
     for name in args.backends.split(","):
-        backend = create_backend(name, model, tokenizer, EMBEDDED_MODEL_DIR, batch_size=64)
+        backend = create_backend(handle, ExecutionSettings(backend=name, device="cpu", dtype="float32"))
         backend.generate(
             ["<|user|>Compute 1+2 from left to right.<|end|><|assistant|>"] * 4, SamplingSettings(max_new_tokens=16)
         )
-        summary = evaluate_task(backend, tokenizer, task, args.limit, None, None, seed=0).summary
-        overhead = (summary["eval_seconds"] - summary["generate_seconds"]) / summary["eval_seconds"]
+        results = evaluate_task(backend, tokenizer, task, EvaluationSettings(limit=args.limit), seed=0).results
+        overhead = (results.eval_seconds - results.generate_seconds) / results.eval_seconds
         rows.append(
             [
                 name,
-                f"{getattr(backend, 'startup_seconds', 0.0):.1f}",
-                summary["problems"],
-                f"{summary['accuracy']['value']:.3f}",
-                summary["generated_tokens"],
-                f"{summary['eval_seconds']:.2f}",
-                f"{summary['generate_seconds']:.2f}",
-                f"{summary['tokens_per_second']:.0f}",
+                f"{backend.startup_seconds:.1f}",
+                results.problems,
+                f"{results.accuracy.value:.3f}",
+                results.generated_tokens,
+                f"{results.eval_seconds:.2f}",
+                f"{results.generate_seconds:.2f}",
+                f"{results.tokens_per_second:.0f}",
                 f"{100 * overhead:.1f}%",
             ]
         )
-        if hasattr(backend, "close"):
-            backend.close()
+        backend.close()
     print(
         tabulate(
             rows,

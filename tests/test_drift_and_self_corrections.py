@@ -64,3 +64,43 @@ def test_counting_hesitations_is_linear_on_adversarial_output():
     started = time.perf_counter()
     assert count_hesitations(hostile) == 0
     assert time.perf_counter() - started < 2.0
+
+
+def _record(doc_id, correct, truncated, thinking, corrections, lenient=None):
+    return {
+        "doc_id": doc_id,
+        "correct": correct,
+        "truncated": truncated,
+        "extracted": None,
+        "thinking_tokens": thinking,
+        "answer_tokens": 1,
+        "generated_tokens": thinking + 1,
+        "self_corrections": corrections,
+        "correct_if_read_leniently": lenient,
+        "seconds": 1.0,
+        "first_token_seconds": None,
+        "seconds_per_output_token": None,
+    }
+
+
+def test_a_cell_summarises_completed_and_truncated_accuracy_and_self_corrections_by_hand():
+    from rac_bench.evaluation import Timing, summarize
+    from rac_bench.scoring.self_corrections import COUNTERS
+
+    records = [
+        _record(0, True, False, 40, 0),
+        _record(1, False, False, 60, 2),
+        _record(2, False, True, 200, 9, lenient=True),
+        _record(3, False, True, 200, 11, lenient=False),
+    ]
+    timing = Timing(1.0, 1.0, 100, 0)
+    retries = summarize(records, timing, {}, {}, None, COUNTERS["retries"])
+    assert retries.accuracy.value == 0.25 and retries.truncation.value == 0.5
+    assert retries.accuracy_completed.value == 0.5  # 1 of the 2 completed responses
+    assert retries.accuracy_truncated.value == 0.5  # 1 of the 2 truncated ones, read leniently
+    assert retries.self_corrections.value == (0 + 2 + 9 + 11) / 4 and retries.self_correction_unit.startswith("retries")
+    assert (retries.first_token_seconds, retries.seconds_per_output_token) == (None, None)
+    hesitations = summarize(records, timing, {}, {}, None, COUNTERS["hesitations"])
+    assert hesitations.self_corrections.value == pytest.approx((0 + 2000 / 60 + 9000 / 200 + 11000 / 200) / 4)
+    completed_only = summarize(records[:2], timing, {}, {}, None, COUNTERS["retries"])
+    assert completed_only.accuracy_truncated is None

@@ -20,13 +20,13 @@ HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.t
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """dense, magnitude and sparsegpt at 0.5 on 60 problems, with one response replaced by hostile markup."""
+    """dense, magnitude and rac at 0.5 on 60 problems, with one response replaced by hostile markup."""
     directory = tmp_path_factory.mktemp("leaderboard")
     path = directory / "results.sqlite"
     previous = os.environ.get("RAC_BENCH_CACHE")
     os.environ["RAC_BENCH_CACHE"] = str(directory / "cache")
     try:
-        argv = ["run", "--methods", "magnitude,sparsegpt", "--limit", "60", "--store", str(path)]
+        argv = ["run", "--methods", "magnitude,rac", "--limit", "60", "--store", str(path)]
         assert main(argv + ["--output-dir", str(directory / "out")]) == 0
     finally:
         os.environ.pop("RAC_BENCH_CACHE") if previous is None else os.environ.update(RAC_BENCH_CACHE=previous)
@@ -49,18 +49,18 @@ def render(store, capsys, fmt) -> str:
 
 def test_text_formats_show_every_cell_with_intervals_deltas_and_best_marks(store, capsys):
     terminal = render(store, capsys, "terminal")
-    assert [line.split()[1] for line in terminal.splitlines()[2:5]] == ["dense", "magnitude", "sparsegpt"]
-    assert re.search(r"sparsegpt\s+0\.5\s+0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \*\s+-0\.\d{3} \[", terminal)
+    assert [line.split()[1] for line in terminal.splitlines()[2:5]] == ["dense", "magnitude", "rac"]
+    assert re.search(r"rac\s+0\.5\s+0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \*\s+-0\.\d{3} \[", terminal)
     markdown = render(store, capsys, "markdown")
     assert "| **0." in markdown and "Δ vs dense" in markdown
     latex = render(store, capsys, "latex")
     assert r"rac\_arith" in latex and r"\textbf{" in latex and r"$\Delta$" in latex
     rows = list(csv.DictReader(io.StringIO(render(store, capsys, "csv"))))
     by_method = {row["method"]: row for row in rows}
-    assert set(by_method) == {"dense", "magnitude", "sparsegpt"}
-    sparsegpt, magnitude = by_method["sparsegpt"], by_method["magnitude"]
-    assert float(sparsegpt["accuracy low"]) <= float(sparsegpt["accuracy"]) <= float(sparsegpt["accuracy high"])
-    best = sparsegpt if float(sparsegpt["accuracy"]) >= float(magnitude["accuracy"]) else magnitude
+    assert set(by_method) == {"dense", "magnitude", "rac"}
+    rac, magnitude = by_method["rac"], by_method["magnitude"]
+    assert float(rac["accuracy low"]) <= float(rac["accuracy"]) <= float(rac["accuracy high"])
+    best = rac if float(rac["accuracy"]) >= float(magnitude["accuracy"]) else magnitude
     assert best["accuracy is best"] == "1" and by_method["dense"]["accuracy is best"] == "0"
     assert by_method["dense"]["Δ vs dense"] == ""
 
@@ -155,20 +155,21 @@ def test_gate_fails_a_real_regression_and_a_tolerance_can_allow_it(store, capsys
     baseline = _baseline(store, capsys, tmp_path)
     worse = tmp_path / "worse.sqlite"
     shutil.copy(store, worse)
-    # SparseGPT calibrated on 60 tokens (one or two prompts) instead of the default budget: a change that breaks
-    # pruning quality
-    argv = ["run", "--methods", "magnitude,sparsegpt", "--limit", "60", "--calibration-tokens", "60"]
+    # RAC calibrated on 60 tokens (less than one trace) instead of the default budget: a change that breaks pruning
+    # quality
+    argv = ["run", "--methods", "magnitude,rac", "--limit", "60", "--calibration-tokens", "60"]
     assert main(argv + ["--store", str(worse), "--output-dir", str(tmp_path / "out")]) == 0
     capsys.readouterr()
     assert main(["gate", "--baseline", str(baseline), "--store", str(worse)]) == 1
     report = capsys.readouterr().out
-    assert re.search(r"sparsegpt 0\.5 on rac_arith.*REGRESSED", report)
+    assert re.search(r"rac 0\.5 on rac_arith.*REGRESSED", report)
     assert re.search(r"magnitude 0\.5 on rac_arith.*ok", report)
     assert main(["gate", "--baseline", str(baseline), "--store", str(worse), "--tolerance", "1.0"]) == 0
+    capsys.readouterr()
     # the same regression seen as rambling: its thinking grows past the baseline's interval (lower is better)
     assert main(["gate", "--baseline", str(baseline), "--store", str(worse), "--metric", "thinking_ratio"]) == 1
     report = capsys.readouterr().out
-    assert re.search(r"sparsegpt 0\.5 on rac_arith.*REGRESSED", report) and "baseline 95% CI high" in report
+    assert re.search(r"rac 0\.5 on rac_arith.*REGRESSED", report) and "baseline 95% CI high" in report
     assert "dense on rac_arith" not in report  # a ratio to dense says nothing of dense itself
 
 
