@@ -10,6 +10,7 @@ names the bad value and what is accepted.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,9 @@ DTYPES = ("float32", "bfloat16", "float16")
 
 
 def default_output_dir() -> Path:
-    return Path("rac-bench-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    """rac-bench-runs/<time>-<random>: runs started in the same second, here or on another machine sharing the
+    directory, never write into one directory."""
+    return Path("rac-bench-runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def default_cache_dir() -> Path:

@@ -14,6 +14,7 @@ from rac_bench.calibration.prompt_sets import calibration_questions
 from rac_bench.calibration.provider import CalibrationProvider
 from rac_bench.calibration.sources import BuildInputs
 from rac_bench.config import RunConfig
+from rac_bench.errors import CalibrationError
 from rac_bench.fingerprint import weights_fingerprint
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
 from rac_bench.task_data import DATA_DIR_VARIABLE
@@ -53,7 +54,13 @@ def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
 
     @cache
     def questions() -> list[str]:
-        return calibration_questions(settings.prompts, settings.samples, config.seed, config.data_dir)
+        drawn = calibration_questions(settings.prompts, settings.samples, config.seed, config.data_dir)
+        if len(drawn) < settings.samples:
+            raise CalibrationError(
+                f"calibration prompt set {settings.prompts} holds {len(drawn)} questions, fewer than the "
+                f"{settings.samples} asked (--calibration-samples); ask for at most {len(drawn)}"
+            )
+        return drawn
 
     inputs = BuildInputs(
         model=model,

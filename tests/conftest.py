@@ -79,7 +79,7 @@ def store_results(path):
     each method's cell took back from an interrupted run."""
     from rac_bench.store import Store
 
-    store = Store(path, create=False)
+    store = Store(path, read_only=True)
     try:
         cells = {c.key: without_timing(c.to_dict()) for c in store.latest_cells()}
         samples = {key: [{k: v for k, v in s.items() if k != "seconds"} for s in store.samples(key)] for key in cells}
