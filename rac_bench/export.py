@@ -65,6 +65,9 @@ def lm_eval_results(cells: list[Cell]) -> dict[str, dict]:
         document["results"][task] = {
             "alias": task,
             **cell.results.lm_eval,
+            # lm-eval ran without its bootstrap (N/A); these are rac-bench's, over the same per-problem scores
+            "accuracy_stderr,none": accuracy.standard_error,
+            "truncated_stderr,none": cell.results.truncation.standard_error,
             # rac-bench's own estimate, with its bootstrap interval (lm-eval keeps a stderr only)
             "rac_bench_accuracy,none": accuracy.value,
             "rac_bench_accuracy_ci_low,none": accuracy.low,

@@ -28,6 +28,7 @@ APPLICATION_ID = 0x52414342  # "RACB" in the SQLite header: tells our stores fro
 SCHEMA_VERSION = 2  # 1: rac-bench 0.1.0, whose cells were untyped dictionaries
 STORE_VARIABLE = "RAC_BENCH_STORE"
 BUSY_TIMEOUT_SECONDS = 120
+NEARLY_FULL_BYTES = 1 << 20  # an SQLite I/O error with less free space than this is a full disk
 
 SCHEMA = """
 CREATE TABLE runs (
@@ -282,10 +283,17 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
 
 
 def _raise_if_disk_full(error: sqlite3.Error, path: Path) -> None:
-    if getattr(error, "sqlite_errorname", "") == "SQLITE_FULL":
+    """SQLite reports a full disk as SQLITE_FULL, or as an I/O error when its WAL index (-shm) cannot grow."""
+    name = getattr(error, "sqlite_errorname", "")
+    if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and _free_bytes(path.parent) < NEARLY_FULL_BYTES):
         raise DiskFullError(
             f"the disk holding store {path} is full; the store is intact: free space and rerun to resume"
         ) from None
+
+
+def _free_bytes(directory: Path) -> int:
+    stats = os.statvfs(directory)
+    return stats.f_bavail * stats.f_frsize
 
 
 def _check_header(path: Path) -> None:

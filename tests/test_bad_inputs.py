@@ -78,7 +78,9 @@ def files(tmp_path_factory) -> dict[str, str]:
         "text_jsonl_deep": _write(d, "corpus-deep.jsonl", DEEP + "\n"),
         "math_not_utf8": _data_dir(d, "d1", "math500.jsonl", NOT_UTF8),
         "math_deep": _data_dir(d, "d2", "math500.jsonl", DEEP + "\n"),
-        "math_infinity": _data_dir(d, "d3", "math500.jsonl", '{"unique_id": "1", "problem": "x", "answer": Infinity}\n'),
+        "math_infinity": _data_dir(
+            d, "d3", "math500.jsonl", '{"unique_id": "1", "problem": "x", "answer": Infinity}\n'
+        ),
         "math_1e400": _data_dir(d, "d4", "math500.jsonl", _jsonl({**MATH_ROW, "answer": "x"}).replace('"x"', "1e400")),
         "math_bare_list": _data_dir(d, "d5", "math500.jsonl", _jsonl([1, 2, 3])),
         "math_question_not_text": _data_dir(d, "d6", "math500.jsonl", _jsonl({**MATH_ROW, "problem": [1]})),
@@ -145,7 +147,11 @@ CASES = [
     ("run", "run --tasks math500 --data-dir {math_question_not_text}", "field 'problem' is not text"),
     ("run", "run --tasks aime24 --data-dir {aime_1e400}", "finite numbers"),
     ("run", "run --tasks amc23 --data-dir {amc_bare_list}", "is not a JSON object"),
-    ("run", "run --tasks gpqa_diamond --data-dir {gpqa_short_row}", "row 1 is malformed: field 'Incorrect Answer 1' is missing"),
+    (
+        "run",
+        "run --tasks gpqa_diamond --data-dir {gpqa_short_row}",
+        "row 1 is malformed: field 'Incorrect Answer 1' is missing",
+    ),
     ("run", "run --tasks gpqa_diamond --data-dir {gpqa_not_utf8}", "is not UTF-8"),
     ("run", "run --tasks rac_arith,math500 --data-dir {math_bare_list}", "is not a JSON object"),
     # run: where it writes
