@@ -53,7 +53,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "--vllm", action="append", metavar="OPTION=VALUE", help="a vLLM engine option, e.g. tensor_parallel_size=4"
     )
     parser.add_argument("--batch-size", help="generation batch size (default: 64)")
-    parser.add_argument("--threads", help="torch threads (default: one per core)")
+    parser.add_argument(
+        "--threads", help="torch threads (default: 1 for a model under 50M parameters, else the cores not busy)"
+    )
     parser.add_argument("--device", help="auto (a CUDA GPU when present), cpu, cuda or cuda:N")
     parser.add_argument("--dtype", help="auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16")
     parser.add_argument(

@@ -106,7 +106,7 @@ class ExecutionSettings:
     backend: str = option("auto", parse.choice("auto", "hf", "vllm"), "backend")
     vllm: dict = option({}, _vllm_options, "vllm")  # engine options
     batch_size: int = option(64, parse.positive_int, "batch_size")
-    threads: int | None = option(None, optional(parse.positive_int), "threads")  # None: one per core
+    threads: int | None = option(None, optional(parse.positive_int), "threads")  # None: rac_bench.threads decides
     device: str = option("auto", _device, "device")  # where pruning and HF generation run
     dtype: str = option("auto", parse.choice("auto", *DTYPES), "dtype")  # auto: bfloat16 on a GPU, else float32
     cache_dir: Path = field(default_factory=default_cache_dir, metadata={"parse": parse.path, "flag": "cache_dir"})

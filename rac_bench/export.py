@@ -52,6 +52,18 @@ def _document(cell: Cell, name: str) -> dict:
     }
 
 
+def _standard_errors(cell: Cell) -> dict[str, float]:
+    """lm-eval ran without its bootstrap, so its stderr entries (`accuracy_stderr,<filter>`) say N/A; these are
+    rac-bench's bootstrap standard errors over the same per-problem scores."""
+    estimates = {"accuracy": cell.results.accuracy, "truncated": cell.results.truncation}
+    errors = {}
+    for key in cell.results.lm_eval:
+        metric, _, filter_name = key.partition(",")
+        if metric in estimates:
+            errors[f"{metric}_stderr,{filter_name}"] = estimates[metric].standard_error
+    return errors
+
+
 def lm_eval_results(cells: list[Cell]) -> dict[str, dict]:
     """{file name: results JSON}, one per model variant; a variant's tasks share one document, as one lm-eval
     call would."""
@@ -65,9 +77,7 @@ def lm_eval_results(cells: list[Cell]) -> dict[str, dict]:
         document["results"][task] = {
             "alias": task,
             **cell.results.lm_eval,
-            # lm-eval ran without its bootstrap (N/A); these are rac-bench's, over the same per-problem scores
-            "accuracy_stderr,none": accuracy.standard_error,
-            "truncated_stderr,none": cell.results.truncation.standard_error,
+            **_standard_errors(cell),
             # rac-bench's own estimate, with its bootstrap interval (lm-eval keeps a stderr only)
             "rac_bench_accuracy,none": accuracy.value,
             "rac_bench_accuracy_ci_low,none": accuracy.low,

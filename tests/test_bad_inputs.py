@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import make_cell
+from conftest import make_cell, read_only_to_commands
 from rac_bench.cells import CellIdentity
 from rac_bench.cli import main
 
@@ -66,6 +67,10 @@ def files(tmp_path_factory) -> dict[str, str]:
     trace = {"prompt_ids": [1, 2], "generated_ids": [3, 4]}
     paths = {
         "config_not_utf8": _write(d, "c.yaml", b"methods: [sparsegpt]\n# " + NOT_UTF8),
+        "config_data_dir_number": _write(d, "c2.yaml", "data_dir: 5\n"),
+        "config_store_list": _write(d, "c3.yaml", "execution: {store: [1, 2]}\n"),
+        "config_ignore_number": _write(d, "c4.yaml", "pruning: {ignore: 5}\n"),
+        "config_sparsity_mapping": _write(d, "c5.yaml", "sparsity: {a: 1}\n"),
         "trace_not_utf8": _write(d, "t1.jsonl", NOT_UTF8),
         "trace_deep": _write(d, "t2.jsonl", DEEP + "\n"),
         "trace_id_out_of_vocab": _write(d, "t3.jsonl", _jsonl({**trace, "generated_ids": [3, 100_000]})),
@@ -110,6 +115,11 @@ def files(tmp_path_factory) -> dict[str, str]:
 CASES = [
     # run: the config file
     ("run", "run --config {config_not_utf8}", "is not UTF-8"),
+    ("run", "run --config {config_data_dir_number}", "data_dir must be non-empty text, got 5"),
+    ("run", "run --config {config_store_list}", "execution.store (--store) must be non-empty text"),
+    ("run", "run --config {config_ignore_number}", "pruning.ignore (--ignore) must be non-empty text"),
+    ("run", "run --config {config_sparsity_mapping}", "sparsity must be a comma list or a list of names, got {'a': 1}"),
+    ("run", "run --seed 4294967296", "seed must be a whole number in [0, 4294967295], got '4294967296'"),
     ("run", "run --vllm seed=[", "--vllm 'seed=['"),
     ("run", "run --vllm =1", "OPTION=VALUE"),
     # run: lists that are empty or hold empty items
@@ -272,4 +282,59 @@ def test_bad_input_through_the_command_prints_one_line(workspace, files, argumen
         timeout=120,
     )
     _check_one_clean_line(result.returncode, result.stderr, fragment)
+    assert _snapshot(workspace) == before
+
+
+def test_sparsegpt_never_cuts_an_n_m_group_across_two_blocks():
+    """The solver chooses N:M groups inside a block of columns: with M=3 and blocks of 128, a group would be cut
+    in two (each part losing N weights), so it is refused; with blocks that M divides, every group of M
+    consecutive weights holds exactly N zeros."""
+    import torch
+
+    from rac_bench.errors import ConfigError
+    from rac_bench.pruning.pattern import parse_pattern
+    from rac_bench.pruning.sparsegpt import sparsegpt_prune
+    from rac_bench.pruning.statistics import InputStatistics
+
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(8, 384, generator=generator)
+    statistics = InputStatistics(384)
+    statistics.add(torch.randn(512, 384, generator=generator))
+    target = parse_pattern("2:3", 0.0)
+    with pytest.raises(ConfigError, match="which M=3 does not divide"):
+        sparsegpt_prune(weight, statistics, target)
+    pruned = sparsegpt_prune(weight, statistics, target, block_size=129)
+    assert torch.all((pruned == 0).reshape(8, 128, 3).sum(-1) == 2)
+
+
+def test_a_run_refuses_to_write_in_a_read_only_place_before_any_work(workspace):
+    """Read-only to the command (a read-only filesystem for root): a new cache, output directory or store
+    there, or an existing store there, is one line before anything is loaded. The four runs share one process
+    (started under the read-only view), so each one's line is checked in order."""
+    place = workspace / "read-only"
+    place.mkdir()
+    shutil.copy(os.environ["RAC_BENCH_STORE"], place / "existing.sqlite")
+    cases = [
+        (["--cache-dir", str(place / "cache")], "cannot write to cache directory"),
+        (["--output-dir", str(place / "out")], "cannot write to output directory"),
+        (["--store", str(place / "new.sqlite")], "cannot create store"),
+        (["--store", str(place / "existing.sqlite")], "is read-only here"),
+    ]
+    script = "from rac_bench.cli import main\nfor options in %r:\n    print(main(['run', '--limit', '5', *options]))"
+    before = _snapshot(workspace)
+    try:
+        result = subprocess.run(
+            [*read_only_to_commands(place), sys.executable, "-c", script % [options for options, _ in cases]],
+            capture_output=True,
+            text=True,
+            cwd=workspace,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            timeout=300,
+        )
+    finally:
+        place.chmod(0o755)
+    assert result.stdout.split() == ["2"] * len(cases), result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == len(cases) and "Traceback" not in result.stderr, result.stderr
+    assert all(fragment in line for (_, fragment), line in zip(cases, lines)), result.stderr
     assert _snapshot(workspace) == before

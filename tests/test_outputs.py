@@ -1,4 +1,5 @@
-"""A run's output directory and its lm-eval exports: runs and variants never write over one another's files."""
+"""What a run writes and under which keys: its output directory, its lm-eval exports, its printed table, and the
+trace cache. Runs and variants never write over one another's files, and different samples never share a key."""
 
 from dataclasses import replace
 
@@ -29,3 +30,33 @@ def test_variants_whose_labels_make_the_same_file_name_get_their_own_export(tmp_
     assert methods["m__c-0.5"] == "c"
     assert sorted(methods.values()) == ["a b", "a_b", "c"]
     assert all(name.startswith("m__a_b-0.5-") for name, method in methods.items() if method != "c")
+
+
+def test_the_printed_table_shows_pass_and_maj_at_n_when_a_task_draws_several_samples():
+    from rac_bench.leaderboard.text import render_text
+    from rac_bench.metrics import Estimate
+
+    single = make_cell("k1", "r", CellIdentity("m", "t", "dense", "unstructured", 0.0))
+    estimate = Estimate(0.5, 0.25, 0.75, 0.1)
+    results = replace(single.results, samples=4, problems=2, pass_at_k={"1": estimate, "2": estimate})
+    several = replace(single, key="k2", results=replace(results, maj_at_k={"2": estimate}))
+    assert "pass@n" not in render_text([single], "terminal")
+    table = render_text([several], "terminal")
+    assert "pass@n" in table and "maj@n" in table
+
+
+def test_traces_sampled_by_another_backend_or_batch_size_are_cached_apart(tmp_path):
+    from rac_bench.backends import backend_identity
+    from rac_bench.calibration.sources import BuildInputs
+    from rac_bench.calibration.sources.traces import trace_cache_path
+    from rac_bench.config import CalibrationSettings, ExecutionSettings
+
+    def path(backend: str, batch_size: int):
+        identity = backend_identity(ExecutionSettings(backend=backend, batch_size=batch_size))
+        inputs = BuildInputs(
+            None, None, "weights", CalibrationSettings(), 0, None, tmp_path, lambda: ["q"], None, identity
+        )
+        return trace_cache_path(inputs)
+
+    assert len({path("hf", 64), path("hf", 16), path("vllm", 64)}) == 3
+    assert path("hf", 64) == path("hf", 64)

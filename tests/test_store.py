@@ -18,7 +18,7 @@ import pytest
 from rac_bench.cli import main
 from rac_bench.store import Store
 
-from conftest import make_cell, store_results
+from conftest import can_mount, make_cell, read_only_to_commands, store_results
 from rac_bench.cells import CellIdentity
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,25 +186,6 @@ def _cli(*arguments, prefix: tuple[str, ...] = ()):
     )
 
 
-def _can_mount() -> bool:
-    try:
-        return subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs tmpfs /mnt"], timeout=30).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-def _read_only_to_commands(directory: Path) -> tuple[str, ...]:
-    """A command prefix under which `directory` is read-only. root ignores file modes, so for root it is a
-    read-only bind mount in a private mount namespace (a read-only filesystem); for anyone else, its mode."""
-    if os.geteuid() != 0:
-        directory.chmod(0o555)
-        return ()
-    if not _can_mount():
-        pytest.skip("root without CAP_SYS_ADMIN: cannot make a directory read-only to itself")
-    remount = f"mount --bind {directory} {directory} && mount -o remount,ro,bind {directory}"
-    return ("unshare", "-m", "sh", "-c", f'{remount} && exec "$0" "$@"')
-
-
 def test_leaderboard_and_gate_read_a_store_in_a_read_only_directory(tmp_path):
     """A WAL store needs files beside it even to be read; where none can be made it is read as immutable."""
     directory = tmp_path / "read-only"
@@ -215,7 +196,7 @@ def test_leaderboard_and_gate_read_a_store_in_a_read_only_directory(tmp_path):
     assert main(["leaderboard", "--store", str(path), "--format", "json", "--out", str(baseline)]) == 0
     before = {p.name: _digest(p) for p in directory.iterdir()}
     try:
-        prefix = _read_only_to_commands(directory)
+        prefix = read_only_to_commands(directory)
         probe = _cli("-c", f"open({str(directory / 'x')!r}, 'w')", prefix=prefix)
         assert probe.returncode != 0 and "Error" in probe.stderr  # the directory really is read-only
         leaderboard = _cli("leaderboard", "--store", str(path), prefix=prefix)
@@ -253,7 +234,7 @@ CHECK = (
 )
 
 
-@pytest.mark.skipif(not _can_mount(), reason="needs to mount a tmpfs (root with CAP_SYS_ADMIN) to fill a real disk")
+@pytest.mark.skipif(not can_mount(), reason="needs to mount a tmpfs (root with CAP_SYS_ADMIN) to fill a real disk")
 def test_a_full_disk_is_one_line_and_leaves_the_store_intact_for_a_rerun(tmp_path):
     full = tmp_path / "full"
     full.mkdir()
