@@ -50,7 +50,7 @@ def run(plan: Plan, executor: Executor, command: str = "") -> RunResult:
     """Evaluate every cell of the plan, skipping those the store already holds (when resuming), and write the
     run's outputs from the store. The store is opened only after the first model's inputs are checked."""
     config = plan.config
-    check_run_inputs(config)  # task data and patterns: a failure after the first write could leave a cell behind
+    check_run_inputs(config)  # task data, model configs, N:M fit: a failure after the first write leaves cells
     check_store(config.execution.store)  # a foreign or unwritable store fails now; a new one is created later
     store, keys, run_provenance = None, [], provenance()
     try:

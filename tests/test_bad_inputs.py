@@ -73,7 +73,7 @@ def files(tmp_path_factory) -> dict[str, str]:
         "config_sparsity_mapping": _write(d, "c5.yaml", "sparsity: {a: 1}\n"),
         "trace_not_utf8": _write(d, "t1.jsonl", NOT_UTF8),
         "trace_deep": _write(d, "t2.jsonl", DEEP + "\n"),
-        "trace_id_out_of_vocab": _write(d, "t3.jsonl", _jsonl({**trace, "generated_ids": [3, 100_000]})),
+        "trace_id_out_of_vocab": _write(d, "t3.jsonl", _jsonl({**trace, "generated_ids": [3, 10**9]})),
         "trace_id_huge": _write(d, "t4.jsonl", _jsonl({**trace, "prompt_ids": [2**70]})),
         "trace_id_negative": _write(d, "t5.jsonl", _jsonl({**trace, "prompt_ids": [-1]})),
         "trace_id_bool": _write(d, "t6.jsonl", _jsonl({**trace, "prompt_ids": [True]})),
@@ -137,7 +137,7 @@ CASES = [
     # run: calibration files
     ("run", "run --methods sparsegpt@traces:{trace_not_utf8}", "is not UTF-8"),
     ("run", "run --methods sparsegpt@traces:{trace_deep}", "t2.jsonl:1 is not valid JSON"),
-    ("run", "run --methods sparsegpt@traces:{trace_id_out_of_vocab}", "token id 100000"),
+    ("run", "run --methods sparsegpt@traces:{trace_id_out_of_vocab}", "token id 1000000000"),
     ("run", "run --methods sparsegpt@traces:{trace_id_huge}", "token id"),
     ("run", "run --methods sparsegpt@traces:{trace_id_negative}", "token id -1"),
     ("run", "run --methods sparsegpt@traces:{trace_id_bool}", "is not a trace record"),
@@ -167,7 +167,7 @@ CASES = [
     # run: where it writes
     ("run", "run --cache-dir {a_file}", "cannot write to cache directory"),
     ("run", "run --cache-dir {a_file}/sub", "is not a writable directory"),
-    # run: patterns a method or the model cannot prune to
+    # run: patterns a method or the model cannot prune to (the embedded model's layers are 64 and 256 wide)
     ("run", "run --pattern 2:3 --methods sparsegpt", "SparseGPT prunes blocks of 128 columns"),
     ("run", "run --pattern 2:3 --methods rac", "which M=3 does not divide"),
     ("run", "run --pattern 2:3 --methods magnitude --limit 5", "a multiple of 3"),
@@ -175,7 +175,7 @@ CASES = [
     # prune
     ("prune", "prune --method sparsegpt --pattern 2:3 --out {tmp}/ckpt", "SparseGPT prunes blocks"),
     ("prune", "prune --method magnitude --pattern 1:3 --out {tmp}/ckpt", "a multiple of 3"),
-    ("prune", "prune --method sparsegpt@traces:{trace_id_out_of_vocab} --out {tmp}/ckpt", "token id 100000"),
+    ("prune", "prune --method sparsegpt@traces:{trace_id_out_of_vocab} --out {tmp}/ckpt", "token id 1000000000"),
     ("prune", "prune --method sparsegpt --config {config_not_utf8} --out {tmp}/ckpt", "is not UTF-8"),
     ("prune", "prune --method sparsegpt --cache-dir {a_file} --out {tmp}/ckpt", "cannot write to cache directory"),
     ("prune", "prune --method sparsegpt --seed 4294967296 --out {tmp}/ckpt", "seed"),
