@@ -4,12 +4,10 @@ import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
