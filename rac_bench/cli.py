@@ -58,7 +58,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "--vllm", action="append", metavar="OPTION=VALUE", help="a vLLM engine option, e.g. tensor_parallel_size=4"
     )
     parser.add_argument("--batch-size", help="generation batch size (default: 64)")
-    parser.add_argument("--threads", help="torch threads (default: one per core)")
+    parser.add_argument(
+        "--threads", help="torch threads (default: 1 for a model under 50M parameters, else the cores not busy)"
+    )
     parser.add_argument("--device", help="auto (a CUDA GPU when present), cpu, cuda or cuda:N")
     parser.add_argument("--dtype", help="auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16")
     parser.add_argument(
@@ -142,6 +144,7 @@ def _run(args) -> int:
     from rac_bench.plan import build_plan
     from rac_bench.runner import run
 
+    _check_gpus(args)
     config = _config(args)
     executor = get_executor(config)
     if args.dry_run:
@@ -155,6 +158,17 @@ def _run(args) -> int:
     print(result.table)
     print(f"\nresults written to {result.output_dir}")
     return 0
+
+
+def _check_gpus(args) -> None:
+    if args.gpus is None:
+        return
+    if not args.dry_run:
+        raise ConfigError(
+            "--gpus sizes the cluster a --dry-run plans for; add --dry-run (a run uses the GPUs it finds)"
+        )
+    if not 0 <= args.gpus < float("inf"):
+        raise ConfigError(f"--gpus must be a number of GPUs >= 0, e.g. 8; got {args.gpus}")
 
 
 def _detected_gpus(config) -> float:
@@ -171,7 +185,9 @@ def _detected_gpus(config) -> float:
 
 def _prune(args) -> int:
     from rac_bench.dense_model import load_dense
+    from rac_bench.models import model_config
     from rac_bench.plan import build_plan
+    from rac_bench.validation import check_patterns_fit
     from rac_bench.variants import prune_to_directory
 
     if args.out.exists():
@@ -181,6 +197,7 @@ def _prune(args) -> int:
         raise ConfigError("prune makes one checkpoint: give one --model, --method, --sparsity and --pattern")
     if config.methods == ["dense"]:
         raise ConfigError("dense prunes nothing; give a pruning method, e.g. --method rac")
+    check_patterns_fit(config, config.model[0], model_config(config.model[0]))
     variant = build_plan(config).variants[1]
     report = prune_to_directory(variant, load_dense(config, config.model[0]), config, args.out)
     error = report.get("mean_relative_error")
@@ -244,7 +261,7 @@ def _leaderboard(args) -> int:
             raise ConfigError(f"cannot write --out {args.out}: {blocked} is not a writable directory")
         if len(formats) == 1 and args.out.is_dir():
             raise ConfigError(f"--out {args.out} is a directory; give a file path")
-    store = open_store(args.store, create=False)
+    store = open_store(args.store, read_only=True)
     try:
         cells = _selected_cells(store, _names("--model", args.model), _names("--tasks", args.tasks))
         commands = store.commands({cell.run_id for cell in cells})
@@ -274,7 +291,7 @@ def _gate(args) -> int:
     if args.tolerance is not None and not 0 <= args.tolerance < float("inf"):
         raise ConfigError(f"--tolerance must be a number >= 0, got {args.tolerance}")
     baseline = load_baseline(args.baseline)
-    store = open_store(args.store, create=False)
+    store = open_store(args.store, read_only=True)
     try:
         models = sorted({cell.identity.model for cell in baseline})
         cells = _selected_cells(store, models, sorted({cell.identity.task for cell in baseline}))
@@ -392,6 +409,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rac-bench: interrupted", file=sys.stderr)
         return 130
+    except OSError as error:  # a full disk where no write point names it (the cache: traces, checkpoints)
+        from rac_bench.files import DISK_FULL
+
+        if error.errno not in DISK_FULL:
+            raise
+        print(
+            f"rac-bench: error: no space left to write {error.filename or 'a file'}; free space and rerun",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

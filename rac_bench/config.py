@@ -10,6 +10,7 @@ names the bad value and what is accepted.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +32,9 @@ DEFAULT_CALIBRATION_TOKENS = 16_384
 
 
 def default_output_dir() -> Path:
-    return Path("rac-bench-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    """rac-bench-runs/<time>-<random>: runs started in the same second, here or on another machine sharing the
+    directory, never write into one directory."""
+    return Path("rac-bench-runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def default_cache_dir() -> Path:
@@ -129,7 +132,7 @@ class ExecutionSettings:
     backend: str = option("auto", parse.choice("auto", "hf", "vllm"), "backend")
     vllm: dict = option({}, _vllm_options, "vllm")  # engine options
     batch_size: int = option(64, parse.positive_int, "batch_size")
-    threads: int | None = option(None, optional(parse.positive_int), "threads")  # None: one per core
+    threads: int | None = option(None, optional(parse.positive_int), "threads")  # None: rac_bench.threads decides
     device: str = option("auto", _device, "device")  # where pruning and HF generation run
     dtype: str = option("auto", parse.choice("auto", *DTYPES), "dtype")  # auto: bfloat16 on a GPU, else float32
     cache_dir: Path = field(default_factory=default_cache_dir, metadata={"parse": parse.path, "flag": "cache_dir"})

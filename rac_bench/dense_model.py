@@ -17,6 +17,7 @@ from rac_bench.config import RunConfig
 from rac_bench.fingerprint import fingerprint, weights_fingerprint
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
 from rac_bench.task_data import DATA_DIR_VARIABLE
+from rac_bench.threads import set_threads
 
 
 @dataclass
@@ -36,17 +37,11 @@ class DenseModel:
         return ModelHandle(self.model, self.tokenizer, model_path(self.reference))
 
 
-def set_threads(threads: int | None) -> int:
-    count = threads or os.cpu_count() or 1
-    torch.set_num_threads(count)
-    return count
-
-
 def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
-    set_threads(config.execution.threads)
     if config.data_dir is not None:
         os.environ[DATA_DIR_VARIABLE] = str(config.data_dir.resolve())  # read by the task YAMLs' loaders
     model, tokenizer = load_model(reference, getattr(torch, config.execution.dtype))
+    set_threads(config.execution.threads, model)
     # the chat template renders every prompt, so it is part of what the model is
     model_fingerprint = fingerprint({"weights": weights_fingerprint(model), "chat_template": tokenizer.chat_template})
     handle = ModelHandle(model, tokenizer, model_path(reference))

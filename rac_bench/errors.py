@@ -23,3 +23,7 @@ class DataError(RacBenchError):
 
 class StoreError(RacBenchError):
     """A results store or baseline file that is missing, corrupt, foreign or does not match the run."""
+
+
+class DiskFullError(RacBenchError):
+    """No space left where rac-bench writes (the store, the output or cache directory): what was finished is kept."""

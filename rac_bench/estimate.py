@@ -109,7 +109,7 @@ def _positive(value) -> bool:
 
 def model_shape(reference: str | None) -> tuple[ModelShape, str]:
     """(shape, where it came from) of the model under test."""
-    from rac_bench.models import EMBEDDED_MODEL_DIR
+    from rac_bench.models import EMBEDDED_MODEL_DIR, check_hub_reachable
 
     path = Path(reference).expanduser() if reference else EMBEDDED_MODEL_DIR
     if (path / "config.json").is_file():
@@ -117,7 +117,7 @@ def model_shape(reference: str | None) -> tuple[ModelShape, str]:
     if reference in KNOWN_SHAPES:
         return KNOWN_SHAPES[reference], "rac-bench's table of recipe models"
     try:
-        _check_hub_reachable()
+        check_hub_reachable()
         from huggingface_hub import hf_hub_download
 
         config_file = hf_hub_download(reference, "config.json")
@@ -128,20 +128,6 @@ def model_shape(reference: str | None) -> tuple[ModelShape, str]:
             f"({', '.join(KNOWN_SHAPES)}), and its config.json could not be read from the hub ({reason})"
         ) from None
     return _shape_from_config(json.loads(Path(config_file).read_text())), f"the hub's {reference}/config.json"
-
-
-def _check_hub_reachable(timeout: float = 5.0) -> None:
-    """Fail in seconds when the hub cannot be reached, instead of after huggingface_hub's retries."""
-    import socket
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    endpoint = urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
-    except OSError as error:
-        raise ConnectionError(f"{endpoint.hostname} is unreachable: {error.strerror or error}") from None
 
 
 def _shape_from_config(config: dict) -> ModelShape:

@@ -65,14 +65,15 @@ def evaluate_task(
         bootstrap_iters=0,
     )
     wall_seconds = time.perf_counter() - started
-    references = {s["doc_id"]: s for s in results["samples"][task.name]}
+    name = task.lm_eval_task
+    references = {s["doc_id"]: s for s in results["samples"][name]}
     markers = tuple(settings.hesitation_markers)
     records = [_scored(task, r, references[r.doc_id], markers) for r in sorted(lm.records, key=_order)]
-    sections = {s: results[s][task.name] for s in LM_EVAL_SECTIONS if task.name in results.get(s, {})}
+    sections = {s: results[s][name] for s in LM_EVAL_SECTIONS if name in results.get(s, {})}
     summary = summarize(
         records,
         Timing(wall_seconds, lm.generate_seconds, lm.generated_tokens, lm.resumed_samples),
-        results["results"][task.name],
+        results["results"][name],
         json.loads(json.dumps(sections, default=str)),  # functions in configs become names
         settings.pass_at_k,
         get_counter(task.self_corrections),
@@ -83,8 +84,9 @@ def evaluate_task(
 def _configured_task(task: TaskInfo, samples: int, seed: int) -> dict:
     """The lm-eval task set up as simple_evaluate would, without its environment report (seconds of
     subprocesses per call), and the global seeds set."""
-    loaded = task_manager().load([task.name])
-    task_object = loaded["tasks"][task.name]
+    name = task.lm_eval_task
+    loaded = task_manager().load([name])
+    task_object = loaded["tasks"][name]
     task_object.set_config(key="repeats", value=samples)
     task_object.set_config(key="generation_kwargs", value=generation_kwargs(task, samples), update=True)
     if task_object.get_config("num_fewshot") is None:

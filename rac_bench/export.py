@@ -3,7 +3,9 @@ model variant, so tooling that reads lm-eval output files reads rac-bench's too.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import Counter
 
 from rac_bench.cells import Cell
 
@@ -13,6 +15,17 @@ LM_EVAL_SECTIONS = ("configs", "versions", "n-shot", "higher_is_better", "n-samp
 def file_name(text: str) -> str:
     """A safe file name for a model and method label (which may hold a hub id or a trace file's path)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "variant"
+
+
+def file_names(labels: list[str]) -> dict[str, str]:
+    """A safe file name per label, distinct: labels that make the same safe name (`a b`, `a_b`) each get a short
+    hash of the label added, so one variant never overwrites another's file."""
+    safe = {label: file_name(label) for label in dict.fromkeys(labels)}
+    shared = Counter(safe.values())
+    return {
+        label: name if shared[name] == 1 else f"{name}-{hashlib.sha256(label.encode()).hexdigest()[:8]}"
+        for label, name in safe.items()
+    }
 
 
 def _document(cell: Cell, name: str) -> dict:
@@ -39,17 +52,32 @@ def _document(cell: Cell, name: str) -> dict:
     }
 
 
+def _standard_errors(cell: Cell) -> dict[str, float]:
+    """lm-eval ran without its bootstrap, so its stderr entries (`accuracy_stderr,<filter>`) say N/A; these are
+    rac-bench's bootstrap standard errors over the same per-problem scores."""
+    estimates = {"accuracy": cell.results.accuracy, "truncated": cell.results.truncation}
+    errors = {}
+    for key in cell.results.lm_eval:
+        metric, _, filter_name = key.partition(",")
+        if metric in estimates:
+            errors[f"{metric}_stderr,{filter_name}"] = estimates[metric].standard_error
+    return errors
+
+
 def lm_eval_results(cells: list[Cell]) -> dict[str, dict]:
     """{file name: results JSON}, one per model variant; a variant's tasks share one document, as one lm-eval
     call would."""
     documents: dict[str, dict] = {}
-    for cell in cells:
-        name = file_name(f"{cell.identity.model}__{cell.identity.variant_label}")
+    labels = [f"{cell.identity.model}__{cell.identity.variant_label}" for cell in cells]
+    names = file_names(labels)
+    for cell, label in zip(cells, labels):
+        name = names[label]
         document = documents.setdefault(name, _document(cell, name))
         task, accuracy = cell.identity.task, cell.results.accuracy
         document["results"][task] = {
             "alias": task,
             **cell.results.lm_eval,
+            **_standard_errors(cell),
             # rac-bench's own estimate, with its bootstrap interval (lm-eval keeps a stderr only)
             "rac_bench_accuracy,none": accuracy.value,
             "rac_bench_accuracy_ci_low,none": accuracy.low,

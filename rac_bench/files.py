@@ -1,30 +1,46 @@
-"""Output files: where they may go, and written whole or not at all."""
+"""Output files: where they may go, and written whole or not at all; a full disk is one line."""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from rac_bench.errors import DiskFullError
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def disk_full_as_error(path: Path):
+    """An OSError for a full disk or quota while writing `path` becomes a DiskFullError naming it."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in DISK_FULL:
+            raise DiskFullError(f"no space left to write {path} ({error.strerror}); free space and rerun") from None
+        raise
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write beside `path`, then rename: readers see the old file or the new one, never half of one."""
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}-", delete=False, encoding="utf-8"
-    ) as f:
+    with disk_full_as_error(path):
+        handle = tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=f".{path.name}-", delete=False, encoding="utf-8"
+        )
         try:
-            f.write(text)
+            with handle:
+                handle.write(text)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(handle.name, 0o666 & ~umask)  # the permissions a plain open() would give, not mkstemp's 0600
+            os.replace(handle.name, path)
         except BaseException:
-            os.unlink(f.name)
+            with suppress(FileNotFoundError):
+                os.unlink(handle.name)
             raise
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(f.name, 0o666 & ~umask)  # the permissions a plain open() would give, not mkstemp's 0600
-        os.replace(f.name, path)
-    except BaseException:
-        os.unlink(f.name)
-        raise
 
 
 def unwritable_ancestor(path: Path) -> Path | None:

@@ -1,18 +1,26 @@
-"""Loading the model under test: the embedded tiny reasoner by default, any local HF directory or hub id."""
+"""Loading the model under test: the embedded tiny reasoner by default, any local HF directory or hub id.
+
+A hub id that is not in the local cache is only fetched after a quick check that the hub answers: offline,
+huggingface_hub retries for about a minute and prints a warning per retry."""
 
 from __future__ import annotations
 
 import re
+import socket
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as transformers_logging
 
 from rac_bench.errors import ModelLoadError
 
 EMBEDDED_MODEL_DIR = Path(__file__).resolve().parent / "zoo" / "tiny-reasoner"
 EMBEDDED_MODEL_NAME = "rac-bench/tiny-reasoner"
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+HUB_TIMEOUT_SECONDS = 5.0
 
 
 def model_path(reference: str | None) -> str:
@@ -35,13 +43,70 @@ def check_model_reference(reference: str) -> None:
         )
 
 
-def load_model(reference: str | None, dtype: torch.dtype = torch.float32):
-    """(model, tokenizer) in eval mode; errors a user can cause become ModelLoadError."""
-    path = model_path(reference)
+def check_hub_reachable(timeout: float = HUB_TIMEOUT_SECONDS) -> None:
+    """Fail in seconds when the hub cannot be reached, instead of after huggingface_hub's retries."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise ConnectionError("HF_HUB_OFFLINE is set")
+    endpoint = urlparse(constants.ENDPOINT)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
+    except OSError as error:
+        raise ConnectionError(f"{endpoint.hostname} is unreachable: {error.strerror or error}") from None
+
+
+def _check_fetchable(path: str) -> None:
+    """A hub id whose config is not cached needs the hub: say at once when it cannot be reached."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if Path(path).expanduser().exists() or isinstance(try_to_load_from_cache(path, "config.json"), str):
+        return
+    try:
+        check_hub_reachable()
+    except ConnectionError as error:
+        raise ModelLoadError(f"cannot load model {path}: it is not in the local cache and {error}") from None
+
+
+@contextmanager
+def _user_errors(path: str):
+    """Errors a user can cause, as one line; transformers' per-load 'Loading weights' bar switched off."""
+    previous = transformers_logging.set_tqdm_hook(lambda factory, args, kwargs: factory(*args, **kwargs, disable=True))
+    try:
+        _check_fetchable(path)
+        yield
     except (OSError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelLoadError(f"cannot load model {path}: {first_line}") from None
+    finally:
+        transformers_logging.set_tqdm_hook(previous)
+
+
+def load_model(reference: str | None, dtype: torch.dtype = torch.float32):
+    """(model, tokenizer) in eval mode."""
+    path = model_path(reference)
+    with _user_errors(path):
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     return model.eval(), tokenizer
+
+
+def model_config(reference: str | None):
+    """The model's transformers config: a quick check that a model can be loaded, without its weights."""
+    path = model_path(reference)
+    with _user_errors(path):
+        return AutoConfig.from_pretrained(path)
+
+
+def linear_input_widths(config, ignore: str | None) -> dict[str, int]:
+    """The input width of every linear layer the pruning engine would prune, by name; the model is built from
+    its config on the meta device, which allocates no weights."""
+    from rac_bench.pruning.engine import find_decoder_layers, prunable_linears
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    return {
+        f"layers.{index}.{name}": linear.in_features
+        for index, layer in enumerate(find_decoder_layers(model))
+        for name, linear in prunable_linears(layer, ignore).items()
+    }

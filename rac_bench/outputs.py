@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rac_bench.cells import Cell
 from rac_bench.export import lm_eval_results
-from rac_bench.files import write_atomic
+from rac_bench.files import disk_full_as_error, write_atomic
 from rac_bench.leaderboard.text import render_text
 
 
@@ -24,7 +24,8 @@ def write_outputs(output_dir: Path, cells: list[Cell], samples: list[dict], summ
         },
     }
     table = render_text(cells, "terminal")
-    (output_dir / "lm_eval").mkdir(parents=True, exist_ok=True)
+    with disk_full_as_error(output_dir):
+        (output_dir / "lm_eval").mkdir(parents=True, exist_ok=True)
     for name, text in documents.items():
         write_atomic(output_dir / name, text)
     return table

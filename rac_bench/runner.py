@@ -24,6 +24,7 @@ from rac_bench.plan import Plan, TaskPlan, Variant
 from rac_bench.provenance import provenance
 from rac_bench.store import Store, check_store, open_store
 from rac_bench.tasks import get_task
+from rac_bench.validation import check_run_inputs
 from rac_bench.variants import BuiltVariant, build_variant
 from rac_bench.versus_dense import drift_from_dense, versus_dense
 
@@ -49,6 +50,7 @@ def run(plan: Plan, executor: Executor, command: str = "") -> RunResult:
     """Evaluate every cell of the plan, skipping those the store already holds (when resuming), and write the
     run's outputs from the store. The store is opened only after the first model's inputs are checked."""
     config = plan.config
+    check_run_inputs(config)  # task data, model configs, N:M fit: a failure after the first write leaves cells
     check_store(config.execution.store)  # a foreign or unwritable store fails now; a new one is created later
     store, keys, run_provenance = None, [], provenance()
     try:

@@ -6,7 +6,8 @@ an uninterrupted run would), and the finished cells with their scored per-sample
 write to one store at once: SQLite serialises the writers and WAL lets readers go on meanwhile.
 
 A file that is not a rac-bench store (another SQLite database, or not SQLite at all) is refused before
-anything is written to it.
+anything is written to it. Readers (the leaderboard, the gate) open the store read-only, so a store on a
+read-only filesystem or directory can be read; and a full disk is one line (DiskFullError), the store intact.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rac_bench.cells import Cell
-from rac_bench.errors import StoreError
+from rac_bench.errors import DiskFullError, StoreError
 from rac_bench.files import unwritable_ancestor
 
 APPLICATION_ID = 0x52414342  # "RACB" in the SQLite header: tells our stores from other databases
 SCHEMA_VERSION = 2  # 1: rac-bench 0.1.0, whose cells were untyped dictionaries
 STORE_VARIABLE = "RAC_BENCH_STORE"
 BUSY_TIMEOUT_SECONDS = 120
+NEARLY_FULL_BYTES = 1 << 20  # an SQLite I/O error with less free space than this is a full disk
 
 SCHEMA = """
 CREATE TABLE runs (
@@ -71,12 +73,13 @@ def default_store_path() -> Path:
 
 
 class Store:
-    """One connection to a store file. Every write is one transaction (BEGIN IMMEDIATE ... COMMIT)."""
+    """One connection to a store file. Every write is one transaction (BEGIN IMMEDIATE ... COMMIT). A read-only
+    store is never created and never written, not even the WAL beside it when the directory is read-only."""
 
-    def __init__(self, path: Path, create: bool = True):
+    def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
-        self.create = create
-        if not self.path.exists() and not create:
+        self.read_only = read_only
+        if not self.path.exists() and read_only:
             raise StoreError(f"store {self.path} does not exist; run `rac-bench run` first or give --store")
         if self.path.exists() and not self.path.is_file():
             raise StoreError(f"store {self.path} is not a file; give the path of a rac-bench .sqlite store")
@@ -85,16 +88,17 @@ class Store:
             check_store(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            self.connection = _connect_read_only(self.path) if read_only else _connect(str(self.path))
             self._open()
         except sqlite3.DatabaseError as error:
+            _raise_if_disk_full(error, self.path)
             raise StoreError(f"{self.path} is not a usable rac-bench store ({error})") from None
 
     def _open(self) -> None:
         db = self.connection
         application_id = db.execute("PRAGMA application_id").fetchone()[0]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if application_id == 0 and not tables and not self.create:
+        if application_id == 0 and not tables and self.read_only:
             raise StoreError(f"{self.path} is not a rac-bench store (it is empty); run `rac-bench run` or give --store")
         if application_id == 0 and not tables:
             db.execute("PRAGMA journal_mode = WAL")
@@ -117,19 +121,26 @@ class Store:
                 f"store {self.path} has schema version {version}{written_by}; this rac-bench reads version "
                 f"{SCHEMA_VERSION}: give a new --store (results are not converted)"
             )
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
-        db.execute("PRAGMA foreign_keys = ON")
+        if not self.read_only:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
+            db.execute("PRAGMA foreign_keys = ON")
 
     @contextmanager
     def transaction(self):
-        self.connection.execute("BEGIN IMMEDIATE")
+        """One write, all or nothing; a full disk rolls it back and becomes a DiskFullError."""
         try:
-            yield self.connection
-        except BaseException:
-            self.connection.execute("ROLLBACK")
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.connection
+            except BaseException:
+                if self.connection.in_transaction:
+                    self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            _raise_if_disk_full(error, self.path)
             raise
-        self.connection.execute("COMMIT")
 
     def close(self) -> None:
         self.connection.close()
@@ -248,6 +259,43 @@ class StoredGenerations:
         self.store.add_generations(self.cell_key, rows)
 
 
+def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
+    return sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, uri=uri)
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write. Where the store and its directory are writable it is an ordinary one with
+    writes refused (its WAL files go when it closes, as a writer's do). Elsewhere the file is opened read-only; a
+    WAL store needs a -shm file beside it even to read, so where none can be made (a read-only directory or
+    filesystem) it is opened as immutable, which there it is."""
+    if os.access(path, os.W_OK) and unwritable_ancestor(path.parent) is None:
+        connection = _connect(str(path))
+        connection.execute("PRAGMA query_only = ON")
+        return connection
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    connection = _connect(uri, uri=True)
+    try:
+        connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return connection
+    except sqlite3.OperationalError:
+        connection.close()
+        return _connect(f"{uri}&immutable=1", uri=True)
+
+
+def _raise_if_disk_full(error: sqlite3.Error, path: Path) -> None:
+    """SQLite reports a full disk as SQLITE_FULL, or as an I/O error when its WAL index (-shm) cannot grow."""
+    name = getattr(error, "sqlite_errorname", "")
+    if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and _free_bytes(path.parent) < NEARLY_FULL_BYTES):
+        raise DiskFullError(
+            f"the disk holding store {path} is full; the store is intact: free space and rerun to resume"
+        ) from None
+
+
+def _free_bytes(directory: Path) -> int:
+    stats = os.statvfs(directory)
+    return stats.f_bavail * stats.f_frsize
+
+
 def _check_header(path: Path) -> None:
     """Refuse a file that is not SQLite without opening it as a database (which could write to it)."""
     if not path.is_file() or path.stat().st_size == 0:
@@ -261,15 +309,17 @@ def _check_header(path: Path) -> None:
         raise StoreError(f"{path} is not an SQLite file; give the path of a rac-bench .sqlite store or a new path")
 
 
-def open_store(path: Path | None, create: bool = True) -> Store:
-    return Store(path if path is not None else default_store_path(), create=create)
+def open_store(path: Path | None, read_only: bool = False) -> Store:
+    return Store(path if path is not None else default_store_path(), read_only=read_only)
 
 
 def check_store(path: Path | None) -> None:
     """Fail now, writing nothing, if `path` cannot become or be a rac-bench store."""
     path = Path(path if path is not None else default_store_path())
     if path.exists():
-        open_store(path, create=False).close()
+        open_store(path, read_only=True).close()
+        if not os.access(path, os.W_OK) or unwritable_ancestor(path.parent) is not None:
+            raise StoreError(f"store {path} is read-only here; a run needs to write to it: give another --store")
         return
     blocked = unwritable_ancestor(path.parent)
     if blocked is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
+import math
 import os
 import random
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from rac_bench.errors import DataError
+from rac_bench.input_files import json_lines
 
 DATA_DIR_VARIABLE = "RAC_BENCH_DATA_DIR"
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -42,11 +43,24 @@ class DatasetSource:
     keep: Callable[[dict], bool] = lambda record: True
 
 
+def _text(record: dict, field: str) -> str:
+    value = record[field]
+    if not isinstance(value, str):
+        raise ValueError(f"field {field!r} is {'missing' if value is None else 'not text'}")
+    return value
+
+
+def _answer_text(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"answer {value!r} is not text or a number")
+    return str(value)
+
+
 def _math500_row(record: dict, index: int) -> dict:
     return {
-        "id": record["unique_id"],
-        "question": record["problem"],
-        "answer": str(record["answer"]),
+        "id": str(record["unique_id"]),
+        "question": _text(record, "problem"),
+        "answer": _answer_text(record["answer"]),
         "solution": record.get("solution"),
         "level": record.get("level"),
         "subject": record.get("subject"),
@@ -54,8 +68,8 @@ def _math500_row(record: dict, index: int) -> dict:
 
 
 def _integer_text(value) -> str:
-    number = float(value)
-    if number != int(number):
+    number = float(_answer_text(value))
+    if not math.isfinite(number) or number != int(number):
         raise ValueError(f"answer {value!r} is not an integer")
     return str(int(number))
 
@@ -64,6 +78,8 @@ def _competition_row(record: dict, index: int) -> dict:
     question = record.get("problem", record.get("question"))
     if question is None:
         raise KeyError("problem")
+    if not isinstance(question, str):
+        raise ValueError("field 'problem' is not text")
     identifier = record.get("id", record.get("ID", index))
     return {
         "id": str(identifier),
@@ -74,15 +90,15 @@ def _competition_row(record: dict, index: int) -> dict:
 
 
 def _gpqa_row(record: dict, index: int) -> dict:
-    correct = record["Correct Answer"].strip()
-    choices = [correct] + [record[f"Incorrect Answer {k}"].strip() for k in (1, 2, 3)]
+    correct = _text(record, "Correct Answer").strip()
+    choices = [correct] + [_text(record, f"Incorrect Answer {k}").strip() for k in (1, 2, 3)]
     record_id = record.get("Record ID") or str(index)
     seed = int(hashlib.sha256(record_id.encode()).hexdigest()[:16], 16)
     random.Random(seed).shuffle(choices)
     options = "\n".join(f"{letter}) {choice}" for letter, choice in zip(LETTERS, choices))
     return {
         "id": record_id,
-        "question": f"{record['Question'].strip()}\n\n{options}",
+        "question": f"{_text(record, 'Question').strip()}\n\n{options}",
         "answer": LETTERS[choices.index(correct)],
         "domain": record.get("High-level domain"),
     }
@@ -121,23 +137,20 @@ def data_dir(explicit: str | Path | None = None) -> Path | None:
     return Path(value) if value else None
 
 
-def _read_local(path: Path) -> list[dict]:
+def _read_local(path: Path) -> list:
     if not path.exists():
         raise DataError(
             f"data file {path} does not exist; put the task's file there or unset --data-dir to use the hub"
         )
-    if path.suffix == ".csv":
+    if path.suffix != ".csv":
+        return [record for _, record in json_lines(path, DataError, "data file")]
+    try:
         with open(path, newline="", encoding="utf-8") as handle:
             return list(csv.DictReader(handle))
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise DataError(f"{path}:{line_number} is not valid JSON") from None
-    return records
+    except UnicodeDecodeError:
+        raise DataError(f"data file {path} is not UTF-8 text") from None
+    except (csv.Error, OSError) as error:
+        raise DataError(f"cannot read data file {path} as CSV: {error}") from None
 
 
 def _read_hub(hub: HubSource) -> list[dict]:
@@ -163,6 +176,9 @@ def load_rows(task: str, directory: str | Path | None = None) -> list[dict]:
     local = data_dir(directory)
     origin = str(local / source.local_file) if local else source.hub.path
     records = _read_local(local / source.local_file) if local else _read_hub(source.hub)
+    not_objects = [number for number, record in enumerate(records, 1) if not isinstance(record, dict)]
+    if not_objects:
+        raise DataError(f"{origin} row {not_objects[0]} is not a JSON object with the task's fields")
     rows = []
     for index, record in enumerate(r for r in records if source.keep(r)):
         try:
@@ -177,6 +193,13 @@ def load_rows(task: str, directory: str | Path | None = None) -> list[dict]:
     if not rows:
         raise DataError(f"{origin} holds no rows for task {task}")
     return rows
+
+
+def check_task_data(tasks: list[str], directory: str | Path | None = None) -> None:
+    """Load every task's rows once, so that data which cannot be read fails before a run writes anything."""
+    for task in tasks:
+        if task in SOURCES:
+            load_rows(task, directory)
 
 
 def data_revision(task: str, directory: str | Path | None = None) -> str:

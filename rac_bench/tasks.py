@@ -24,6 +24,12 @@ class TaskInfo:
     samples: int
     calibration_questions: Callable[[], list[str]] | None = None  # None: not a calibration prompt set
     self_corrections: str = "hesitations"  # how self-corrections are counted (rac_bench.scoring.self_corrections)
+    yaml_task: str | None = None  # its YAML's `task:`; None: its name
+
+    @property
+    def lm_eval_task(self) -> str:
+        """Its name under lm-eval (the plain `lm_eval --include_path tasks` front door)."""
+        return self.yaml_task or self.name
 
 
 def _arithmetic_calibration() -> list[str]:
@@ -31,6 +37,13 @@ def _arithmetic_calibration() -> list[str]:
 
 
 REASONING = SamplingSettings(temperature=0.6, top_p=0.95, max_new_tokens=32768)
+
+
+def _benchmark(name: str, size: int, source: str, samples: int, scorer: str = "math") -> TaskInfo:
+    """A public benchmark. Under plain lm-eval its task is `rac_bench_<name>`, so that it does not shadow
+    lm-eval's own task of the same name (lm-eval ships aime24 and aime25)."""
+    return TaskInfo(name, scorer, size, source, REASONING, samples, yaml_task=f"rac_bench_{name}")
+
 
 TASKS: dict[str, TaskInfo] = {
     "rac_arith": TaskInfo(
@@ -43,13 +56,11 @@ TASKS: dict[str, TaskInfo] = {
         calibration_questions=_arithmetic_calibration,
         self_corrections="retries",
     ),
-    "math500": TaskInfo("math500", "math", 500, "HuggingFaceH4/MATH-500 (test)", REASONING, 4),
-    "aime24": TaskInfo("aime24", "math", 30, "HuggingFaceH4/aime_2024 (train)", REASONING, 16),
-    "aime25": TaskInfo("aime25", "math", 30, "opencompass/AIME2025 (AIME2025-I + AIME2025-II, test)", REASONING, 16),
-    "amc23": TaskInfo("amc23", "math", 40, "AI-MO/aimo-validation-amc (2023 rows)", REASONING, 8),
-    "gpqa_diamond": TaskInfo(
-        "gpqa_diamond", "multiple_choice", 198, "Idavidrein/gpqa (gpqa_diamond; gated)", REASONING, 8
-    ),
+    "math500": _benchmark("math500", 500, "HuggingFaceH4/MATH-500 (test)", 4),
+    "aime24": _benchmark("aime24", 30, "HuggingFaceH4/aime_2024 (train)", 16),
+    "aime25": _benchmark("aime25", 30, "opencompass/AIME2025 (AIME2025-I + AIME2025-II, test)", 16),
+    "amc23": _benchmark("amc23", 40, "AI-MO/aimo-validation-amc (2023 rows)", 8),
+    "gpqa_diamond": _benchmark("gpqa_diamond", 198, "Idavidrein/gpqa (gpqa_diamond; gated)", 8, "multiple_choice"),
 }
 
 

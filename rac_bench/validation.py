@@ -3,6 +3,7 @@ models), run once before any work so that bad input fails with one line and noth
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from rac_bench.config import RunConfig, default_output_dir
@@ -20,11 +21,14 @@ def _check_what_is_measured(config: RunConfig) -> None:
     from rac_bench.methods.spec import parse_method_spec
     from rac_bench.tasks import get_task
 
+    targets = config.targets  # parses every pattern
     for spec in config.methods:
-        source = parse_method_spec(spec).source
-        if source is not None:
-            source.check(config.calibration)
-    config.targets  # parses every pattern
+        parsed = parse_method_spec(spec)
+        if parsed.source is not None:
+            parsed.source.check(config.calibration)
+        check_target = getattr(parsed.method, "check_target", None)
+        for target in targets if check_target else []:
+            check_target(target)
     for task_name in config.tasks:
         samples = config.evaluation.samples or get_task(task_name).samples
         too_large = [k for k in config.evaluation.pass_at_k or [] if k > samples]
@@ -50,11 +54,40 @@ def _check_outputs(config: RunConfig) -> None:
 
     if config.output_dir is None:
         config.output_dir = default_output_dir()
-    blocked = unwritable_ancestor(config.output_dir)
-    if blocked is not None:
-        raise ConfigError(
-            f"cannot write to output directory {config.output_dir}: {blocked} is not a writable directory"
-        )
+    for what, directory in (("output", config.output_dir), ("cache", config.execution.cache_dir)):
+        blocked = unwritable_ancestor(directory)
+        if blocked is not None:
+            raise ConfigError(f"cannot write to {what} directory {directory}: {blocked} is not a writable directory")
+
+
+def check_run_inputs(config: RunConfig) -> None:
+    """What a run reads besides its config, checked before it writes anything: every task's data, and every
+    model's config (so that a second model that cannot be loaded fails before the first one's cells are
+    written), with its layers checked against the N:M patterns."""
+    from rac_bench.models import model_config
+    from rac_bench.task_data import check_task_data
+
+    check_task_data(config.tasks, config.data_dir)
+    for model in config.model:
+        check_patterns_fit(config, model, model_config(model))
+
+
+def check_patterns_fit(config: RunConfig, model: str | None, model_config) -> None:
+    """An N:M pattern needs every pruned layer's input width to be a multiple of M."""
+    from rac_bench.models import EMBEDDED_MODEL_NAME, linear_input_widths
+
+    patterns = [target for target in config.targets if target.is_n_m]
+    if not patterns or all(method == "dense" for method in config.methods):
+        return
+    widths = linear_input_widths(model_config, config.pruning.ignore)
+    for target in patterns:
+        misfit = next((name for name, width in widths.items() if width % target.m), None)
+        if misfit is not None:
+            raise ConfigError(
+                f"pattern {target.pattern} needs every pruned layer's input width to be a multiple of {target.m}, "
+                f"but {model or EMBEDDED_MODEL_NAME}'s {misfit} has {widths[misfit]} inputs; accepted M: divisors "
+                f"of {math.gcd(*widths.values())}"
+            )
 
 
 def _placed(config: RunConfig) -> RunConfig:

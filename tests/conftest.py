@@ -1,4 +1,6 @@
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -79,7 +81,7 @@ def store_results(path):
     each method's cell took back from an interrupted run."""
     from rac_bench.store import Store
 
-    store = Store(path, create=False)
+    store = Store(path, read_only=True)
     try:
         cells = {c.key: without_timing(c.to_dict()) for c in store.latest_cells()}
         samples = {key: [{k: v for k, v in s.items() if k != "seconds"} for s in store.samples(key)] for key in cells}
@@ -121,3 +123,23 @@ def make_cell(key: str, run_id: str, identity):
         lm_eval_task={},
     )
     return Cell(key, run_id, identity, "model", "variant", {}, "hf", 0.0, None, None, 0.0, 0.0, {}, results)
+
+
+def can_mount() -> bool:
+    try:
+        probe = ["unshare", "-m", "sh", "-c", "mount -t tmpfs tmpfs /mnt"]
+        return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def read_only_to_commands(directory: Path) -> tuple[str, ...]:
+    """A command prefix under which `directory` is read-only. root ignores file modes, so for root it is a
+    read-only bind mount in a private mount namespace (a read-only filesystem); for anyone else, its mode."""
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        return ()
+    if not can_mount():
+        pytest.skip("root without CAP_SYS_ADMIN: cannot make a directory read-only to itself")
+    remount = f"mount --bind {directory} {directory} && mount -o remount,ro,bind {directory}"
+    return ("unshare", "-m", "sh", "-c", f'{remount} && exec "$0" "$@"')

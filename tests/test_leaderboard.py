@@ -199,4 +199,4 @@ def test_gate_refuses_baselines_that_do_not_match_the_run(store, capsys, tmp_pat
         error = capsys.readouterr().err.strip()
         assert len(error.splitlines()) == 1 and message in error, error
     assert main(["gate", "--baseline", str(baseline), "--store", str(store), "--metric", "maj@4"]) == 2
-    assert "available: accuracy, pass@1" in capsys.readouterr().err
+    assert "available: accuracy, accuracy_completed, kl, pass@1" in capsys.readouterr().err

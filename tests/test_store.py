@@ -9,15 +9,17 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from rac_bench.cli import main
 from rac_bench.store import Store
 
-from conftest import make_cell, store_results
+from conftest import can_mount, make_cell, read_only_to_commands, store_results
 from rac_bench.cells import CellIdentity
 
+REPO = Path(__file__).resolve().parents[1]
 RUN = [sys.executable, "-m", "rac_bench.cli", "run", "--methods", "sparsegpt", "--sparsity", "0.5", "--limit", "128"]
 
 
@@ -140,6 +142,11 @@ def test_run_exports_cells_in_lm_evals_results_shape(tmp_path):
     assert document["n-samples"]["rac_arith"]["effective"] == 20
     table = make_table(document)  # lm-eval's own reader of its results files
     assert "rac_arith" in table and "accuracy" in table
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    magnitude = next(cell for cell in summary["cells"] if cell["identity"]["method"] == "magnitude")
+    stderr = document["results"]["rac_arith"]["accuracy_stderr,none"]
+    assert stderr == magnitude["results"]["accuracy"]["standard_error"] > 0
+    assert "N/A" not in table and f"{stderr:.4f}" in table
 
 
 def test_a_store_written_by_rac_bench_0_1_0_is_refused_with_one_line(tmp_path, capsys):
@@ -154,3 +161,106 @@ def test_a_store_written_by_rac_bench_0_1_0_is_refused_with_one_line(tmp_path, c
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "schema version 1 (written by rac-bench 0.1.0)" in error, error
     assert "give a new --store" in error and _digest(path) == before
+
+
+def _store_with_cells(path, count: int = 2):
+    store = Store(path)
+    run_id = store.start_run("setup", {}, {})
+    for index in range(count):
+        identity = CellIdentity("m", "rac_arith", f"method-{index}", "unstructured", 0.5)
+        store.add_cell(make_cell(f"cell-{index}", run_id, identity), [{"doc_id": 0, "sample_index": 0}])
+    store.close()
+
+
+def _cli(*arguments, prefix: tuple[str, ...] = ()):
+    """rac-bench (or `python -c ...`) as a real process, behind an optional command prefix."""
+    command = list(arguments) if arguments[0] == "-c" else ["-m", "rac_bench.cli", *arguments]
+    return subprocess.run(
+        [*prefix, sys.executable, *command],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+def test_leaderboard_and_gate_read_a_store_in_a_read_only_directory(tmp_path):
+    """A WAL store needs files beside it even to be read; where none can be made it is read as immutable."""
+    directory = tmp_path / "read-only"
+    directory.mkdir()
+    path = directory / "results.sqlite"
+    _store_with_cells(path)
+    baseline = directory / "baseline.json"
+    assert main(["leaderboard", "--store", str(path), "--format", "json", "--out", str(baseline)]) == 0
+    before = {p.name: _digest(p) for p in directory.iterdir()}
+    try:
+        prefix = read_only_to_commands(directory)
+        probe = _cli("-c", f"open({str(directory / 'x')!r}, 'w')", prefix=prefix)
+        assert probe.returncode != 0 and "Error" in probe.stderr  # the directory really is read-only
+        leaderboard = _cli("leaderboard", "--store", str(path), prefix=prefix)
+        assert leaderboard.returncode == 0, leaderboard.stderr
+        assert "method-0" in leaderboard.stdout and "method-1" in leaderboard.stdout
+        gate = _cli("gate", "--baseline", str(baseline), "--store", str(path), prefix=prefix)
+        assert gate.returncode == 0 and "all 2 cells pass" in gate.stdout, gate.stdout + gate.stderr
+    finally:
+        directory.chmod(0o755)
+    assert {p.name: _digest(p) for p in directory.iterdir()} == before
+
+
+def _on_a_full_disk(mount: Path, before: str, arguments: list[str], after: str = "true"):
+    """rac-bench in a private mount namespace where `mount` is a small tmpfs, filled by the shell command `before`
+    (so the disk is really full, not simulated); `after` runs there once rac-bench is done, before the tmpfs goes."""
+    command = " ".join([sys.executable, "-m", "rac_bench.cli", *arguments])
+    script = f"mount -t tmpfs -o size=512k tmpfs {mount} && {before} && {{ {command}; code=$?; {after}; exit $code; }}"
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+def _fill(mount: Path) -> str:
+    return f"(dd if=/dev/zero of={mount}/filler bs=4k 2>/dev/null || true)"
+
+
+CHECK = (
+    "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+    "print(*(db.execute(q).fetchone()[0] for q in ('PRAGMA integrity_check', "
+    "'SELECT COUNT(*) FROM cells', 'SELECT COUNT(*) FROM runs')))"
+)
+
+
+@pytest.mark.skipif(not can_mount(), reason="needs to mount a tmpfs (root with CAP_SYS_ADMIN) to fill a real disk")
+def test_a_full_disk_is_one_line_and_leaves_the_store_intact_for_a_rerun(tmp_path):
+    full = tmp_path / "full"
+    full.mkdir()
+    store = tmp_path / "results.sqlite"
+    run = ["run", "--methods", "magnitude", "--limit", "5", "--threads", "1", "--cache-dir", str(tmp_path / "cache")]
+
+    # the output directory is on the full disk: the cells are in the store, the outputs cannot be written
+    result = _on_a_full_disk(full, _fill(full), [*run, "--store", str(store), "--output-dir", f"{full}/out"])
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]  # after the run's progress log
+    assert last.startswith(f"rac-bench: error: no space left to write {full}/out/"), result.stderr
+    assert last.endswith("(No space left on device); free space and rerun"), result.stderr
+    cells, samples, _ = store_results(store)
+    assert len(cells) == 2
+    rerun = _cli(*run, "--store", str(store), "--output-dir", str(tmp_path / "out"))
+    assert rerun.returncode == 0, rerun.stderr
+    assert store_results(store)[:2] == (cells, samples)  # every cell was taken from the store
+    assert (tmp_path / "out" / "summary.json").exists()
+
+    # the store is on the full disk: its first write fails, and the store is as it was
+    on_disk = full / "results.sqlite"
+    result = _on_a_full_disk(
+        full,
+        f"cp {store} {on_disk} && {_fill(full)}",
+        [*run, "--no-resume", "--store", str(on_disk), "--output-dir", str(tmp_path / "out2")],
+        after=f'rm {full}/filler && {sys.executable} -c "{CHECK}" {on_disk}',
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"the disk holding store {on_disk} is full" in lines[0], result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "ok 2 2"  # intact: its cells and two runs, no third run

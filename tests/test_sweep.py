@@ -1,6 +1,8 @@
 """Sweeps over several models, and `--dry-run` plans with their checks."""
 
 import json
+import re
+from pathlib import Path
 
 from rac_bench.cli import main
 from rac_bench.models import EMBEDDED_MODEL_DIR
@@ -82,3 +84,11 @@ def test_vllm_flags_update_the_config_files_engine_options_key_by_key(tmp_path):
     config.write_text("execution: {vllm: {max_model_len: 4096, tensor_parallel_size: 2}}\n")
     merged = build_config(config, {"vllm": {"tensor_parallel_size": 4}}).execution.vllm
     assert merged == {"max_model_len": 4096, "tensor_parallel_size": 4}
+
+
+def test_each_recipes_own_dry_run_comment_works_on_this_machine(capsys):
+    """The command a recipe's comment shows runs as written here, on a machine without GPUs."""
+    for recipe in sorted(Path("configs/recipes").glob("*.yaml")):
+        [command] = re.findall(r"^#\s+rac-bench (run .*--dry-run.*?)\s+#", recipe.read_text(), flags=re.M)
+        assert main(command.split()) == 0, capsys.readouterr().err
+        assert "GPU hours" in capsys.readouterr().out

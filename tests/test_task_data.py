@@ -105,6 +105,12 @@ def test_reasoning_tasks_run_through_rac_bench_with_repeats(tmp_path):
         assert set(results["pass_at_k"]) == {"1", "2"} and set(results["maj_at_k"]) == {"3"}
     assert {s["sample_index"] for s in samples} == {0, 1, 2}
     assert all("Please reason step by step" in s["prompt"] for s in samples)
+    exports = [json.loads(path.read_text()) for path in (tmp_path / "out" / "lm_eval").glob("*.json")]
+    assert len(exports) == 2 and all(  # rac-bench's standard errors under the tasks' filter, not lm-eval's N/A
+        isinstance(export["results"][task]["accuracy_stderr,all"], float)
+        for export in exports
+        for task in export["results"]
+    )
 
 
 def test_gated_gpqa_without_access_says_to_accept_the_terms_and_log_in(tmp_path):

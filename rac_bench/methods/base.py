@@ -40,6 +40,13 @@ class Method(Protocol):
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport | None: ...
 
+    # Optional: `check_target(target)` raises ConfigError for a sparsity target the method cannot meet; a run
+    # calls it for every target before any work.
+
+
+def accepts_every_target(target: SparsityTarget) -> None:
+    """The target check of an algorithm that meets any target the pattern parser accepts."""
+
 
 @dataclass(frozen=True)
 class LayerwiseMethod:
@@ -49,6 +56,7 @@ class LayerwiseMethod:
     description: str
     algorithm: PruneFunction
     calibration_source: str | None
+    check_target: Callable[[SparsityTarget], None] = accepts_every_target
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport:
         source = context.source or (parse_source(self.calibration_source) if self.calibration_source else None)

@@ -3,8 +3,14 @@ the dense model's own chain of thought and answer, so the reconstruction covers 
 It differs from `sparsegpt` only in its calibration source."""
 
 from rac_bench.methods import LayerwiseMethod, register_method
-from rac_bench.pruning.sparsegpt import sparsegpt_prune
+from rac_bench.pruning.sparsegpt import check_sparsegpt_target, sparsegpt_prune
 
 register_method(
-    LayerwiseMethod("rac", "SparseGPT calibrated on prompts + the dense model's own traces", sparsegpt_prune, "traces")
+    LayerwiseMethod(
+        "rac",
+        "SparseGPT calibrated on prompts + the dense model's own traces",
+        sparsegpt_prune,
+        "traces",
+        check_sparsegpt_target,
+    )
 )

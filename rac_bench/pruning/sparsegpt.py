@@ -21,6 +21,7 @@ from functools import lru_cache
 
 import torch
 
+from rac_bench.errors import ConfigError
 from rac_bench.pruning.pattern import SparsityTarget, lowest_score_mask
 from rac_bench.pruning.statistics import InputStatistics
 
@@ -80,6 +81,17 @@ def prepared_inverse(hessian: torch.Tensor, dampening: float = DAMPENING) -> tup
     return inverse_hessian_factor(H, dampening), dead
 
 
+def check_sparsegpt_target(target: SparsityTarget, block_size: int = BLOCK_SIZE) -> None:
+    """N:M groups are chosen inside one block of columns, so M must divide the block size: a group that straddled
+    two blocks would be cut in two, each part losing N weights."""
+    if target.is_n_m and block_size % target.m:
+        divisors = [m for m in range(2, block_size + 1) if block_size % m == 0]
+        raise ConfigError(
+            f"pattern {target.pattern}: SparseGPT prunes blocks of {block_size} columns, which M={target.m} does not "
+            f"divide; accepted M: {', '.join(map(str, divisors))} (e.g. 2:4), or magnitude/wanda for other M"
+        )
+
+
 def sparsegpt_prune(
     weight: torch.Tensor,
     statistics: InputStatistics,
@@ -88,6 +100,7 @@ def sparsegpt_prune(
     dampening: float = DAMPENING,
 ) -> torch.Tensor:
     """Return the pruned, updated weight (same dtype); `weight` is left untouched."""
+    check_sparsegpt_target(target, block_size)
     Hinv, dead = statistics.derived(("sparsegpt", dampening), lambda H: prepared_inverse(H, dampening))
     Wt = weight.detach().to(torch.float32).T.contiguous()  # Wt[j] is column j of W
     columns, rows = Wt.shape

@@ -24,6 +24,7 @@ from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_source
 from rac_bench.calibration.sources.prompts import prompt_set_fingerprint
 from rac_bench.errors import CalibrationError, ConfigError
+from rac_bench.input_files import read_text
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def check_corpus_reference(source: str) -> None:
 
 def _local_documents(path: Path) -> list[str]:
     if path.suffix == ".txt":
-        return [path.read_text(encoding="utf-8")]
+        return [read_text(path, CalibrationError, "calibration text")]
     return read_string_field(path, "text")
 
 

@@ -9,7 +9,6 @@ through the template, which for DeepSeek-R1 would strip the chain of thought.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from rac_bench.calibration.sources.prompts import render_prompt
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_prefixed_source
 from rac_bench.errors import CalibrationError, ConfigError
+from rac_bench.input_files import json_lines
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def file_hash(path: Path) -> str:
 def _ids(record: dict, tokenizer) -> tuple[list[int], list[int]]:
     if "prompt_ids" in record or "generated_ids" in record:
         prompt, generated = record["prompt_ids"], record["generated_ids"]
-        if not all(isinstance(part, list) and all(isinstance(i, int) for i in part) for part in (prompt, generated)):
+        if not all(isinstance(part, list) and all(_is_id(i) for i in part) for part in (prompt, generated)):
             raise TypeError
         return prompt, generated
     prompt, response = record["prompt"], record["response"]
@@ -43,25 +43,29 @@ def _ids(record: dict, tokenizer) -> tuple[list[int], list[int]]:
     return prompt_ids, tokenizer(response, add_special_tokens=False).input_ids
 
 
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def read_trace_file(path: Path, tokenizer) -> CalibrationSet:
-    sequences, prompt_lengths = [], []
-    try:
-        handle = open(path, encoding="utf-8")
-    except OSError as error:
-        raise CalibrationError(f"cannot read trace file {path}: {error.strerror}") from None
-    with handle:
-        for line_number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise TypeError
-                prompt, generated = _ids(record, tokenizer)
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise CalibrationError(f"{path}:{line_number} is not a trace record; expected {FORMATS}") from None
-            sequences.append(torch.tensor(prompt + generated, dtype=torch.long))
-            prompt_lengths.append(len(prompt))
+    """Every trace of `path`, with token ids checked against the tokenizer's vocabulary: an id the model has
+    no embedding for would fail deep inside pruning."""
+    sequences, prompt_lengths, vocabulary = [], [], len(tokenizer)
+    for line_number, record in json_lines(path, CalibrationError, "trace file"):
+        try:
+            if not isinstance(record, dict):
+                raise TypeError
+            prompt, generated = _ids(record, tokenizer)
+        except (KeyError, TypeError):
+            raise CalibrationError(f"{path}:{line_number} is not a trace record; expected {FORMATS}") from None
+        outside = next((i for i in prompt + generated if not 0 <= i < vocabulary), None)
+        if outside is not None:
+            raise CalibrationError(
+                f"{path}:{line_number} has token id {outside}, outside the model's vocabulary [0, {vocabulary}); "
+                "were the traces tokenized for another model?"
+            )
+        sequences.append(torch.tensor(prompt + generated, dtype=torch.long))
+        prompt_lengths.append(len(prompt))
     if not sequences:
         raise CalibrationError(f"{path} holds no traces; expected {FORMATS}")
     return CalibrationSet(sequences, prompt_lengths)
