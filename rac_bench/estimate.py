@@ -73,7 +73,6 @@ class Assumptions:
     decode_utilization: float = 0.2  # share of the peak that batched vLLM decoding reaches
     prune_utilization: float = 0.3
     bytes_per_parameter: int = 2  # bf16 checkpoints
-    prompt_tokens: int = 100  # mean tokens of a rendered calibration prompt
     # mean generated tokens per response, typical of R1-distilled models; capped by the token budget
     response_tokens: tuple = (
         ("math500", 4000),
@@ -145,14 +144,10 @@ def _shape_from_config(config: dict) -> ModelShape:
     )
 
 
-def calibration_tokens(plan: Plan, variant: Variant, prompt_tokens: int) -> int:
-    """Tokens a variant's calibration source feeds the pruner, within the budget."""
+def calibration_tokens(plan: Plan, variant: Variant) -> int:
+    """Tokens a variant's calibration source feeds the pruner: its budget (a trace file's at most)."""
     source = variant.spec.source
-    if source is None:
-        return 0
-    tokens = source.estimate_tokens(plan.config.calibration, prompt_tokens)
-    budget = plan.config.calibration.tokens
-    return min(tokens, budget) if budget else tokens
+    return source.estimate_tokens(plan.config.calibration) if source is not None else 0
 
 
 def _count(number: float) -> str:
@@ -189,7 +184,7 @@ def _model_plan(plan: Plan, model: str | None, costs: Assumptions) -> ModelPlan:
     rows, hours, trace_tokens = [], 0.0, 0
     for variant in plan.variants:
         source = variant.spec.source
-        tokens = calibration_tokens(plan, variant, costs.prompt_tokens)
+        tokens = calibration_tokens(plan, variant)
         if source is not None and source.name == "traces":  # on-policy: generated once, shared by every method
             trace_tokens = max(trace_tokens, tokens)
         solve = getattr(variant.spec.method, "algorithm", None) is sparsegpt_prune
@@ -242,8 +237,7 @@ def plan_report(plan: Plan, available_gpus: float) -> str:
         f"GPUs: {gpus:g} per variant job; {available_gpus:g} available",
         "",
         f"assumptions (override under `estimate:` in the config): {costs.peak_tflops:g} TFLOP/s peak, decode at "
-        f"{costs.decode_utilization:.0%} of it, pruning at {costs.prune_utilization:.0%}; {costs.prompt_tokens} "
-        "tokens per calibration prompt; mean response tokens "
+        f"{costs.decode_utilization:.0%} of it, pruning at {costs.prune_utilization:.0%}; mean response tokens "
         + ", ".join(f"{task.name} {mean_response.get(task.name, '?')}" for task in plan.tasks),
         "dry run: nothing was pruned, generated or written",
     ]

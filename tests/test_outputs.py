@@ -48,15 +48,13 @@ def test_the_printed_table_shows_pass_and_maj_at_n_when_a_task_draws_several_sam
 def test_traces_sampled_by_another_backend_or_batch_size_are_cached_apart(tmp_path):
     from rac_bench.backends import backend_identity
     from rac_bench.calibration.sources import BuildInputs
-    from rac_bench.calibration.sources.traces import trace_cache_path
+    from rac_bench.calibration.sources.traces import trace_cache_dir
     from rac_bench.config import CalibrationSettings, ExecutionSettings
 
     def path(backend: str, batch_size: int):
         identity = backend_identity(ExecutionSettings(backend=backend, batch_size=batch_size))
-        inputs = BuildInputs(
-            None, None, "weights", CalibrationSettings(), 0, None, tmp_path, lambda: ["q"], None, identity
-        )
-        return trace_cache_path(inputs)
+        inputs = BuildInputs(None, "weights", CalibrationSettings(), 0, None, tmp_path, None, None, None, identity)
+        return trace_cache_dir(inputs)
 
     assert len({path("hf", 64), path("hf", 16), path("vllm", 64)}) == 3
     assert path("hf", 64) == path("hf", 64)

@@ -50,7 +50,7 @@ class CalibrationSource(Protocol):
     def fingerprint(self, settings, seed: int, data_dir: Path | None) -> dict:
         """Everything that decides the source's tokens; a file by its content."""
 
-    def estimate_tokens(self, settings, prompt_tokens: int) -> int:
+    def estimate_tokens(self, settings) -> int:
         """Tokens the source will give (its budget), for `--dry-run`."""
 
     def build(self, inputs: BuildInputs) -> CalibrationSet: ...

@@ -76,10 +76,10 @@ def prompt_set_fingerprint(settings, seed: int, data_dir) -> dict:
     }
 
 
-def too_few(name: str, tokens: int, budget: int) -> CalibrationError:
+def too_few(name: str, tokens: int, budget: int, bound: str = "") -> CalibrationError:
     return CalibrationError(
-        f"calibration prompt set {name} gives only {tokens:,} tokens with these settings, fewer than the budget of "
-        f"{budget:,}; lower calibration.tokens (--calibration-tokens) or use a larger prompt set"
+        f"calibration prompt set {name} gives only {bound}{tokens:,} tokens with these settings, fewer than the "
+        f"budget of {budget:,}; lower calibration.tokens (--calibration-tokens) or use a larger prompt set"
     )
 
 
@@ -95,7 +95,7 @@ class PromptSource:
     def fingerprint(self, settings, seed: int, data_dir) -> dict:
         return {"source": self.name, "tokens": settings.tokens, **prompt_set_fingerprint(settings, seed, data_dir)}
 
-    def estimate_tokens(self, settings, prompt_tokens: int) -> int:
+    def estimate_tokens(self, settings) -> int:
         return settings.tokens
 
     def build(self, inputs: BuildInputs) -> CalibrationSet:

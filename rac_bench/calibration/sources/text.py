@@ -153,7 +153,7 @@ class TextSource:
             fingerprint.update(chat=True, **prompt_set_fingerprint(settings, seed, data_dir))
         return fingerprint
 
-    def estimate_tokens(self, settings, prompt_tokens: int) -> int:
+    def estimate_tokens(self, settings) -> int:
         return settings.tokens
 
     def build(self, inputs: BuildInputs) -> CalibrationSet:

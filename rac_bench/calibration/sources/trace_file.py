@@ -87,7 +87,7 @@ class TraceFileSource:
     def fingerprint(self, settings, seed: int, data_dir) -> dict:
         return {"source": f"{PREFIX}:<file>", "tokens": settings.tokens, "file_sha256": file_hash(self.path)}
 
-    def estimate_tokens(self, settings, prompt_tokens: int) -> int:
+    def estimate_tokens(self, settings) -> int:
         return settings.tokens  # at most: a file shorter than the budget is used whole
 
     def build(self, inputs: BuildInputs) -> CalibrationSet:

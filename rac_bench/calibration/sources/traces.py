@@ -133,8 +133,20 @@ def _chunks(inputs: BuildInputs, directory: Path) -> Iterator[list[dict]]:
             backend.close()  # frees the engine; an HF model goes back to the CPU, where variants are copied from
 
 
+def _check_reachable(inputs: BuildInputs) -> None:
+    """Fail before sampling when even traces that all ran to the token limit could not reach the budget."""
+    budget, traces = inputs.settings.tokens, inputs.settings.traces
+    most = 0
+    for question in inputs.questions:
+        most += (len(inputs.renderer.ids(question)) + traces.max_new_tokens) * traces.per_prompt
+        if most >= budget:
+            return
+    raise too_few(inputs.settings.prompts, most, budget, "at most ")
+
+
 def sample_traces(inputs: BuildInputs) -> list[dict]:
     """Trace records until prompt + generated tokens reach the budget (the last chunk may go past it)."""
+    _check_reachable(inputs)
     budget, directory = inputs.settings.tokens, trace_cache_dir(inputs)
     directory.mkdir(parents=True, exist_ok=True)
     records, tokens, chunks = [], 0, _chunks(inputs, directory)
@@ -182,7 +194,7 @@ class TraceSource:
             **recipe(settings),
         }
 
-    def estimate_tokens(self, settings, prompt_tokens: int) -> int:
+    def estimate_tokens(self, settings) -> int:
         return settings.tokens
 
     def build(self, inputs: BuildInputs) -> CalibrationSet:
