@@ -124,7 +124,12 @@ def _charts(cells: list[Cell]) -> str:
         + chart(
             "Accuracy vs thinking", "mean thinking tokens", "accuracy", dict(sorted(by_thinking.items())), **scatter
         )
-        + box_chart("Thinking tokens per response", "thinking tokens (p10, p25, median, p75, p90)", _boxes(cells))
+        + box_chart(
+            "Thinking tokens per response",
+            "thinking tokens (p10, p25, median, p75, p90)",
+            _boxes(cells),
+            [colors["dense" if c.identity.is_dense else _series_name(c)] for c in order_cells(cells)],
+        )
         + chart(
             "Accuracy vs latency", "mean latency per request (s)", "accuracy", dict(sorted(latency.items())), **scatter
         )

@@ -83,10 +83,16 @@ def _axes(frame: Frame, title: str, x_label: str, y_label: str, x_names: list[st
     ]
     x_ticks, y_ticks = nice_ticks(frame.x0, frame.x1), nice_ticks(frame.y0, frame.y1)
     x_format, y_format = _tick_format(x_ticks), _tick_format(y_ticks)
-    x_texts = [(x, f"{x:{x_format}}") for x in x_ticks] if x_names is None else list(enumerate(x_names, 1))
-    for x, text in x_texts:
+    if x_names is None:
+        for x in x_ticks:
+            parts.append(
+                f'<text x="{frame.sx(x):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{x:{x_format}}</text>'
+            )
+    for x, name in enumerate(x_names or [], 1):  # slanted, so that neighbouring names do not overlap
+        y = HEIGHT - BOTTOM + 12
         parts.append(
-            f'<text x="{frame.sx(x):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{html.escape(text)}</text>'
+            f'<text x="{frame.sx(x):.1f}" y="{y}" text-anchor="end" transform="rotate(-45 {frame.sx(x):.1f} {y})">'
+            f"{html.escape(name)}</text>"
         )
     for y in y_ticks:
         parts.append(f'<text x="{LEFT - 6}" y="{frame.sy(y) + 4:.1f}" text-anchor="end">{y:{y_format}}</text>')
@@ -161,8 +167,8 @@ class Box:
     p90: float
 
 
-def box_chart(title: str, y_label: str, boxes: list[Box], colors: dict[str, str] | None = None) -> str:
-    """One box per named distribution, side by side."""
+def box_chart(title: str, y_label: str, boxes: list[Box], colors: list[str] | None = None) -> str:
+    """One box per named distribution, side by side; `colors` one per box."""
     if not boxes:
         return ""
     y0, y1 = _padded(min(b.p10 for b in boxes), max(b.p90 for b in boxes))
@@ -170,7 +176,7 @@ def box_chart(title: str, y_label: str, boxes: list[Box], colors: dict[str, str]
     parts = _axes(frame, title, "", y_label, [box.name for box in boxes])
     half = 0.3 * (frame.sx(1) - frame.sx(0))
     for index, box in enumerate(boxes, 1):
-        color = (colors or {}).get(box.name, PALETTE[index % len(PALETTE)])
+        color = colors[index - 1] if colors else PALETTE[index % len(PALETTE)]
         x, top, bottom = frame.sx(index), frame.sy(box.p75), frame.sy(box.p25)
         parts += [
             f'<g class="box" data-series="{html.escape(box.name)}" stroke="{color}" fill="none" stroke-width="1.5">',
