@@ -44,13 +44,15 @@ test: install vllm browser
 	RAC_BENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
 	$(MAKE) gate
 
-# A fresh cache too: the gate must prune with the code under test, not reuse checkpoints made earlier.
+# A fresh cache too: the gate must prune with the code under test, not reuse checkpoints made earlier. It gates
+# accuracy, then thinking length against dense (a change that makes pruned models ramble fails too).
 GATE_DIR := $(shell mktemp -u -d /tmp/rac-bench-gate-XXXXXX)
 gate: install
 	RAC_BENCH_CACHE=$(GATE_DIR)/cache $(BIN)/rac-bench run --config configs/leaderboard-embedded.yaml \
 		--store $(GATE_DIR)/results.sqlite --output-dir $(GATE_DIR)/run; \
-	status=$$?; [ $$status = 0 ] && $(BIN)/rac-bench gate --baseline leaderboards/embedded.json \
-		--store $(GATE_DIR)/results.sqlite; status=$$?; rm -rf $(GATE_DIR); exit $$status
+	status=$$?; for metric in accuracy thinking_ratio; do if [ $$status = 0 ]; then $(BIN)/rac-bench gate \
+		--baseline leaderboards/embedded.json --store $(GATE_DIR)/results.sqlite --metric $$metric; \
+		status=$$?; fi; done; rm -rf $(GATE_DIR); exit $$status
 
 # Regenerate the committed leaderboard page and baseline (leaderboards/embedded.*).
 LEADERBOARD_STORE := rac-bench-runs/leaderboard.sqlite

@@ -4,14 +4,16 @@ and of RAC against prompt-only SparseGPT.
 
     python benchmarks/calibration_budget.py [--seeds 0,1,2] [--tokens 16384] [--text README.md] [--work DIR]
 
-Each seed is one `rac-bench run` into its own store (all 600 problems, greedy); the text corpus is a local file
-(the embedded model reads characters, so any English file is as foreign to it as C4 is to a reasoning model).
+Each seed is one `rac-bench run` into its own store (all 600 problems, greedy); the text corpus is a local file,
+by default this repository's README (the embedded model reads characters, so English prose is as foreign to it
+as C4 is to a reasoning model).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +27,7 @@ METHODS = ("sparsegpt@prompts", "sparsegpt@text", "rac")
 def run_seed(seed: int, args) -> Path:
     store = args.work / f"seed-{seed}.sqlite"
     command = [sys.executable, "-m", "rac_bench.cli", "run", "--methods", ",".join(METHODS), "--sparsity", "0.5"]
-    command += ["--calibration-tokens", str(args.tokens), "--calibration-text", str(args.text)]
+    command += ["--calibration-tokens", str(args.tokens), "--calibration-text", str(args.corpus)]
     command += ["--calibration-seed", str(seed), "--threads", str(args.threads), "--store", str(store)]
     command += ["--output-dir", str(args.work / f"run-{seed}"), "--cache-dir", str(args.work / "cache")]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -43,7 +45,7 @@ def seed_rows(seed: int, store_path: Path) -> list[list]:
     from rac_bench.leaderboard.rows import format_estimate
     from rac_bench.store import Store
 
-    store = Store(store_path, create=False)
+    store = Store(store_path, read_only=True)
     try:
         cells = {cell.identity.method: cell for cell in store.latest_cells()}
         samples = {method: store.samples(cell.key) for method, cell in cells.items()}
@@ -79,6 +81,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/rac-bench-calibration-budget"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    args.corpus = args.work / "corpus.txt"  # the text source reads .txt and .jsonl files
+    shutil.copyfile(args.text, args.corpus)
     started, load = time.time(), os.getloadavg()[0]
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):

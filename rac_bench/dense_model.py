@@ -55,7 +55,7 @@ def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
         cache_dir=config.execution.cache_dir,
         questions=QuestionStream(settings.prompts, seed, config.data_dir),
         renderer=PromptRenderer.of(tokenizer, settings),
-        backend=lambda: create_backend(handle, config.execution, progress=True),
+        backend=lambda: create_backend(handle, config.execution),  # the traces show their own tokens/s bar
         backend_identity=backend_identity(config.execution),
     )
     return DenseModel(reference, model, tokenizer, model_fingerprint, CalibrationProvider(inputs))
