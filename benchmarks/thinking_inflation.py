@@ -29,16 +29,22 @@ def main() -> None:
     first, second = args.methods.split(",")
     store = Store(args.store, read_only=True)
     try:
-        cells = {(c.identity.task, c.identity.method, c.identity.sparsity): c for c in store.latest_cells()}
-        for (task, method, sparsity), cell in sorted(cells.items()):
-            other = cells.get((task, second, sparsity))
-            if method != first or other is None:
+        cells, dense = {}, {}
+        for cell in store.latest_cells():
+            who = cell.identity
+            if who.method == "dense":
+                dense[(who.model, who.task)] = cell
+            else:
+                cells.setdefault((who.model, who.task, who.pattern, who.sparsity), {})[who.method] = cell
+        for (model, task, pattern, sparsity), methods in sorted(cells.items()):
+            if first not in methods or second not in methods or (model, task) not in dense:
                 continue
-            dense = per_problem(store, cells[(task, "dense", 0.0)])
-            a, b = per_problem(store, cell), per_problem(store, other)
-            difference = metrics.bootstrap_mean([(a[p] - b[p]) / dense[p] for p in dense if dense[p] > 0])
+            dense_thinking = per_problem(store, dense[(model, task)])
+            a, b = per_problem(store, methods[first]), per_problem(store, methods[second])
+            paired = [(a[p] - b[p]) / dense_thinking[p] for p in dense_thinking if dense_thinking[p] > 0]
+            difference = metrics.bootstrap_mean(paired)
             print(
-                f"{task} {sparsity:g}: ({first} − {second}) / dense thinking tokens, per problem: "
+                f"{model} {task} {pattern} {sparsity:g}: ({first} − {second}) / dense thinking tokens, per problem: "
                 f"{difference.value:+.2f} [{difference.low:+.2f}, {difference.high:+.2f}]"
             )
     finally:

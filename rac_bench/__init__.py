@@ -1,3 +1,3 @@
 """rac-bench: what pruning really costs a reasoning model."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

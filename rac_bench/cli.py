@@ -39,7 +39,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     """Which model, and how its calibration sets are built: shared by run, prune and traces."""
     parser.add_argument("--config", type=Path, help="YAML run config; flags override it")
     parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
-    parser.add_argument("--seed", help="seed of sampling, calibration prompts and bootstraps (default: 0)")
+    parser.add_argument(
+        "--seed",
+        help="seed of sampling and of the calibration prompts' order (default: 0; bootstraps always use seed 0)",
+    )
     parser.add_argument("--data-dir", type=Path, help="local copies of hub data (math500.jsonl, openr1_math.jsonl)")
     parser.add_argument(
         "--calibration-tokens",
@@ -337,8 +340,9 @@ def _add_prune_command(commands) -> None:
     parser = commands.add_parser("prune", help="prune once and save a checkpoint that transformers and vLLM load")
     _add_model_options(parser)
     parser.add_argument("--method", required=True, help="METHOD[@SOURCE], e.g. rac, sparsegpt, sparsegpt@text")
-    parser.add_argument("--sparsity", default="0.5", help="a fraction in [0, 1) (default: 0.5)")
-    parser.add_argument("--pattern", default="unstructured", help="'unstructured' (default) or N:M, e.g. 2:4")
+    # No argparse defaults: a flag left out keeps the --config file's value (or the config's own default).
+    parser.add_argument("--sparsity", help="a fraction in [0, 1) (default: the config's, 0.5)")
+    parser.add_argument("--pattern", help="'unstructured' (the config's default) or N:M, e.g. 2:4")
     parser.add_argument("--ignore", help="regex of linear-layer names inside decoder layers to leave dense")
     parser.add_argument("--out", type=Path, required=True, help="new directory for the checkpoint")
     parser.set_defaults(handler=_prune)

@@ -206,8 +206,6 @@ class RunConfig:
 FLAGS = section_flags(RunConfig)  # argparse dest -> path of the field it sets
 # rac-bench 0.1.0's flat keys that no flag sets
 MOVED_KEYS = {
-    "calibration_samples": ("calibration", "tokens"),
-    "calibration_text_windows": ("calibration", "tokens"),
     "calibration_text_length": ("calibration", "text_length"),
     "trace_temperature": ("calibration", "traces", "temperature"),
     "trace_top_p": ("calibration", "traces", "top_p"),
@@ -215,3 +213,5 @@ MOVED_KEYS = {
     "max_retries": ("execution", "max_retries"),
     "gpus_per_cell": ("execution", "gpus_per_cell"),
 }
+# rac-bench 0.1.0's counts of calibration sequences: sources now draw sequences until they meet a token budget
+COUNT_KEYS = ("calibration_samples", "calibration_text_windows")

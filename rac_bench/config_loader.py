@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from rac_bench.calibration.presets import with_preset
-from rac_bench.config import FLAGS, MOVED_KEYS, RunConfig
+from rac_bench.config import COUNT_KEYS, FLAGS, MOVED_KEYS, RunConfig
 from rac_bench.config_fields import parse_section
 from rac_bench.errors import ConfigError
 from rac_bench.validation import validate
@@ -43,6 +43,12 @@ def _set(values: dict, path: tuple[str, ...], value) -> None:
 
 def _refuse_flat_keys(values: dict) -> None:
     """rac-bench 0.1.0 configs had flat keys (calibration_samples: 128): say where each one lives now."""
+    for key in COUNT_KEYS:
+        if key in values:
+            raise ConfigError(
+                f"config option {key} is gone: every calibration source draws until it meets a token budget; "
+                "write `calibration: {tokens: N}` with N in tokens, not sequences"
+            )
     moved = {key: FLAGS[key] for key in values if key in FLAGS and len(FLAGS[key]) > 1}
     moved.update({key: path for key, path in MOVED_KEYS.items() if key in values})
     if moved:

@@ -32,10 +32,6 @@ class DenseModel:
     def name(self) -> str:
         return self.reference or EMBEDDED_MODEL_NAME
 
-    @property
-    def handle(self) -> ModelHandle:
-        return ModelHandle(self.model, self.tokenizer, model_path(self.reference))
-
 
 def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
     if config.data_dir is not None:

@@ -30,14 +30,25 @@ class Drift:
         return cls(**{**record, "kl": Estimate(**record["kl"]), "top1_agreement": Estimate(**record["top1_agreement"])})
 
 
+POSITIONS_PER_CHUNK = 1024  # logits over a 152k vocabulary take 0.6 GB per 1,024 positions in fp32
+
+
 @torch.no_grad()
 def _token_drift(dense, pruned, ids: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """KL and top-1 agreement at each position that predicts a response token (positions start-1 .. end-2)."""
-    logits = [model(input_ids=ids.reshape(1, -1)).logits[0, start - 1 : -1].float() for model in (dense, pruned)]
-    log_dense, log_pruned = (torch.log_softmax(each, dim=-1) for each in logits)
-    kl = torch.sum(log_dense.exp() * (log_dense - log_pruned), dim=-1)
-    agree = logits[0].argmax(dim=-1) == logits[1].argmax(dim=-1)
-    return kl.cpu(), agree.cpu()
+    """KL and top-1 agreement at each position that predicts a response token (positions start-1 .. end-2).
+    The output head runs on chunks of positions, so a 32k-token response never holds whole-response logits."""
+    hidden = [
+        model.get_decoder()(input_ids=ids.reshape(1, -1)).last_hidden_state[0, start - 1 : -1]
+        for model in (dense, pruned)
+    ]
+    heads = [model.get_output_embeddings() for model in (dense, pruned)]
+    kls, agreements = [], []
+    for dense_part, pruned_part in zip(*(each.split(POSITIONS_PER_CHUNK) for each in hidden)):
+        logits = [head(part).float() for head, part in zip(heads, (dense_part, pruned_part))]
+        log_dense, log_pruned = (torch.log_softmax(each, dim=-1) for each in logits)
+        kls.append(torch.sum(log_dense.exp() * (log_dense - log_pruned), dim=-1).cpu())
+        agreements.append((logits[0].argmax(dim=-1) == logits[1].argmax(dim=-1)).cpu())
+    return torch.cat(kls), torch.cat(agreements)
 
 
 @contextmanager

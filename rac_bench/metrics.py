@@ -29,9 +29,6 @@ class Estimate:
     high: float
     standard_error: float
 
-    def to_dict(self) -> dict:
-        return vars(self)
-
 
 def bootstrap_mean(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Estimate:
     """Mean with a 95% percentile-bootstrap interval and the bootstrap standard error."""

@@ -94,35 +94,35 @@ def run_variant(plan: Plan, store: Store, run_id: str, dense: DenseModel, varian
     path = str(built.checkpoint) if built.checkpoint else model_path(dense.reference)
     backend = create_backend(ModelHandle(built.model, dense.tokenizer, path), config.execution)
     run_provenance = provenance()
+    evaluations = {}
     try:
         for task in pending:
             log.info("evaluating %s %s on %s", variant.method, variant.target.label, task.name)
             generations = store.generation_log(keys[task.name], config.execution.resume)
-            evaluation = evaluate_task(
+            evaluations[task.name] = evaluate_task(
                 backend, dense.tokenizer, get_task(task.name), config.evaluation, config.seed, generations
             )
-            samples = [_labelled(variant, record) for record in evaluation.samples]
-            dense_cell = None if variant.is_dense else store.cell(dense_keys[task.name])
-            comparisons = (
-                _versus_dense(store.samples(dense_cell.key), samples, dense, built, config) if dense_cell else {}
-            )
-            cell = Cell(
-                key=keys[task.name],
-                run_id=run_id,
-                identity=_identity(dense, variant, task),
-                model_fingerprint=dense.fingerprint,
-                variant_fingerprint=built.fingerprint,
-                settings=plan.cell_settings(variant, task),
-                backend=backend.name,
-                engine_startup_seconds=backend.startup_seconds,
-                provenance=run_provenance,
-                results=evaluation.results,
-                **comparisons,
-                **_origin(built, dense, variant),
-            )
-            store.add_cell(cell, samples)
     finally:
-        backend.close()
+        backend.close()  # before drift puts both models on the device the engine held
+    for task in pending:
+        samples = [_labelled(variant, record) for record in evaluations[task.name].samples]
+        dense_cell = None if variant.is_dense else store.cell(dense_keys[task.name])
+        comparisons = _versus_dense(store.samples(dense_cell.key), samples, dense, built, config) if dense_cell else {}
+        cell = Cell(
+            key=keys[task.name],
+            run_id=run_id,
+            identity=_identity(dense, variant, task),
+            model_fingerprint=dense.fingerprint,
+            variant_fingerprint=built.fingerprint,
+            settings=plan.cell_settings(variant, task),
+            backend=backend.name,
+            engine_startup_seconds=backend.startup_seconds,
+            provenance=run_provenance,
+            results=evaluations[task.name].results,
+            **comparisons,
+            **_origin(built, dense, variant),
+        )
+        store.add_cell(cell, samples)
     return list(keys.values())
 
 

@@ -18,8 +18,11 @@ def validate(config: RunConfig) -> RunConfig:
 
 
 def _check_what_is_measured(config: RunConfig) -> None:
+    from rac_bench.estimate import assumptions
     from rac_bench.methods.spec import parse_method_spec
     from rac_bench.tasks import get_task
+
+    assumptions(config.estimate)  # checked on every run, not only on --dry-run, so a typo there never sits unseen
 
     targets = config.targets  # parses every pattern
     for spec in config.methods:

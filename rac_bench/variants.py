@@ -43,13 +43,15 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
     if variant.spec.source:
         dense.calibration(variant.spec.source)  # built (and timed) outside the pruning time
     model = copy.deepcopy(dense.model)
+    source = variant.spec.source  # the weight applies only to generated tokens, as the fingerprint records it
+    cot_weight = config.calibration.cot_weight if source and source.generated_tokens else None
     context = PruneContext(
         variant.target,
         dense.tokenizer,
         dense.calibration,
         config.pruning.ignore,
         source=variant.spec.source,
-        cot_weight=config.calibration.cot_weight,
+        cot_weight=cot_weight,
         device=config.execution.device,
         passes=PassSettings(sequential=config.pruning.hessians == "sequential", lm_head=config.pruning.lm_head),
     )
@@ -91,6 +93,10 @@ def prune_to_directory(variant: Variant, dense: DenseModel, config: RunConfig, o
     built = build_variant(variant, dense, config)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    shutil.copytree(built.checkpoint, staging, dirs_exist_ok=True)
-    staging.rename(out)
+    try:
+        shutil.copytree(built.checkpoint, staging, dirs_exist_ok=True)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return {**built.report, "model_fingerprint": dense.fingerprint}

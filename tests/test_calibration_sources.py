@@ -10,7 +10,7 @@ import torch
 
 from conftest import tiny_qwen2
 from test_calibration import R1_LIKE_TEMPLATE, make_provider
-from rac_bench.calibration.sources.prompts import render_prompt
+from rac_bench.calibration.sources.prompts import PromptRenderer
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources.text import TextCorpus, text_sequences
 from rac_bench.calibration.sources.trace_file import read_trace_file
@@ -64,13 +64,15 @@ def test_trace_file_accepts_ids_and_text_and_keeps_the_chain_of_thought(embedded
         + json.dumps({"prompt_ids": [5, 6, 7], "generated_ids": [8, 9]})
         + "\n"
     )
-    calibration = read_trace_file(path, tokenizer)
-    rendered = tokenizer(render_prompt(tokenizer, "Compute 2+3+4 from left to right."), add_special_tokens=False)
+    calibration = read_trace_file(path, PromptRenderer(tokenizer))
+    rendered = tokenizer(PromptRenderer(tokenizer).text("Compute 2+3+4 from left to right."), add_special_tokens=False)
     first = calibration.sequences[0]
     assert calibration.prompt_lengths == [len(rendered.input_ids), 3]
     assert first[: len(rendered.input_ids)].tolist() == rendered.input_ids
     assert tokenizer.decode(first[len(rendered.input_ids) :]) == response
     assert calibration.sequences[1].tolist() == [5, 6, 7, 8, 9]
+    cut = read_trace_file(path, PromptRenderer(tokenizer, max_tokens=5))  # the calibration's rendering settings
+    assert cut.prompt_lengths == [5, 3] and cut.sequences[0][:5].tolist() == rendered.input_ids[-5:]
 
 
 @pytest.mark.parametrize(
@@ -81,7 +83,7 @@ def test_malformed_trace_files_are_rejected(embedded, tmp_path, line, message):
     path = tmp_path / "traces.jsonl"
     path.write_text(line + "\n")
     with pytest.raises(CalibrationError, match=message):
-        read_trace_file(path, embedded[1])
+        read_trace_file(path, PromptRenderer(embedded[1]))
 
 
 def test_method_specs_name_a_source_or_default_to_the_methods_own(tmp_path):

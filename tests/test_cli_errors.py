@@ -56,6 +56,28 @@ def test_config_file_with_unknown_key_is_rejected(tmp_path, capsys, monkeypatch)
     assert code == 2 and "unknown config option(s) spasity" in stderr
 
 
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("calibration_samples: 128", "calibration_samples is gone: every calibration source draws until it meets"),
+        ("trace_temperature: 0.7", "trace_temperature now lives in a section: write `calibration: {traces: "),
+        ("calibration_tokens: 4096", "calibration_tokens now lives in a section: write `calibration: {tokens: "),
+    ],
+)
+def test_a_0_1_0_flat_config_key_says_where_it_went(tmp_path, capsys, monkeypatch, line, message):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"methods: [sparsegpt]\n{line}\n")
+    code, stderr = run_cli(["run", "--config", str(config)], tmp_path, capsys, monkeypatch)
+    assert code == 2 and len(stderr.strip().splitlines()) == 1 and message in stderr, stderr
+
+
+def test_a_bad_estimate_option_fails_a_real_run_too(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "c.yaml"
+    config.write_text("estimate: {peak_tflop: 900}\n")
+    code, stderr = run_cli(["run", "--config", str(config)], tmp_path, capsys, monkeypatch)
+    assert code == 2 and "unknown estimate option(s) peak_tflop" in stderr, stderr
+
+
 def test_unknown_vllm_option_is_rejected_before_any_work(tmp_path, capsys, monkeypatch):
     config = tmp_path / "c.yaml"
     config.write_text("execution: {vllm: {tensor_parallel: 2}}\n")

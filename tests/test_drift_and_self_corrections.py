@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from conftest import tiny_qwen2
+from rac_bench import drift as drift_module
 from rac_bench.drift import teacher_forced_drift
 from rac_bench.scoring.self_corrections import count_hesitations
 
@@ -33,7 +34,9 @@ def test_a_model_has_no_drift_from_itself_and_a_pruned_one_has_some():
     assert drift.kl.low <= drift.kl.value <= drift.kl.high
 
 
-def test_kl_is_the_mean_over_response_tokens_of_kl_dense_to_pruned():
+@pytest.mark.parametrize("chunk", [1, 2, 1024])  # the output head runs on chunks of positions
+def test_kl_is_the_mean_over_response_tokens_of_kl_dense_to_pruned(chunk, monkeypatch):
+    monkeypatch.setattr(drift_module, "POSITIONS_PER_CHUNK", chunk)
     dense, pruned = tiny_qwen2(seed=0), tiny_qwen2(seed=1)
     tokenizer = CharacterTokenizer()
     sample = {"prompt": "ab", "response": "cde"}
@@ -44,6 +47,7 @@ def test_kl_is_the_mean_over_response_tokens_of_kl_dense_to_pruned():
     expected = float((p.exp() * (p - q)).sum(-1).mean())
     drift = teacher_forced_drift(dense, pruned, tokenizer, [sample], "cpu")
     assert drift.kl.value == pytest.approx(expected, rel=1e-5) and drift.tokens == 3
+    assert drift.top1_agreement.value == pytest.approx(float((p.argmax(-1) == q.argmax(-1)).float().mean()))
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,15 @@ def test_prune_writes_a_loadable_n_m_checkpoint_with_its_report(tmp_path, capsys
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pruned-")]  # no staging left behind
 
 
+def test_prune_takes_sparsity_and_pattern_from_the_config_when_the_flags_are_left_out(tmp_path, capsys):
+    config = tmp_path / "prune.yaml"
+    config.write_text("sparsity: 0.3\npattern: unstructured\n")
+    out = tmp_path / "pruned"
+    assert main(["prune", "--config", str(config), "--method", "magnitude", "--out", str(out)]) == 0
+    report = json.loads((out / "rac_bench_report.json").read_text())
+    assert report["pattern"] == "unstructured" and report["sparsity"] == pytest.approx(0.3, abs=0.01)
+
+
 def test_prune_refuses_dense_and_an_existing_directory(tmp_path, capsys):
     assert main(["prune", "--method", "dense", "--out", str(tmp_path / "new")]) == 2
     assert "dense prunes nothing" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The lm-eval LM that `rac-bench run` hands to `lm_eval.simple_evaluate`.
+"""The lm-eval LM that `rac-bench run` hands to `lm_eval.evaluator.evaluate`.
 
 It forwards generation requests to a rac-bench backend and keeps, for every sample, what lm-eval itself
 throws away: the engine's token ids, thinking/answer token counts, finish reason and timing. The records are
@@ -57,7 +57,7 @@ class RacBenchLM(LM):
         self.seed = seed
         self.max_new_tokens = max_new_tokens  # overrides the task's max_gen_toks when set
         self.generation_log = generation_log
-        self.chunk_size = getattr(backend, "chunk_size", 64)
+        self.chunk_size = backend.chunk_size
         self.resumed_samples = 0
         self.progress = progress
         self.records: list[SampleRecord] = []

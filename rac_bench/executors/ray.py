@@ -64,6 +64,8 @@ class RayExecutor:
         return replace(config, execution=execution, data_dir=data_dir)
 
     def prepare(self, plan: Plan, model: str | None) -> ModelJob:
+        """Only the run's own input checks have run: building calibration sets needs the model, which only the
+        Ray tasks load (the driver may have no GPU), so unusable calibration data fails in the first task."""
         import ray
 
         execution = plan.config.execution

@@ -377,7 +377,7 @@ def _calibration_tokens(calibration: list[torch.Tensor], first_layer: nn.Module,
     if tokens < widest:
         log.warning(
             "only %d calibration tokens for layer inputs %d wide: H is rank-deficient and only dampening keeps "
-            "it invertible (the paper uses 1,000,000 tokens)",
+            "it invertible (the RAC authors' code calibrates on 1,000,000 tokens)",
             tokens,
             widest,
         )

@@ -110,7 +110,7 @@ class InputStatistics:
             square.copy_(torch.triu(square) + torch.triu(square, diagonal=1).T)
 
     def derived(self, key, compute: Callable[[torch.Tensor], object]):
-        """compute(H), once per key until more inputs arrive."""
+        """compute(H), once per key (H is final once read: `add` refuses inputs after that)."""
         if key not in self._derived:
             self._derived[key] = compute(self.hessian)
         return self._derived[key]

@@ -74,6 +74,7 @@ class SandboxedChecker:
         self._ready = False
         self._lock = threading.Lock()
         self.timeouts = 0
+        self.errors = 0  # checks the worker answered with an error: counted as not equivalent
         self.last_check_seconds = 0.0
         self.seconds_in_calls = 0.0
 
@@ -154,7 +155,11 @@ class SandboxedChecker:
             reply = self._ask(arguments)
             self.last_check_seconds = time.perf_counter() - started
             self.seconds_in_calls += time.perf_counter() - entered
-            return default if reply is None else json.loads(reply).get("value", default)
+            answer = {} if reply is None else json.loads(reply)
+            if "error" in answer:  # e.g. an answer math-verify cannot parse, or one over the memory limit
+                self.errors += 1
+                log.debug("answer check failed (%s); counted as not equivalent", answer["error"])
+            return answer.get("value", default)
 
     def close(self) -> None:
         with self._lock:

@@ -12,7 +12,10 @@ source is one module that calls `register_source` (or `register_prefixed_source`
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -70,8 +73,11 @@ def register_prefixed_source(prefix: str, make: Callable[[str], CalibrationSourc
     _PREFIXED[prefix] = (make, written)
 
 
+@cache
 def _load() -> None:
-    from rac_bench.calibration.sources import prompts, text, trace_file, traces  # noqa: F401 (they register on import)
+    """Import every module of this package; each registers its sources on import, so a new source is a new file."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
 
 
 def accepted() -> str:

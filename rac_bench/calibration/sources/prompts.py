@@ -53,11 +53,6 @@ class PromptRenderer:
         return self.ids_of(self.text(question))
 
 
-def render_prompt(tokenizer, question: str) -> str:
-    """A question as evaluation renders it for a task without an instruction: one user turn."""
-    return PromptRenderer(tokenizer).text(question)
-
-
 def template_hash(settings) -> str | None:
     """The chat template file's content hash (the model's own template is part of the model's fingerprint)."""
     return hashlib.sha256(settings.chat_template.read_bytes()).hexdigest()[:16] if settings.chat_template else None

@@ -37,7 +37,7 @@ LOCAL_SUFFIXES = (".txt", ".jsonl")
 @dataclass(frozen=True)
 class TextCorpus:
     source: str  # a local .txt / .jsonl path or a hub dataset id
-    windows: int = 128
+    windows: int
     length: int = 2048
     seed: int = 0
 

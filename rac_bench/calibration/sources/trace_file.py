@@ -1,8 +1,9 @@
 """Off-policy traces from a JSONL file (`traces:<path>`), e.g. a larger model's chains of thought.
 
 Each line is either the project's own trace format, {"prompt_ids": [...], "generated_ids": [...]}, or text,
-{"prompt": "...", "response": "..."}. A text prompt is rendered with the model's chat template (generation
-prompt included) and the response is tokenized as it is and appended: the assistant turn is never rendered
+{"prompt": "...", "response": "..."}. A text prompt is rendered as written (no instruction is added) through the
+chat template, with the calibration settings' system prompt, chat template and prompt truncation and the
+generation prompt; the response is tokenized as it is and appended: the assistant turn is never rendered
 through the template, which for DeepSeek-R1 would strip the chain of thought.
 """
 
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from rac_bench.calibration.sources.prompts import render_prompt
+from rac_bench.calibration.sources.prompts import PromptRenderer, template_hash
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_prefixed_source
 from rac_bench.errors import CalibrationError, ConfigError
@@ -30,7 +31,7 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _ids(record: dict, tokenizer) -> tuple[list[int], list[int]]:
+def _ids(record: dict, renderer: PromptRenderer) -> tuple[list[int], list[int]]:
     if "prompt_ids" in record or "generated_ids" in record:
         prompt, generated = record["prompt_ids"], record["generated_ids"]
         if not all(isinstance(part, list) and all(_is_id(i) for i in part) for part in (prompt, generated)):
@@ -39,23 +40,22 @@ def _ids(record: dict, tokenizer) -> tuple[list[int], list[int]]:
     prompt, response = record["prompt"], record["response"]
     if not isinstance(prompt, str) or not isinstance(response, str):
         raise TypeError
-    prompt_ids = tokenizer(render_prompt(tokenizer, prompt), add_special_tokens=False).input_ids
-    return prompt_ids, tokenizer(response, add_special_tokens=False).input_ids
+    return renderer.ids(prompt), renderer.ids_of(response)
 
 
 def _is_id(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def read_trace_file(path: Path, tokenizer) -> CalibrationSet:
+def read_trace_file(path: Path, renderer: PromptRenderer) -> CalibrationSet:
     """Every trace of `path`, with token ids checked against the tokenizer's vocabulary: an id the model has
     no embedding for would fail deep inside pruning."""
-    sequences, prompt_lengths, vocabulary = [], [], len(tokenizer)
+    sequences, prompt_lengths, vocabulary = [], [], len(renderer.tokenizer)
     for line_number, record in json_lines(path, CalibrationError, "trace file"):
         try:
             if not isinstance(record, dict):
                 raise TypeError
-            prompt, generated = _ids(record, tokenizer)
+            prompt, generated = _ids(record, renderer)
         except (KeyError, TypeError):
             raise CalibrationError(f"{path}:{line_number} is not a trace record; expected {FORMATS}") from None
         outside = next((i for i in prompt + generated if not 0 <= i < vocabulary), None)
@@ -85,14 +85,24 @@ class TraceFileSource:
         pass  # checked when the spec is parsed
 
     def fingerprint(self, settings, seed: int, data_dir) -> dict:
-        return {"source": f"{PREFIX}:<file>", "tokens": settings.tokens, "file_sha256": file_hash(self.path)}
+        rendering = {
+            "system_prompt": settings.system_prompt,
+            "chat_template_sha256": template_hash(settings),
+            "prompt_max_tokens": settings.prompt_max_tokens,
+        }  # how text prompts are rendered
+        return {
+            "source": f"{PREFIX}:<file>",
+            "tokens": settings.tokens,
+            "file_sha256": file_hash(self.path),
+            **rendering,
+        }
 
     def estimate_tokens(self, settings) -> int:
         return settings.tokens  # at most: a file shorter than the budget is used whole
 
     def build(self, inputs: BuildInputs) -> CalibrationSet:
         """The file's traces in order; all of them, with a warning, when they hold fewer tokens than the budget."""
-        calibration = read_trace_file(self.path, inputs.tokenizer)
+        calibration = read_trace_file(self.path, replace(inputs.renderer, instruction=None))
         if calibration.tokens < inputs.settings.tokens:
             log.warning(
                 "trace file %s holds %d tokens, fewer than the calibration budget of %d: all of them are used",
