@@ -1,8 +1,9 @@
 """The layer-sequential engine: run the calibration sequences through the model one decoder layer at a
 time, gather each linear layer's input statistics, let an algorithm prune it, then feed the pruned
 layer's outputs to the next layer. Architecture-agnostic: the decoder layers are found as the largest
-`nn.ModuleList` of blocks that hold `nn.Linear` modules; embeddings are never touched, and the output head only
-with `PassSettings(lm_head=True)` (the RAC authors' code prunes every nn.Linear). `PassSettings(sequential=False)`
+`nn.ModuleList` of blocks that hold `nn.Linear` modules; the output head is pruned only with
+`PassSettings(lm_head=True)` (the RAC authors' code prunes every nn.Linear), and the input embeddings only then, when
+they are tied to it. `PassSettings(sequential=False)`
 takes every layer's statistics from the dense model's activations instead of the pruned layers' before it.
 Linear layers that are handed the same input tensor (q/k/v projections; gate/up) share one statistics
 object, found by identity of the tensor their forward hooks see, not by names.
@@ -346,6 +347,9 @@ def _prune_head(model: nn.Module, prune: PruneFunction, target: SparsityTarget, 
             f"pruning the output head needs an nn.Linear head and a final norm at get_decoder().norm; "
             f"{type(model).__name__} has neither: leave pruning.lm_head off"
         )
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    if embeddings is not None and embeddings.weight is head.weight:
+        log.warning("the output head is tied to the input embeddings: pruning it prunes them too")
     statistics = None
     if states is not None:
         statistics = InputStatistics(head.in_features)

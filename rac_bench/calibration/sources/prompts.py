@@ -58,6 +58,15 @@ def template_hash(settings) -> str | None:
     return hashlib.sha256(settings.chat_template.read_bytes()).hexdigest()[:16] if settings.chat_template else None
 
 
+def rendering_fingerprint(settings) -> dict:
+    """How a user turn is rendered, for every source that renders one (questions, documents, trace-file prompts)."""
+    return {
+        "system_prompt": settings.system_prompt,
+        "chat_template_sha256": template_hash(settings),
+        "prompt_max_tokens": settings.prompt_max_tokens,
+    }
+
+
 def prompt_set_fingerprint(settings, seed: int, data_dir) -> dict:
     """Which questions the prompt-based sources (prompts, traces) draw, and how they are rendered."""
     return {
@@ -65,9 +74,7 @@ def prompt_set_fingerprint(settings, seed: int, data_dir) -> dict:
         "prompts_revision": prompt_set_revision(settings.prompts, data_dir),
         "seed": seed,
         "instruction": settings.instruction,
-        "system_prompt": settings.system_prompt,
-        "chat_template_sha256": template_hash(settings),
-        "prompt_max_tokens": settings.prompt_max_tokens,
+        **rendering_fingerprint(settings),
     }
 
 

@@ -22,7 +22,7 @@ import torch
 from rac_bench.calibration.jsonl import read_string_field
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_source
-from rac_bench.calibration.sources.prompts import prompt_set_fingerprint
+from rac_bench.calibration.sources.prompts import rendering_fingerprint
 from rac_bench.errors import CalibrationError, ConfigError
 from rac_bench.input_files import read_text
 
@@ -150,7 +150,7 @@ class TextSource:
     def fingerprint(self, settings, seed: int, data_dir) -> dict:
         fingerprint = {"source": self.name, "tokens": settings.tokens, **TextCorpus.of(settings, seed).fingerprint()}
         if settings.text_chat_template:
-            fingerprint.update(chat=True, **prompt_set_fingerprint(settings, seed, data_dir))
+            fingerprint.update(chat=True, **rendering_fingerprint(settings))
         return fingerprint
 
     def estimate_tokens(self, settings) -> int:

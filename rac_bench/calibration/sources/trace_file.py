@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from rac_bench.calibration.sources.prompts import PromptRenderer, template_hash
+from rac_bench.calibration.sources.prompts import PromptRenderer, rendering_fingerprint
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_prefixed_source
 from rac_bench.errors import CalibrationError, ConfigError
@@ -85,17 +85,8 @@ class TraceFileSource:
         pass  # checked when the spec is parsed
 
     def fingerprint(self, settings, seed: int, data_dir) -> dict:
-        rendering = {
-            "system_prompt": settings.system_prompt,
-            "chat_template_sha256": template_hash(settings),
-            "prompt_max_tokens": settings.prompt_max_tokens,
-        }  # how text prompts are rendered
-        return {
-            "source": f"{PREFIX}:<file>",
-            "tokens": settings.tokens,
-            "file_sha256": file_hash(self.path),
-            **rendering,
-        }
+        source = {"source": f"{PREFIX}:<file>", "tokens": settings.tokens, "file_sha256": file_hash(self.path)}
+        return {**source, **rendering_fingerprint(settings)}  # how text prompts are rendered
 
     def estimate_tokens(self, settings) -> int:
         return settings.tokens  # at most: a file shorter than the budget is used whole
