@@ -219,8 +219,8 @@ def plan_report(plan: Plan, available_gpus: float) -> str:
     gpus = config.execution.gpus_per_variant()
     if gpus > available_gpus:
         raise ConfigError(
-            f"each model variant needs {gpus:g} GPU(s) (execution.gpus_per_cell, or vLLM tensor x data parallel size) but "
-            f"the cluster has {available_gpus:g}; lower them, or give --gpus N to plan for a larger cluster"
+            f"each model variant needs {gpus:g} GPU(s) (execution.gpus_per_cell, or vLLM tensor x data parallel "
+            f"size) but the cluster has {available_gpus:g}; lower them, or give --gpus N to plan for a larger cluster"
         )
     plans = [_model_plan(plan, model, costs) for model in plan.models]
     mean_response = dict(costs.response_tokens)
