@@ -27,3 +27,9 @@ class StoreError(RacBenchError):
 
 class DiskFullError(RacBenchError):
     """No space left where rac-bench writes (the store, the output or cache directory): what was finished is kept."""
+
+
+def first_line(error: BaseException) -> str:
+    """A foreign exception's message in one line (hub and file errors span many), or its type when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from rac_bench.errors import ConfigError, ModelLoadError
+from rac_bench.errors import ConfigError, ModelLoadError, first_line
 from rac_bench.plan import Plan, Variant
 from rac_bench.pruning.sparsegpt import sparsegpt_prune
 from rac_bench.tasks import get_task
@@ -121,7 +121,7 @@ def model_shape(reference: str | None) -> tuple[ModelShape, str]:
 
         config_file = hf_hub_download(reference, "config.json")
     except Exception as error:  # offline, unknown repository, gated: one line either way
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise ModelLoadError(
             f"unknown model {reference!r}: not a local model directory, not a recipe model "
             f"({', '.join(KNOWN_SHAPES)}), and its config.json could not be read from the hub ({reason})"

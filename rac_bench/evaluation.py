@@ -17,8 +17,8 @@ from lm_eval.tasks import TaskManager
 from rac_bench import metrics
 from rac_bench.backends.lm_adapter import GenerationLog, RacBenchLM
 from rac_bench.cells import CellResults
-from rac_bench.metrics import Estimate
 from rac_bench.export import LM_EVAL_SECTIONS
+from rac_bench.metrics import Estimate
 from rac_bench.scoring import correct_if_read_leniently, score_response
 from rac_bench.scoring.self_corrections import get_counter
 from rac_bench.tasks import TASKS_DIR, TaskInfo

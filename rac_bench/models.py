@@ -15,7 +15,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
-from rac_bench.errors import ModelLoadError
+from rac_bench.errors import ModelLoadError, first_line
 
 EMBEDDED_MODEL_DIR = Path(__file__).resolve().parent / "zoo" / "tiny-reasoner"
 EMBEDDED_MODEL_NAME = "rac-bench/tiny-reasoner"
@@ -76,8 +76,7 @@ def _user_errors(path: str):
         _check_fetchable(path)
         yield
     except (OSError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelLoadError(f"cannot load model {path}: {first_line}") from None
+        raise ModelLoadError(f"cannot load model {path}: {first_line(error)}") from None
     finally:
         transformers_logging.set_tqdm_hook(previous)
 

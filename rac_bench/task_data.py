@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from rac_bench.errors import DataError
+from rac_bench.errors import DataError, first_line
 from rac_bench.input_files import json_lines
 
 DATA_DIR_VARIABLE = "RAC_BENCH_DATA_DIR"
@@ -161,7 +161,7 @@ def _read_hub(hub: HubSource) -> list[dict]:
         try:
             records.extend(datasets.load_dataset(hub.path, config, split=hub.split, revision=hub.revision))
         except Exception as error:  # the hub raises many types; the user needs one line either way
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            reason = first_line(error)
             hint = " (the dataset is gated: accept its terms on the hub and run `hf auth login`)" if hub.gated else ""
             raise DataError(
                 f"cannot load {hub.path} from the hub{hint}: {reason}; or point --data-dir at a local copy"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rac_bench.calibration.jsonl import read_string_field
-from rac_bench.errors import CalibrationError, ConfigError
+from rac_bench.errors import CalibrationError, ConfigError, first_line
 from rac_bench.task_data import MATH_INSTRUCTION, data_dir
 
 SHUFFLE_BUFFER = 10_000  # streamed hub rows shuffled at a time: the hub set is not downloaded whole
@@ -136,7 +136,7 @@ def _hub(source: HubProblems, seed: int) -> Iterator[str]:
         rows = iter(stream.shuffle(seed=seed, buffer_size=SHUFFLE_BUFFER))
         first = next(rows)  # fail here, not mid-calibration, when the hub cannot be read
     except Exception as error:  # the hub raises many types; the user needs one line either way
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise CalibrationError(
             f"cannot load {source.path} from the hub: {reason}; or put {source.local_file} in --data-dir"
         ) from None

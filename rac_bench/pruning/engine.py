@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 import re
-from contextlib import contextmanager
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 

@@ -23,7 +23,7 @@ from rac_bench.calibration.jsonl import read_string_field
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_source
 from rac_bench.calibration.sources.prompts import rendering_fingerprint
-from rac_bench.errors import CalibrationError, ConfigError
+from rac_bench.errors import CalibrationError, ConfigError, first_line
 from rac_bench.input_files import read_text
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,7 @@ def _hub_documents(source: str, tokens_wanted: int):
             if tokens >= 2 * tokens_wanted:
                 break
     except Exception as error:  # datasets raises many types for a missing or unreachable dataset
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CalibrationError(f"cannot read calibration text {source}: {first_line}") from None
+        raise CalibrationError(f"cannot read calibration text {source}: {first_line(error)}") from None
     return documents
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from rac_bench.calibration.sources.prompts import PromptRenderer, rendering_fingerprint
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_prefixed_source
+from rac_bench.calibration.sources.prompts import PromptRenderer, rendering_fingerprint
 from rac_bench.errors import CalibrationError, ConfigError
 from rac_bench.input_files import json_lines
 
