@@ -82,7 +82,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sparsity", help="comma list of fractions in [0, 1) (default: 0.5)")
     parser.add_argument("--pattern", help="'unstructured' (default) or N:M, e.g. 2:4; comma list allowed")
     parser.add_argument("--tasks", help="comma list of tasks (default: rac_arith; see `rac-bench tasks`)")
-    parser.add_argument("--output-dir", type=Path, help="where results go (default: rac-bench-runs/<timestamp>)")
+    parser.add_argument("--output-dir", type=Path, help="where results go (default: rac-bench-runs/<time>-<random>)")
     parser.add_argument("--limit", help="evaluate only the first N problems of each task")
     parser.add_argument("--samples", help="samples per problem (default: the task's)")
     parser.add_argument("--pass-at-k", help="comma list of k for pass@k, each <= samples (default: 1, 2, 4, ...)")
@@ -179,7 +179,9 @@ def _detected_gpus(config) -> float:
     if config.execution.executor == "ray" and config.execution.ray_address:
         import ray
 
-        ray.init(address=config.execution.ray_address, include_dashboard=False, log_to_driver=False)
+        from rac_bench.executors.ray import join_cluster
+
+        join_cluster(config.execution.ray_address, log_to_driver=False)
         return ray.cluster_resources().get("GPU", 0.0)
     import torch
 

@@ -176,7 +176,7 @@ class RunConfig:
     tasks: list[str] = option(["rac_arith"], parse.text_list, "tasks")
     seed: int = option(0, parse.seed, "seed")
     data_dir: Path | None = option(None, optional(parse.path), "data_dir")  # local task data instead of the hub
-    output_dir: Path | None = option(None, optional(parse.path), "output_dir")  # None: rac-bench-runs/<timestamp>
+    output_dir: Path | None = option(None, optional(parse.path), "output_dir")  # None: rac-bench-runs/<time>-<random>
     calibration: CalibrationSettings = subsection(CalibrationSettings)
     pruning: PruningSettings = subsection(PruningSettings)
     evaluation: EvaluationSettings = subsection(EvaluationSettings)

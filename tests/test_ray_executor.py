@@ -96,3 +96,18 @@ def test_a_variant_job_whose_worker_dies_is_retried(tmp_path):
     cells, samples, _ = store_results(tmp_path / "s.sqlite")
     assert sorted(c["identity"]["method"] for c in cells.values()) == ["crash-once", "dense"]
     assert all(len(s) == 30 for s in samples.values())
+
+
+def test_a_cluster_address_with_no_cluster_is_one_line(tmp_path):
+    environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "rac_bench.cli", "run", "--executor", "ray", "--ray-address", "auto", "--dry-run"],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    [line] = result.stderr.strip().splitlines()
+    assert "cannot join the Ray cluster at 'auto'" in line

@@ -13,7 +13,7 @@ import logging
 from dataclasses import replace
 
 from rac_bench.config import RunConfig
-from rac_bench.errors import ConfigError
+from rac_bench.errors import ConfigError, first_line
 from rac_bench.plan import Plan, Variant
 from rac_bench.runner import ModelJob
 
@@ -36,6 +36,21 @@ def _variant_job(plan: Plan, model: str | None, run_id: str, variant: Variant) -
         store.close()
 
 
+def join_cluster(address: str | None, log_to_driver: bool = True) -> None:
+    """Join the cluster at `address` (None: start a local one); one line when there is none to join."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=log_to_driver)
+    except ConnectionError as error:
+        raise ConfigError(
+            f"cannot join the Ray cluster at {address!r} ({first_line(error)}); start one with `ray start --head`, "
+            "or leave execution.ray_address unset to start a local one"
+        ) from None
+
+
 class RayExecutor:
     def placed(self, config: RunConfig) -> RunConfig:
         """Joins (or starts) the cluster, whose GPUs decide device 'auto', not this machine's; every path a
@@ -45,8 +60,7 @@ class RayExecutor:
         from rac_bench.store import default_store_path
 
         execution = config.execution
-        if not ray.is_initialized():
-            ray.init(address=execution.ray_address, include_dashboard=False, log_to_driver=True)
+        join_cluster(execution.ray_address)
         available = ray.cluster_resources().get("GPU", 0.0)
         execution = execution.placed(available > 0, check_index=False)
         execution = replace(
