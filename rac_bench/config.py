@@ -96,9 +96,9 @@ class CalibrationSettings:
     traces: TraceSettings = subsection(TraceSettings)
 
     def __post_init__(self):
-        from rac_bench.calibration.prompt_sets import check_prompt_set
+        from rac_bench.calibration.prompt_sets import get_prompt_set
 
-        check_prompt_set(self.prompts)
+        get_prompt_set(self.prompts)  # an unknown name is one line
         if self.chat_template is not None and not self.chat_template.is_file():
             raise ConfigError(
                 f"calibration.chat_template {self.chat_template} is not a file; give a Jinja template file"

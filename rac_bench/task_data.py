@@ -207,9 +207,14 @@ def data_revision(task: str, directory: str | Path | None = None) -> str:
     if task not in SOURCES:
         return "generated"
     source = SOURCES[task]
+    return local_or_hub_revision(source.hub.path, source.hub.revision, source.local_file, directory)
+
+
+def local_or_hub_revision(hub_path: str, hub_revision: str, local_file: str, directory: str | Path | None) -> str:
+    """The hub dataset at its pinned revision, or, with a data directory, its local copy by content hash."""
     local = data_dir(directory)
     if local is None:
-        return f"{source.hub.path}@{source.hub.revision}"
-    path = local / source.local_file
+        return f"{hub_path}@{hub_revision}"
+    path = local / local_file
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
-    return f"{source.local_file} sha256:{digest}"  # not the path: the same data anywhere compares equal
+    return f"{local_file} sha256:{digest}"  # not the path: the same data anywhere compares equal

@@ -9,7 +9,6 @@ evaluation prompts are.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Iterator
 
 from rac_bench.calibration.jsonl import read_string_field
 from rac_bench.errors import CalibrationError, ConfigError, first_line
-from rac_bench.task_data import MATH_INSTRUCTION, data_dir
+from rac_bench.task_data import MATH_INSTRUCTION, data_dir, local_or_hub_revision
 
 SHUFFLE_BUFFER = 10_000  # streamed hub rows shuffled at a time: the hub set is not downloaded whole
 
@@ -55,22 +54,12 @@ def get_prompt_set(name: str) -> PromptSet:
     return PROMPT_SETS[name]
 
 
-def check_prompt_set(name: str) -> None:
-    get_prompt_set(name)
-
-
 def prompt_set_revision(name: str, directory: str | Path | None = None) -> str:
     """Which questions a prompt set names: the hub revision, or a local file by content hash."""
     hub = get_prompt_set(name).hub
     if hub is None:
         return "generated"
-    local = data_dir(directory)
-    if local is None:
-        return f"{hub.path}@{hub.revision}"
-    path = local / hub.local_file
-    return (
-        f"{hub.local_file} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else 'missing'}"
-    )
+    return local_or_hub_revision(hub.path, hub.revision, hub.local_file, directory)
 
 
 class QuestionStream:

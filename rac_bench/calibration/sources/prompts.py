@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Iterable
 
 import torch
 
@@ -51,6 +52,20 @@ class PromptRenderer:
 
     def ids(self, question: str) -> list[int]:
         return self.ids_of(self.text(question))
+
+
+def render_until(
+    renderer: PromptRenderer, texts: Iterable[str], budget: int, max_tokens: int | None = None
+) -> tuple[list[torch.Tensor], int]:
+    """Each text rendered as one user turn (its ids cut at `max_tokens`), in order, until their tokens reach
+    `budget`; and the tokens gathered, fewer than `budget` when the texts ran out."""
+    sequences, tokens = [], 0
+    for text in texts:
+        sequences.append(torch.tensor(renderer.ids(text)[:max_tokens]))
+        tokens += len(sequences[-1])
+        if tokens >= budget:
+            break
+    return sequences, tokens
 
 
 def template_hash(settings) -> str | None:
@@ -101,13 +116,11 @@ class PromptSource:
         return settings.tokens
 
     def build(self, inputs: BuildInputs) -> CalibrationSet:
-        budget, sequences, tokens = inputs.settings.tokens, [], 0
-        for question in inputs.questions:
-            sequences.append(torch.tensor(inputs.renderer.ids(question)))
-            tokens += len(sequences[-1])
-            if tokens >= budget:
-                return CalibrationSet.prompts_only(sequences, {"prompts": len(sequences)})
-        raise too_few(inputs.settings.prompts, tokens, budget)
+        budget = inputs.settings.tokens
+        sequences, tokens = render_until(inputs.renderer, inputs.questions, budget)
+        if tokens < budget:
+            raise too_few(inputs.settings.prompts, tokens, budget)
+        return CalibrationSet.prompts_only(sequences, {"prompts": len(sequences)})
 
 
 register_source(PromptSource())

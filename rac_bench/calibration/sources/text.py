@@ -22,7 +22,7 @@ import torch
 from rac_bench.calibration.jsonl import read_string_field
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_source
-from rac_bench.calibration.sources.prompts import rendering_fingerprint
+from rac_bench.calibration.sources.prompts import render_until, rendering_fingerprint
 from rac_bench.errors import CalibrationError, ConfigError, first_line
 from rac_bench.input_files import read_text
 
@@ -124,17 +124,14 @@ def text_sequences(tokenizer, corpus: TextCorpus) -> list[torch.Tensor]:
 
 def rendered_documents(renderer, corpus: TextCorpus, budget: int) -> list[torch.Tensor]:
     """Documents in corpus order, each rendered as a user turn and cut at `corpus.length` tokens, until `budget`."""
-    sequences, tokens = [], 0
-    for document in _documents(corpus):
-        if document.strip():
-            sequences.append(torch.tensor(renderer.ids(document)[: corpus.length]))
-            tokens += len(sequences[-1])
-            if tokens >= budget:
-                return sequences
-    raise CalibrationError(
-        f"calibration text {corpus.source} gives only {tokens:,} tokens rendered as chat turns, fewer than the "
-        f"budget of {budget:,}; give a larger corpus or lower calibration.tokens"
-    )
+    documents = (document for document in _documents(corpus) if document.strip())
+    sequences, tokens = render_until(renderer, documents, budget, corpus.length)
+    if tokens < budget:
+        raise CalibrationError(
+            f"calibration text {corpus.source} gives only {tokens:,} tokens rendered as chat turns, fewer than the "
+            f"budget of {budget:,}; give a larger corpus or lower calibration.tokens"
+        )
+    return sequences
 
 
 @dataclass(frozen=True)

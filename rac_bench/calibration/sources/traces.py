@@ -31,6 +31,7 @@ from rac_bench.calibration.sources.prompts import prompt_set_fingerprint, too_fe
 from rac_bench.errors import CalibrationError
 from rac_bench.files import write_atomic
 from rac_bench.fingerprint import fingerprint
+from rac_bench.input_files import json_lines
 
 log = logging.getLogger(__name__)
 RECORD_FORMAT = "JSON lines with lists 'prompt_ids' and 'generated_ids'"
@@ -54,11 +55,14 @@ def largest_chunk(inputs: BuildInputs) -> int:
     return min(LARGEST_CHUNK, inputs.backend_identity.get("batch_size", LARGEST_CHUNK))
 
 
-def trace_cache_dir(inputs: BuildInputs) -> Path:
+def trace_cache_dir(inputs: BuildInputs, prompts: dict | None = None) -> Path:
+    """`prompts`: the prompt set's fingerprint when the caller has it (it hashes a local prompt file)."""
+    if prompts is None:
+        prompts = prompt_set_fingerprint(inputs.settings, inputs.seed, inputs.data_dir)
     key = fingerprint(
         {
             "model": inputs.model_fingerprint,
-            "prompts": prompt_set_fingerprint(inputs.settings, inputs.seed, inputs.data_dir),
+            "prompts": prompts,
             "sampling": recipe(inputs.settings),
             "backend": inputs.backend_identity,  # batch composition and engine change sampled tokens
             "largest_chunk": largest_chunk(inputs),
@@ -69,17 +73,12 @@ def trace_cache_dir(inputs: BuildInputs) -> Path:
 
 def load_traces(path: Path) -> list[dict]:
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, 1):
-            try:
-                record = json.loads(line)
-                if not all(isinstance(record[key], list) for key in ("prompt_ids", "generated_ids")):
-                    raise TypeError
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise CalibrationError(
-                    f"{path}:{line_number} is not a trace record; expected {RECORD_FORMAT}"
-                ) from None
-            records.append(record)
+    for line_number, record in json_lines(path, CalibrationError, "trace cache file"):
+        if not (
+            isinstance(record, dict) and all(isinstance(record.get(k), list) for k in ("prompt_ids", "generated_ids"))
+        ):
+            raise CalibrationError(f"{path}:{line_number} is not a trace record; expected {RECORD_FORMAT}")
+        records.append(record)
     if not records:
         raise CalibrationError(f"{path} holds no traces; expected {RECORD_FORMAT}")
     return records
@@ -144,10 +143,11 @@ def _check_reachable(inputs: BuildInputs) -> None:
     raise too_few(inputs.settings.prompts, most, budget, "at most ")
 
 
-def sample_traces(inputs: BuildInputs) -> list[dict]:
-    """Trace records until prompt + generated tokens reach the budget (the last chunk may go past it)."""
+def sample_traces(inputs: BuildInputs, directory: Path) -> list[dict]:
+    """Trace records until prompt + generated tokens reach the budget (the last chunk may go past it), with
+    their chunks cached in `directory`."""
     _check_reachable(inputs)
-    budget, directory = inputs.settings.tokens, trace_cache_dir(inputs)
+    budget = inputs.settings.tokens
     directory.mkdir(parents=True, exist_ok=True)
     records, tokens, chunks = [], 0, _chunks(inputs, directory)
     bar = tqdm(total=budget, unit="tok", unit_scale=True, desc="RAC traces", disable=not inputs.progress)
@@ -198,19 +198,18 @@ class TraceSource:
         return settings.tokens
 
     def build(self, inputs: BuildInputs) -> CalibrationSet:
-        calibration = trace_sequences(sample_traces(inputs))
+        prompts = prompt_set_fingerprint(inputs.settings, inputs.seed, inputs.data_dir)
+        directory = trace_cache_dir(inputs, prompts)
+        calibration = trace_sequences(sample_traces(inputs, directory))
         manifest = {
-            "recipe": {
-                **prompt_set_fingerprint(inputs.settings, inputs.seed, inputs.data_dir),
-                **recipe(inputs.settings),
-            },
+            "recipe": {**prompts, **recipe(inputs.settings)},
             "backend": inputs.backend_identity,
             "budget": inputs.settings.tokens,
             **calibration.facts,
             "prompt_tokens": calibration.prompt_tokens,
             "generated_tokens": calibration.tokens - calibration.prompt_tokens,
         }
-        write_atomic(trace_cache_dir(inputs) / "manifest.json", json.dumps(manifest, indent=2))
+        write_atomic(directory / "manifest.json", json.dumps(manifest, indent=2))
         return calibration
 
 
