@@ -67,8 +67,8 @@ def evaluate_task(
     wall_seconds = time.perf_counter() - started
     name = task.lm_eval_task
     references = {s["doc_id"]: s for s in results["samples"][name]}
-    markers = tuple(settings.hesitation_markers)
-    records = [_scored(task, r, references[r.doc_id], markers) for r in sorted(lm.records, key=_order)]
+    counter, markers = get_counter(task.self_corrections), tuple(settings.hesitation_markers)
+    records = [_scored(task, r, references[r.doc_id], counter, markers) for r in sorted(lm.records, key=_order)]
     sections = {s: results[s][name] for s in LM_EVAL_SECTIONS if name in results.get(s, {})}
     summary = summarize(
         records,
@@ -76,7 +76,7 @@ def evaluate_task(
         results["results"][name],
         json.loads(json.dumps(sections, default=str)),  # functions in configs become names
         settings.pass_at_k,
-        get_counter(task.self_corrections),
+        counter,
     )
     return TaskEvaluation(records, summary)
 
@@ -102,7 +102,7 @@ def _order(record) -> tuple:
     return (record.doc_id, record.sample_index)
 
 
-def _scored(task: TaskInfo, record, logged: dict, markers: tuple[str, ...]) -> dict:
+def _scored(task: TaskInfo, record, logged: dict, counter, markers: tuple[str, ...]) -> dict:
     """One sample's record: prompt, response, extracted answer, correctness, self-corrections, the engine's token
     counts and timing."""
     generation = record.generation
@@ -123,7 +123,7 @@ def _scored(task: TaskInfo, record, logged: dict, markers: tuple[str, ...]) -> d
         "thinking_tokens": generation.thinking_tokens,
         "answer_tokens": generation.answer_tokens,
         "finish_reason": generation.finish_reason,
-        "self_corrections": get_counter(task.self_corrections).count(generation.text, markers),
+        "self_corrections": counter.count(generation.text, markers),
         "correct_if_read_leniently": lenient,
         "seconds": generation.seconds,
         "first_token_seconds": generation.first_token_seconds,

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Callable
 
 from rac_bench.errors import ConfigError
-from rac_bench.scoring.thinking import THINK_CLOSE
+from rac_bench.scoring.thinking import split_thinking
 from rac_bench.zoo.arithmetic import count_retries
 
 DEFAULT_HESITATION_MARKERS = (
@@ -38,8 +38,7 @@ def _marker_pattern(markers: tuple[str, ...]) -> re.Pattern:
 
 
 def count_hesitations(response: str, markers: tuple[str, ...] = DEFAULT_HESITATION_MARKERS) -> int:
-    thinking = response.rpartition(THINK_CLOSE)[0] or response
-    return len(_marker_pattern(tuple(markers)).findall(thinking.lower()))
+    return len(_marker_pattern(tuple(markers)).findall(split_thinking(response).thinking.lower()))
 
 
 @dataclass(frozen=True)

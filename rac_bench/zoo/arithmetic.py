@@ -18,6 +18,8 @@ import random
 from dataclasses import dataclass
 from typing import Iterator
 
+from rac_bench.scoring.thinking import THINK_CLOSE, split_thinking
+
 MAX_LEVEL = 6
 MAX_VALUE = 99
 EVAL_SEED = 2025
@@ -27,7 +29,6 @@ CALIBRATION_SIZE = 4096
 SLIP_RATE = 0.2  # chance that a step attempt in a training trace slips (and is caught and redone)
 SLIP_OFFSETS = (-10, -2, -1, 1, 2, 10)  # how far a slipped result lands from the true one
 CHECK_PASSED, CHECK_FAILED = ".", "!"
-THINK_CLOSE = "</think>"
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,7 @@ def step_attempt(value: int, op: str, operand: int, result: int) -> tuple[str, s
 def count_retries(response: str) -> int:
     """Failed checks (each one followed by a redone step) in a response's thinking (up to its last `</think>`, as
     the scorer reads it), or in all of it when the thinking never closed. Linear in the response's length."""
-    thinking, closed, _ = response.rpartition(THINK_CLOSE)
-    return (thinking if closed else response).count(CHECK_FAILED)
+    return split_thinking(response).thinking.count(CHECK_FAILED)
 
 
 @dataclass(frozen=True)
