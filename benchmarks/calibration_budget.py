@@ -34,16 +34,11 @@ def run_seed(seed: int, args) -> Path:
     return store
 
 
-def per_problem(samples: list[dict], name: str) -> dict:
-    from rac_bench import metrics
-
-    return metrics.per_problem_scores([s["doc_id"] for s in samples], [float(s[name]) for s in samples])
-
-
 def seed_rows(seed: int, store_path: Path) -> list[list]:
     from rac_bench import metrics
     from rac_bench.leaderboard.rows import format_estimate
     from rac_bench.store import Store
+    from rac_bench.versus_dense import per_problem
 
     store = Store(store_path, read_only=True)
     try:

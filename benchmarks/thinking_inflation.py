@@ -14,11 +14,12 @@ from pathlib import Path
 
 from rac_bench import metrics
 from rac_bench.store import Store
+from rac_bench.versus_dense import per_problem
 
 
-def per_problem(store: Store, cell) -> dict:
-    samples = store.samples(cell.key)
-    return metrics.per_problem_scores([s["doc_id"] for s in samples], [float(s["thinking_tokens"]) for s in samples])
+def thinking(store: Store, cell) -> dict:
+    """Each problem's mean thinking tokens in `cell`."""
+    return per_problem(store.samples(cell.key), "thinking_tokens")
 
 
 def main() -> None:
@@ -39,8 +40,8 @@ def main() -> None:
         for (model, task, pattern, sparsity), methods in sorted(cells.items()):
             if first not in methods or second not in methods or (model, task) not in dense:
                 continue
-            dense_thinking = per_problem(store, dense[(model, task)])
-            a, b = per_problem(store, methods[first]), per_problem(store, methods[second])
+            dense_thinking = thinking(store, dense[(model, task)])
+            a, b = thinking(store, methods[first]), thinking(store, methods[second])
             paired = [(a[p] - b[p]) / dense_thinking[p] for p in dense_thinking if dense_thinking[p] > 0]
             difference = metrics.bootstrap_mean(paired)
             print(

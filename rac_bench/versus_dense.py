@@ -8,7 +8,8 @@ from rac_bench import metrics
 from rac_bench.drift import Drift, teacher_forced_drift
 
 
-def _per_problem(samples: list[dict], name: str) -> dict:
+def per_problem(samples: list[dict], name: str) -> dict:
+    """Each problem's mean of the samples' `name` (e.g. correct, thinking_tokens)."""
     return metrics.per_problem_scores([s["doc_id"] for s in samples], [float(s[name]) for s in samples])
 
 
@@ -16,10 +17,10 @@ def versus_dense(dense_samples: list[dict], samples: list[dict]) -> dict:
     """delta_vs_dense (accuracy minus dense's) and thinking_ratio (thinking tokens over dense's)."""
     return {
         "delta_vs_dense": metrics.paired_difference(
-            _per_problem(dense_samples, "correct"), _per_problem(samples, "correct")
+            per_problem(dense_samples, "correct"), per_problem(samples, "correct")
         ),
         "thinking_ratio": metrics.paired_ratio(
-            _per_problem(dense_samples, "thinking_tokens"), _per_problem(samples, "thinking_tokens")
+            per_problem(dense_samples, "thinking_tokens"), per_problem(samples, "thinking_tokens")
         ),
     }
 
