@@ -416,14 +416,12 @@ def main(argv: list[str] | None = None) -> int:
         print("rac-bench: interrupted", file=sys.stderr)
         return 130
     except OSError as error:  # a full disk where no write point names it (the cache: traces, checkpoints)
-        from rac_bench.files import DISK_FULL
+        from rac_bench.files import disk_full_error
 
-        if error.errno not in DISK_FULL:
+        full = disk_full_error(error, error.filename or "a file")
+        if full is None:
             raise
-        print(
-            f"rac-bench: error: no space left to write {error.filename or 'a file'}; free space and rerun",
-            file=sys.stderr,
-        )
+        print(f"rac-bench: error: {full}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -13,15 +13,23 @@ from rac_bench.errors import DiskFullError
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
+def disk_full_error(error: OSError, path) -> DiskFullError | None:
+    """The one-line error for an OSError that is a full disk or quota while writing `path`; None for others."""
+    if error.errno not in DISK_FULL:
+        return None
+    return DiskFullError(f"no space left to write {path} ({error.strerror}); free space and rerun")
+
+
 @contextmanager
 def disk_full_as_error(path: Path):
     """An OSError for a full disk or quota while writing `path` becomes a DiskFullError naming it."""
     try:
         yield
     except OSError as error:
-        if error.errno in DISK_FULL:
-            raise DiskFullError(f"no space left to write {path} ({error.strerror}); free space and rerun") from None
-        raise
+        full = disk_full_error(error, path)
+        if full is None:
+            raise
+        raise full from None
 
 
 def write_atomic(path: Path, text: str) -> None:
