@@ -353,10 +353,11 @@ def test_sparsegpt_equals_a_plain_algorithm_1_loop_over_the_whole_matrix(device,
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_hessian_of_bf16_inputs_loses_no_bit_with_tf32_only_inside_the_flush(device, monkeypatch):
+def test_hessian_of_bf16_inputs_loses_no_bit_on_tensor_cores(device, monkeypatch):
     """bf16 inputs with all 8 significant bits used, whose sums of products are all exact in fp32: H must come out
-    exact, bit for bit, with TF32 on CUDA (bf16 values and their products fit it) and with IEEE fp32 on the CPU.
-    fp32 inputs, which TF32 would round, keep IEEE fp32; the caller's TF32 setting is the same afterwards."""
+    exact, bit for bit, on CUDA (bf16 operands with fp32 products, or TF32 where torch lacks `mm(out_dtype=)`) and
+    with IEEE fp32 on the CPU. fp32 inputs, which TF32 would round, keep IEEE fp32; the caller's TF32 setting is the
+    same afterwards."""
     import rac_bench.pruning.statistics as statistics_module
 
     matmul = torch.backends.cuda.matmul
@@ -365,7 +366,7 @@ def test_hessian_of_bf16_inputs_loses_no_bit_with_tf32_only_inside_the_flush(dev
     monkeypatch.setattr(
         statistics_module.InputStatistics,
         "_accumulate_upper",
-        lambda self, left, right: seen.append(matmul.fp32_precision) or real(self, left, right),
+        lambda self, left, right: seen.append((left.dtype, matmul.fp32_precision)) or real(self, left, right),
     )
     before = matmul.fp32_precision
     # k * 2^-7 with |k| < 256: products are multiples of 2^-14 below 2^2, and 256 of them sum below 2^24 * 2^-14
@@ -380,7 +381,11 @@ def test_hessian_of_bf16_inputs_loses_no_bit_with_tf32_only_inside_the_flush(dev
     fp32 = InputStatistics(1100)
     fp32.add(inputs.float().to(device))
     assert fp32.hessian.shape == (1100, 1100)
-    assert seen == ["tf32" if device == "cuda" else before, before]
+    if device == "cpu":
+        expected_bf16 = (torch.float32, before)
+    else:
+        expected_bf16 = (torch.bfloat16, before) if statistics_module.MM_WITH_OUT_DTYPE else (torch.float32, "tf32")
+    assert seen == [expected_bf16, (torch.float32, before)]
     assert matmul.fp32_precision == before
 
 

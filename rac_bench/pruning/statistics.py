@@ -2,13 +2,13 @@
 of the layer-wise least-squares problem (SparseGPT) and, from its diagonal, each input channel's squared norm
 (Wanda). Token weights w_t are 1 unless `--cot-weight` weighs chain-of-thought tokens differently.
 
-Numerics on CUDA. x^T x runs on TF32 tensor cores when every input of a flush arrived as bf16 or fp16 and
-unweighted: such values are exact in TF32 (bf16 has 8 significant bits, fp16 11, TF32 11, and TF32's exponent
-range is fp32's), each product of two of them (at most 22 significant bits) is exact in fp32, and the products are
-summed in fp32. So TF32 drops no bit of the inputs; the sums differ from IEEE fp32 matmul only in their rounding
-(the tensor cores add a few products at a time and may truncate, as any reordering of a sum changes its last
-bits). Other inputs (fp32, or weighted, whose products x_t * w_t need not be exact in TF32) keep IEEE fp32, as
-does the CPU.
+Numerics on CUDA. When every input of a flush arrived as bf16 or fp16 and unweighted, x^T x multiplies them as
+they are, on bf16/fp16 tensor cores, and writes fp32 sums (`torch.mm(..., out_dtype=torch.float32)`; where torch
+lacks it, the inputs go to fp32 and the matmul runs on TF32 tensor cores, which holds them exactly too). Nothing is
+rounded on the way in: each product of two such values (at most 22 significant bits) is exact in fp32, and the
+products are summed in fp32. The sums differ from IEEE fp32 matmul only in their rounding (the tensor cores add a
+few products at a time and may truncate, as any reordering of a sum changes its last bits). Other inputs (fp32,
+or weighted, whose products x_t * w_t need not be exact) keep IEEE fp32, as does the CPU.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ FLUSH_TOKENS = 1024
 # x^T x is symmetric: wide inputs are cut into column blocks of about this width and only the blocks on and
 # above the diagonal are multiplied (10 of 16 for a 2048-wide input), then mirrored once when H is read.
 SYMMETRIC_BLOCK = 512
-EXACT_IN_TF32 = (torch.bfloat16, torch.float16)
+EXACT_IN_FP32_PRODUCTS = (torch.bfloat16, torch.float16)
+# torch.mm(a, b, out_dtype=torch.float32) for bf16/fp16 a and b: a CUDA kernel since torch 2.8
+MM_WITH_OUT_DTYPE = "dtype" in torch.ops.aten.mm.overloads()
 
 
 class InputStatistics:
@@ -38,7 +40,7 @@ class InputStatistics:
         self.tokens = 0
         self.total_weight = 0.0
         self._sum: torch.Tensor | None = None  # allocated on the device of the first inputs
-        self._pending: list[tuple[torch.Tensor, torch.Tensor | None, bool]] = []  # rows, weights, exact in TF32
+        self._pending: list[tuple[torch.Tensor, torch.Tensor | None]] = []  # rows, weights
         self._pending_tokens = 0
         self._hessian: torch.Tensor | None = None
         self._derived: dict = {}
@@ -47,7 +49,9 @@ class InputStatistics:
         """`inputs` (..., in_features); `weights` one per token (the leading dimensions flattened), or None for 1."""
         if self._hessian is not None:
             raise RuntimeError("H has been read: its accumulator is gone; gather more inputs in a new InputStatistics")
-        x = inputs.detach().reshape(-1, inputs.shape[-1]).to(torch.float32)
+        x = inputs.detach().reshape(-1, inputs.shape[-1])
+        if not (x.is_cuda and weights is None and x.dtype in EXACT_IN_FP32_PRODUCTS):
+            x = x.to(torch.float32)  # the rows a tensor-core product in fp32 holds exactly stay as they came
         if x.shape[0] == 0:
             return
         if self._sum is None:
@@ -56,7 +60,7 @@ class InputStatistics:
             weights = weights.reshape(-1).to(device=x.device, dtype=torch.float32)
             if weights.shape[0] != x.shape[0]:
                 raise ValueError(f"{weights.shape[0]} token weights for {x.shape[0]} tokens")
-        self._pending.append((x, weights, weights is None and inputs.dtype in EXACT_IN_TF32))
+        self._pending.append((x, weights))
         self._pending_tokens += x.shape[0]
         self.tokens += x.shape[0]
         if self._pending_tokens >= FLUSH_TOKENS:
@@ -65,24 +69,32 @@ class InputStatistics:
     def _flush(self) -> None:
         if not self._pending:
             return
-        x = torch.cat([rows for rows, _, _ in self._pending]) if len(self._pending) > 1 else self._pending[0][0]
-        tf32 = x.is_cuda and all(exact for _, _, exact in self._pending)
-        with _tf32_matmuls() if tf32 else nullcontext():
-            if all(weights is None for _, weights, _ in self._pending):
+        rows = [rows for rows, _ in self._pending]
+        exact_in_products = all(x.dtype in EXACT_IN_FP32_PRODUCTS for x in rows)  # only on CUDA, unweighted (add)
+        if len({x.dtype for x in rows}) > 1 or (exact_in_products and not MM_WITH_OUT_DTYPE):
+            rows = [x.to(torch.float32) for x in rows]
+        x = torch.cat(rows) if len(rows) > 1 else rows[0]
+        if all(weights is None for _, weights in self._pending):
+            with _tf32_matmuls() if exact_in_products and x.dtype == torch.float32 else nullcontext():
                 self._accumulate_upper(x, x)
-                self.total_weight += x.shape[0]
-            else:
-                weights = torch.cat(
-                    [torch.ones(len(rows), device=rows.device) if w is None else w for rows, w, _ in self._pending]
-                )
-                self._accumulate_upper(x * weights.reshape(-1, 1), x)
-                self.total_weight += float(weights.sum())
+            self.total_weight += x.shape[0]
+        else:
+            weights = torch.cat(
+                [torch.ones(len(rows), device=rows.device) if w is None else w for rows, w in self._pending]
+            )
+            self._accumulate_upper(x * weights.reshape(-1, 1), x)
+            self.total_weight += float(weights.sum())
         self._pending, self._pending_tokens = [], 0
 
     def _accumulate_upper(self, left: torch.Tensor, right: torch.Tensor) -> None:
-        """sum += left^T right on the column blocks on and above the diagonal (the lower ones stay 0)."""
+        """sum += left^T right on the column blocks on and above the diagonal (the lower ones stay 0). bf16/fp16
+        operands are multiplied as they are into fp32 products (see the module's numerics)."""
         for start, stop in self._symmetric_blocks():
-            self._sum[start:stop, start:].addmm_(left[:, start:stop].T, right[:, start:])
+            block, mat1, mat2 = self._sum[start:stop, start:], left[:, start:stop].T, right[:, start:]
+            if left.dtype == torch.float32:
+                block.addmm_(mat1, mat2)
+            else:
+                block.add_(torch.mm(mat1, mat2, out_dtype=torch.float32))
 
     def _symmetric_blocks(self) -> list[tuple[int, int]]:
         width = self.in_features
