@@ -1,37 +1,40 @@
-"""Files a user hands rac-bench (trace files, text corpora, task data, prompt sets), read as UTF-8 text or JSON
-lines. Whatever is wrong with one (bytes that are not UTF-8, JSON nested past Python's recursion limit, a NaN,
+"""Files a user hands rac-bench (configs, trace files, text corpora, task data, prompt sets), read as UTF-8 text or
+JSON lines. Whatever is wrong with one (bytes that are not UTF-8, JSON nested past Python's recursion limit, a NaN,
 Infinity or 1e400) becomes one error line that names the file and line, never a traceback later."""
 
 from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from rac_bench.errors import RacBenchError
 
 
-def read_text(path: Path, error: type[RacBenchError], what: str) -> str:
+@contextmanager
+def reading(path: Path, error: type[RacBenchError], what: str):
+    """A file that cannot be read, or is not UTF-8, becomes one `error` line naming it as `what`."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        yield
     except UnicodeDecodeError:
         raise error(f"{what} {path} is not UTF-8 text") from None
     except OSError as failure:
         raise error(f"cannot read {what} {path}: {failure.strerror}") from None
+
+
+def read_text(path: Path, error: type[RacBenchError], what: str) -> str:
+    with reading(path, error, what):
+        return Path(path).read_text(encoding="utf-8")
 
 
 def json_lines(path: Path, error: type[RacBenchError], what: str) -> Iterator[tuple[int, object]]:
     """(line number, value) for every non-blank line of `path`, each strict JSON with finite numbers."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    yield number, _strict_json(line, f"{what} {path}:{number}", error)
-    except UnicodeDecodeError:
-        raise error(f"{what} {path} is not UTF-8 text") from None
-    except OSError as failure:
-        raise error(f"cannot read {what} {path}: {failure.strerror}") from None
+    with reading(path, error, what), open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                yield number, _strict_json(line, f"{what} {path}:{number}", error)
 
 
 def _strict_json(text: str, where: str, error: type[RacBenchError]):

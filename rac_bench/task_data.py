@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from rac_bench.errors import DataError, first_line
-from rac_bench.input_files import json_lines
+from rac_bench.input_files import json_lines, reading
 
 DATA_DIR_VARIABLE = "RAC_BENCH_DATA_DIR"
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -144,13 +144,12 @@ def _read_local(path: Path) -> list:
         )
     if path.suffix != ".csv":
         return [record for _, record in json_lines(path, DataError, "data file")]
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return list(csv.DictReader(handle))
-    except UnicodeDecodeError:
-        raise DataError(f"data file {path} is not UTF-8 text") from None
-    except (csv.Error, OSError) as error:
-        raise DataError(f"cannot read data file {path} as CSV: {error}") from None
+    with reading(path, DataError, "data file"):
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                return list(csv.DictReader(handle))
+        except (csv.Error, OSError) as error:
+            raise DataError(f"cannot read data file {path} as CSV: {error}") from None
 
 
 def _read_hub(hub: HubSource) -> list[dict]:
