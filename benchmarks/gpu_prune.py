@@ -88,7 +88,7 @@ def decoder_linear_weights(model) -> dict:
     """name -> weight (on the CPU) of every linear layer inside the decoder layers."""
     import torch
 
-    from rac_bench.pruning.engine import find_decoder_layers
+    from rac_bench.pruning.layout import find_decoder_layers
 
     layers = find_decoder_layers(model)
     inside = {id(module) for module in layers.modules()}
@@ -192,15 +192,16 @@ def evaluate(args, sides: list[str]) -> dict:
 def layer_errors(model, dense_weights: dict, calibration: list, device: str) -> dict:
     """||(W_dense - W) X||^2 / ||W_dense X||^2 per decoder linear layer, X its inputs in `model` itself. The engine's
     layer-wise pass gathers X's statistics; its "algorithm" here keeps every weight and scores it against the dense
-    one. It visits the linear layers in the order of find_decoder_layers and prunable_linears, as built below."""
-    from rac_bench.pruning.engine import find_decoder_layers, prunable_linears, prune_model
+    one. It visits the linear layers in the order of find_decoder_layers and model_layouts, as built below."""
+    from rac_bench.pruning.engine import prune_model
+    from rac_bench.pruning.layout import find_decoder_layers, model_layouts
     from rac_bench.pruning.pattern import SparsityTarget
 
     prefix = next(n for n, m in model.named_modules() if m is find_decoder_layers(model))
     order = [
-        f"{prefix}.{index}.{name}"
-        for index, layer in enumerate(find_decoder_layers(model))
-        for name in prunable_linears(layer, None)
+        f"{prefix}.{index}.{weight.module}"
+        for index, layout in enumerate(model_layouts(model))
+        for weight in layout.prunable
     ]
     errors = {}
 

@@ -137,7 +137,7 @@ def evaluate(work: Path, threads: int) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from rac_bench.pruning.engine import find_decoder_layers
+    from rac_bench.pruning.layout import find_decoder_layers
     from rac_bench.pruning.statistics import InputStatistics
 
     torch.set_num_threads(threads)

@@ -100,6 +100,8 @@ class Cell:
     delta_vs_dense: Estimate | None = None  # accuracy minus dense's, paired on the same problems
     thinking_ratio: Estimate | None = None  # thinking tokens over dense's, paired on the same problems
     drift: Drift | None = None  # KL from dense and top-1 agreement, teacher-forced on dense's responses
+    # zeros over the prunable weights and over the decoder layers, counted in the weights evaluated
+    achieved_sparsity: dict | None = None
     format: int = field(default=CELL_FORMAT)
 
     def to_dict(self) -> dict:

@@ -1,12 +1,13 @@
 """Pruned checkpoints in a content-addressed directory (cache/checkpoints/<variant fingerprint>/), in the
 Hugging Face layout that transformers, lm-eval and vLLM load. Written to a temporary directory and renamed
-when complete, so a crash never leaves a half checkpoint behind."""
+when complete (and checked: rac_bench.variants), so a crash or a refused label never leaves a checkpoint behind."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from transformers import AutoModelForCausalLM
@@ -18,21 +19,34 @@ def checkpoint_dir(cache_dir: Path, variant_fingerprint: str) -> Path:
     return cache_dir / "checkpoints" / variant_fingerprint
 
 
-def save_checkpoint(model, tokenizer, directory: Path, report: dict) -> Path:
+@contextmanager
+def staged_checkpoint(directory: Path):
+    """A new directory beside `directory` to write the checkpoint into; renamed to `directory` when the block
+    finishes, removed when it raises (or when another run finished the same checkpoint first)."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
-        model.save_pretrained(staging, safe_serialization=True)
-        tokenizer.save_pretrained(staging)
-        (staging / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
-        if directory.exists():  # another run finished the same checkpoint first
+        yield staging
+        if directory.exists():
             shutil.rmtree(staging)
         else:
             staging.rename(directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return directory
+
+
+def save_weights(model, tokenizer, directory: Path) -> None:
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+
+
+def load_weights(directory: Path, dtype):
+    return AutoModelForCausalLM.from_pretrained(directory, dtype=dtype).eval()
+
+
+def write_report(directory: Path, report: dict) -> None:
+    (directory / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
 
 
 def load_checkpoint(directory: Path, dtype):
@@ -40,5 +54,4 @@ def load_checkpoint(directory: Path, dtype):
     report_path = directory / REPORT_FILE
     if not report_path.exists():
         return None
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype).eval()
-    return model, json.loads(report_path.read_text(encoding="utf-8"))
+    return load_weights(directory, dtype), json.loads(report_path.read_text(encoding="utf-8"))

@@ -20,6 +20,7 @@ from rac_bench.backends.vllm import ENGINE_OPTIONS
 from rac_bench.calibration.sources.text import DEFAULT_CORPUS
 from rac_bench.config_fields import option, optional, section_flags, subsection
 from rac_bench.errors import ConfigError
+from rac_bench.pruning.experts import DEFAULT_MIN_TOKENS, EXPERT_ROUTING
 from rac_bench.pruning.pattern import SparsityTarget, parse_pattern, parse_sparsity
 from rac_bench.scoring.self_corrections import DEFAULT_HESITATION_MARKERS
 
@@ -112,6 +113,10 @@ class PruningSettings:
     # sequential: each layer calibrated on the pruned layers' outputs before it; dense: on the dense model's
     # activations (the RAC authors' grouped mode, rac_bench.pruning.engine)
     hessians: str = option("sequential", parse.choice("sequential", "dense"))
+    # experts' statistics (rac_bench.pruning.experts): the tokens routed to each, or every token (statistics only);
+    # an expert routed fewer than expert_min_tokens tokens takes every token
+    experts: str = option("routed", parse.choice(*EXPERT_ROUTING))
+    expert_min_tokens: int = option(DEFAULT_MIN_TOKENS, parse.non_negative_int)
 
 
 @dataclass

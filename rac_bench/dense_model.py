@@ -23,6 +23,7 @@ from rac_bench.threads import set_threads
 @dataclass
 class DenseModel:
     reference: str | None  # None: the embedded tiny reasoner
+    path: str  # the directory transformers and vLLM load (a GGUF file's converted one)
     model: torch.nn.Module
     tokenizer: object
     fingerprint: str
@@ -36,11 +37,12 @@ class DenseModel:
 def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
     if config.data_dir is not None:
         os.environ[DATA_DIR_VARIABLE] = str(config.data_dir.resolve())  # read by the task YAMLs' loaders
-    model, tokenizer = load_model(reference, getattr(torch, config.execution.dtype))
+    path = model_path(reference, config.execution.cache_dir)
+    model, tokenizer = load_model(path, getattr(torch, config.execution.dtype))
     set_threads(config.execution.threads, model)
     # the chat template renders every prompt, so it is part of what the model is
     model_fingerprint = fingerprint({"weights": weights_fingerprint(model), "chat_template": tokenizer.chat_template})
-    handle = ModelHandle(model, tokenizer, model_path(reference))
+    handle = ModelHandle(model, tokenizer, path)
     settings, seed = config.calibration, config.calibration_seed
     inputs = BuildInputs(
         tokenizer=tokenizer,
@@ -54,4 +56,4 @@ def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
         backend=lambda: create_backend(handle, config.execution),  # the traces show their own tokens/s bar
         backend_identity=backend_identity(config.execution),
     )
-    return DenseModel(reference, model, tokenizer, model_fingerprint, CalibrationProvider(inputs))
+    return DenseModel(reference, path, model, tokenizer, model_fingerprint, CalibrationProvider(inputs))

@@ -1,4 +1,5 @@
-"""Loading the model under test: the embedded tiny reasoner by default, any local HF directory or hub id.
+"""Loading the model under test: the embedded tiny reasoner by default, any local HF directory or hub id, or a
+GGUF file (rac_bench.gguf, converted once into a cached HF directory).
 
 A hub id that is not in the local cache is only fetched after a quick check that the hub answers: offline,
 huggingface_hub retries for about a minute and prints a warning per retry."""
@@ -16,6 +17,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
 from rac_bench.errors import ModelLoadError, first_line
+from rac_bench.gguf import converted_directory, gguf_config, gguf_file
 
 EMBEDDED_MODEL_DIR = Path(__file__).resolve().parent / "zoo" / "tiny-reasoner"
 EMBEDDED_MODEL_NAME = "rac-bench/tiny-reasoner"
@@ -23,23 +25,33 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 HUB_TIMEOUT_SECONDS = 5.0
 
 
-def model_path(reference: str | None) -> str:
-    return str(EMBEDDED_MODEL_DIR) if reference is None else reference
+def model_path(reference: str | None, cache_dir: Path | None = None) -> str:
+    """What transformers and vLLM load: the embedded model's directory, a GGUF file's converted directory (made on
+    first use, under `cache_dir`), or the reference itself."""
+    if reference is None:
+        return str(EMBEDDED_MODEL_DIR)
+    gguf = gguf_file(reference)
+    if gguf is not None:
+        from rac_bench.config import default_cache_dir
+
+        return str(converted_directory(gguf, cache_dir or default_cache_dir()))
+    return reference
 
 
 def check_model_reference(reference: str) -> None:
     """Fail early on a path that does not exist; a hub id is only checked when it loads."""
     path = Path(reference).expanduser()
     if path.exists():
-        if not (path / "config.json").exists():
+        if gguf_file(reference) is None and not (path / "config.json").exists():
             raise ModelLoadError(
-                f"model directory {reference} has no config.json; expected a Hugging Face model directory"
+                f"model {reference} is neither a Hugging Face model directory (it has no config.json) nor a GGUF "
+                "file; accepted: a directory with config.json, a .gguf file or a directory holding one"
             )
         return
     if not _HUB_ID.fullmatch(reference) or reference.startswith((".", "/", "~")):
         raise ModelLoadError(
             f"model {reference!r} is neither an existing directory nor a hub id; accepted: a Hugging Face model "
-            "directory or an id like deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+            "directory, a .gguf file or an id like deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
         )
 
 
@@ -81,9 +93,9 @@ def _user_errors(path: str):
         transformers_logging.set_tqdm_hook(previous)
 
 
-def load_model(reference: str | None, dtype: torch.dtype = torch.float32):
+def load_model(reference: str | None, dtype: torch.dtype = torch.float32, cache_dir: Path | None = None):
     """(model, tokenizer) in eval mode."""
-    path = model_path(reference)
+    path = model_path(reference, cache_dir)
     with _user_errors(path):
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
@@ -92,20 +104,19 @@ def load_model(reference: str | None, dtype: torch.dtype = torch.float32):
 
 def model_config(reference: str | None):
     """The model's transformers config: a quick check that a model can be loaded, without its weights."""
+    gguf = gguf_file(reference)
+    if gguf is not None:
+        return gguf_config(gguf)
     path = model_path(reference)
     with _user_errors(path):
         return AutoConfig.from_pretrained(path)
 
 
-def linear_input_widths(config, ignore: str | None) -> dict[str, int]:
-    """The input width of every linear layer the pruning engine would prune, by name; the model is built from
-    its config on the meta device, which allocates no weights."""
-    from rac_bench.pruning.engine import find_decoder_layers, prunable_linears
+def prunable_input_widths(config, ignore: str | None) -> dict[str, int]:
+    """The input width of every matrix the pruning engine would prune, by name; the model is built from its config
+    on the meta device, which allocates no weights."""
+    from rac_bench.pruning.layout import prunable_input_widths as widths
 
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
-    return {
-        f"layers.{index}.{name}": linear.in_features
-        for index, layer in enumerate(find_decoder_layers(model))
-        for name, linear in prunable_linears(layer, ignore).items()
-    }
+    return widths(model, ignore)

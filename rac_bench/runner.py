@@ -18,11 +18,10 @@ from rac_bench.backends import ModelHandle, create_backend
 from rac_bench.cells import Cell, CellIdentity
 from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import evaluate_task
-from rac_bench.models import model_path
 from rac_bench.outputs import write_outputs
 from rac_bench.plan import Plan, TaskPlan, Variant
 from rac_bench.provenance import provenance
-from rac_bench.store import Store, check_store, open_store
+from rac_bench.store import Store, check_store, finished_keys, open_store
 from rac_bench.tasks import get_task
 from rac_bench.validation import check_run_inputs
 from rac_bench.variants import BuiltVariant, build_variant
@@ -80,9 +79,12 @@ def _config_record(config) -> dict:
     return asdict(config, dict_factory=lambda items: {k: str(v) if isinstance(v, Path) else v for k, v in items})
 
 
-def run_variant(plan: Plan, store: Store, run_id: str, dense: DenseModel, variant: Variant) -> list[str]:
+def run_variant(
+    plan: Plan, store: Store, run_id: str, dense: DenseModel, variant: Variant, built: BuiltVariant | None = None
+) -> list[str]:
     """Build (or reuse) one model variant and evaluate its unfinished cells, each stored as it finishes.
-    Returns the keys of all its cells. Dense's cells must be finished first: the deltas pair with them."""
+    Returns the keys of all its cells. Dense's cells must be finished first: the deltas pair with them.
+    `built`: the variant as an executor built it before the run wrote anything."""
     config = plan.config
     keys = plan.cell_keys(variant.fingerprint(dense.fingerprint))
     dense_keys = plan.cell_keys(plan.dense.fingerprint(dense.fingerprint))
@@ -90,8 +92,8 @@ def run_variant(plan: Plan, store: Store, run_id: str, dense: DenseModel, varian
     if not pending:
         log.info("%s %s: every cell is in the store; skipped", variant.method, variant.target.label)
         return list(keys.values())
-    built = build_variant(variant, dense, config)
-    path = str(built.checkpoint) if built.checkpoint else model_path(dense.reference)
+    built = built or build_variant(variant, dense, config)
+    path = str(built.checkpoint) if built.checkpoint else dense.path
     backend = create_backend(ModelHandle(built.model, dense.tokenizer, path), config.execution)
     run_provenance = provenance()
     evaluations = {}
@@ -119,11 +121,25 @@ def run_variant(plan: Plan, store: Store, run_id: str, dense: DenseModel, varian
             engine_startup_seconds=backend.startup_seconds,
             provenance=run_provenance,
             results=evaluations[task.name].results,
+            achieved_sparsity=built.achieved,
             **comparisons,
             **_origin(built, dense, variant),
         )
         store.add_cell(cell, samples)
     return list(keys.values())
+
+
+def variants_to_build(plan: Plan, dense: DenseModel) -> list[Variant]:
+    """The pruned variants with a cell the run will evaluate (all of them, unless resuming from the store)."""
+    config = plan.config
+    if not config.execution.resume:
+        return [variant for variant in plan.variants if not variant.is_dense]
+    unfinished = []
+    for variant in plan.variants[1:]:
+        keys = list(plan.cell_keys(variant.fingerprint(dense.fingerprint)).values())
+        if len(finished_keys(config.execution.store, keys)) < len(keys):
+            unfinished.append(variant)
+    return unfinished
 
 
 def _identity(dense: DenseModel, variant: Variant, task: TaskPlan) -> CellIdentity:

@@ -313,6 +313,18 @@ def open_store(path: Path | None, read_only: bool = False) -> Store:
     return Store(path if path is not None else default_store_path(), read_only=read_only)
 
 
+def finished_keys(path: Path | None, keys: list[str]) -> set[str]:
+    """Which of `keys` are finished cells of the store at `path` (none when it does not exist yet)."""
+    path = Path(path if path is not None else default_store_path())
+    if not path.exists():
+        return set()
+    store = open_store(path, read_only=True)
+    try:
+        return {key for key in keys if store.cell(key) is not None}
+    finally:
+        store.close()
+
+
 def check_store(path: Path | None) -> None:
     """Fail now, writing nothing, if `path` cannot become or be a rac-bench store."""
     path = Path(path if path is not None else default_store_path())

@@ -77,12 +77,12 @@ def check_run_inputs(config: RunConfig) -> None:
 
 def check_patterns_fit(config: RunConfig, model: str | None, model_config) -> None:
     """An N:M pattern needs every pruned layer's input width to be a multiple of M."""
-    from rac_bench.models import EMBEDDED_MODEL_NAME, linear_input_widths
+    from rac_bench.models import EMBEDDED_MODEL_NAME, prunable_input_widths
 
     patterns = [target for target in config.targets if target.is_n_m]
     if not patterns or all(method == "dense" for method in config.methods):
         return
-    widths = linear_input_widths(model_config, config.pruning.ignore)
+    widths = prunable_input_widths(model_config, config.pruning.ignore)
     for target in patterns:
         misfit = next((name for name, width in widths.items() if width % target.m), None)
         if misfit is not None:

@@ -1,6 +1,10 @@
 """Model variants: the dense model as loaded, or a pruned copy of it. A pruned variant is saved as a
 checkpoint under its fingerprint, and a later run with the same fingerprint loads it instead of pruning again
-(its report keeps the pruning time it originally took)."""
+(its report keeps the pruning time it originally took).
+
+A label is a claim checked against the weights: a pruned variant is the checkpoint read back from disk, its
+achieved sparsity counted there (rac_bench.pruning.achieved), and a variant whose weights fall short of its label
+(by more than LABEL_TOLERANCE, or breaking its N:M pattern) is refused before its checkpoint is kept."""
 
 from __future__ import annotations
 
@@ -12,14 +16,30 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rac_bench.checkpoints import REPORT_FILE, checkpoint_dir, load_checkpoint, save_checkpoint
+from rac_bench.checkpoints import (
+    REPORT_FILE,
+    checkpoint_dir,
+    load_checkpoint,
+    load_weights,
+    save_weights,
+    staged_checkpoint,
+    write_report,
+)
 from rac_bench.config import RunConfig
 from rac_bench.dense_model import DenseModel
+from rac_bench.errors import RacBenchError
 from rac_bench.methods import PruneContext
 from rac_bench.plan import Plan, Variant
+from rac_bench.pruning.achieved import achieved_sparsity
 from rac_bench.pruning.engine import PassSettings
 
 log = logging.getLogger(__name__)
+
+LABEL_TOLERANCE = 0.005  # half a point of sparsity
+
+
+class LabelError(RacBenchError):
+    """A variant whose saved weights do not meet its label."""
 
 
 @dataclass
@@ -28,18 +48,23 @@ class BuiltVariant:
     fingerprint: str
     report: dict | None  # None for dense
     checkpoint: Path | None  # None for dense
+    achieved: dict  # the achieved sparsity of the weights evaluated
 
 
 def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> BuiltVariant:
     fingerprint = variant.fingerprint(dense.fingerprint)
+    pruning = config.pruning
     if variant.is_dense:
-        return BuiltVariant(dense.model, fingerprint, None, None)
+        achieved = achieved_sparsity(dense.model, variant.target, pruning.ignore, pruning.lm_head)
+        return BuiltVariant(dense.model, fingerprint, None, None, achieved)
     directory = checkpoint_dir(config.execution.cache_dir, fingerprint)
     cached = load_checkpoint(directory, dense.model.dtype)
     if cached is not None:
         log.info("%s %s: reusing checkpoint %s", variant.method, variant.target.label, directory)
         model, report = cached
-        return BuiltVariant(model, fingerprint, {**report, "checkpoint_reused": True}, directory)
+        achieved = achieved_sparsity(model, variant.target, pruning.ignore, pruning.lm_head)
+        check_label(variant, achieved)
+        return BuiltVariant(model, fingerprint, {**report, "checkpoint_reused": True}, directory, achieved)
     if variant.spec.source:
         dense.calibration(variant.spec.source)  # built (and timed) outside the pruning time
     model = copy.deepcopy(dense.model)
@@ -49,11 +74,16 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
         variant.target,
         dense.tokenizer,
         dense.calibration,
-        config.pruning.ignore,
+        pruning.ignore,
         source=variant.spec.source,
         cot_weight=cot_weight,
         device=config.execution.device,
-        passes=PassSettings(sequential=config.pruning.hessians == "sequential", lm_head=config.pruning.lm_head),
+        passes=PassSettings(
+            sequential=pruning.hessians == "sequential",
+            lm_head=pruning.lm_head,
+            experts=pruning.experts,
+            expert_min_tokens=pruning.expert_min_tokens,
+        ),
     )
     started = time.perf_counter()
     report = variant.spec.method.prune(model, context)
@@ -67,8 +97,33 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
         variant_fingerprint=fingerprint,
         calibration=_calibration_manifest(variant, dense),
     )
-    save_checkpoint(model, dense.tokenizer, directory, report_dict)
-    return BuiltVariant(model, fingerprint, report_dict, directory)
+    with staged_checkpoint(directory) as staging:
+        save_weights(model, dense.tokenizer, staging)
+        del model  # the variant is what was saved, read back
+        saved = load_weights(staging, dense.model.dtype)
+        achieved = achieved_sparsity(saved, variant.target, pruning.ignore, pruning.lm_head)
+        check_label(variant, achieved)
+        report_dict["achieved_sparsity"] = achieved
+        write_report(staging, report_dict)
+    return BuiltVariant(saved, fingerprint, report_dict, directory, achieved)
+
+
+def check_label(variant: Variant, achieved: dict) -> None:
+    """Refuse a variant whose weights do not meet its label (LabelError)."""
+    target = variant.target
+    violations = achieved.get("n_m_violations", 0)
+    if target.is_n_m and violations:
+        raise LabelError(
+            f"{variant.method} is labelled {target.pattern}, but {violations:,} groups of {target.m} input weights in "
+            f"its saved checkpoint hold fewer than {target.n} zeros; an N:M variant needs {target.n} zeros in every "
+            f"group of {target.m}"
+        )
+    if achieved["prunable"] < target.sparsity - LABEL_TOLERANCE:
+        raise LabelError(
+            f"{variant.method} is labelled sparsity {target.sparsity:g}, but its saved weights are "
+            f"{achieved['prunable']:.3f} sparse over the {achieved['prunable_weights']:,} prunable weights; a variant "
+            f"must reach its label within {LABEL_TOLERANCE * 100:g} points (nothing was kept)"
+        )
 
 
 def _calibration_manifest(variant: Variant, dense: DenseModel) -> dict | None:

@@ -7,7 +7,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from rac_bench.cli import main
-from rac_bench.pruning.engine import find_decoder_layers
+from rac_bench.pruning.layout import find_decoder_layers
 
 LIMIT = 60
 

@@ -5,7 +5,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rac_bench.cli import main
-from rac_bench.pruning.engine import find_decoder_layers
+from rac_bench.pruning.layout import find_decoder_layers
 
 
 def test_prune_writes_a_loadable_n_m_checkpoint_with_its_report(tmp_path, capsys):

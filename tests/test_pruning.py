@@ -3,7 +3,10 @@ import torch
 
 from conftest import tiny_qwen2
 from rac_bench.errors import CalibrationError, ConfigError
-from rac_bench.pruning.engine import find_decoder_layers, prune_model
+from rac_bench.pruning.capture import capture_layer_inputs
+from rac_bench.pruning.engine import prune_model
+from rac_bench.pruning.layer_statistics import gather_statistics
+from rac_bench.pruning.layout import find_decoder_layers, layer_layout
 from rac_bench.pruning.magnitude import magnitude_prune
 from rac_bench.pruning.pattern import SparsityTarget, parse_pattern
 from rac_bench.pruning.sparsegpt import sparsegpt_prune
@@ -213,18 +216,15 @@ def test_cot_weight_zero_on_traces_prunes_as_the_prompts_alone_do():
 
 @pytest.mark.parametrize("architecture", ["qwen2", "llama", "qwen3", "mistral"])
 def test_modules_reading_the_same_input_share_one_statistics_object(architecture):
-    from rac_bench.pruning.engine import _capture_first_layer_inputs, gather_statistics, prunable_linears
-
     model = tiny_qwen2() if architecture == "qwen2" else tiny_random_model(architecture)
-    layer = find_decoder_layers(model)[0]
-    states = _capture_first_layer_inputs(model, layer, [torch.randint(0, 97, (n,)) for n in (7, 12)])
-    statistics = gather_statistics(layer, prunable_linears(layer, None), states)
+    layer, states = first_layer_states(model, (7, 12))
+    statistics = gather_statistics(layer, layer_layout(layer), states).linears
     q, k, v, o = (statistics[f"self_attn.{p}_proj"] for p in "qkvo")
     gate, up, down = (statistics[f"mlp.{p}_proj"] for p in ("gate", "up", "down"))
     assert q is k is v and gate is up
     assert len({id(q), id(o), id(gate), id(down)}) == 4
     assert q.tokens == 19 and down.tokens == 19
-    unshared = gather_statistics(layer, prunable_linears(layer, None), states, share=False)
+    unshared = gather_statistics(layer, layer_layout(layer), states, share=False).linears
     assert unshared["self_attn.q_proj"] is not unshared["self_attn.k_proj"]
     assert torch.equal(unshared["self_attn.k_proj"].hessian, q.hessian)
 
@@ -250,22 +250,26 @@ def test_shared_statistics_prune_exactly_as_unshared_ones_with_one_factorisation
 
 def test_gathered_statistics_equal_the_hessian_of_each_modules_recorded_inputs():
     """Pre-hooks, shared objects and the early stop after the last linear layer lose no input."""
-    from rac_bench.pruning.engine import _capture_first_layer_inputs, gather_statistics, prunable_linears
-
     model = tiny_qwen2()
-    layer = find_decoder_layers(model)[0]
-    states = _capture_first_layer_inputs(model, layer, [torch.randint(0, 97, (n,)) for n in (7, 12, 5)])
-    linears = prunable_linears(layer, None)
+    layer, states = first_layer_states(model, (7, 12, 5))
+    linears = {w.module: layer.get_submodule(w.module) for w in layer_layout(layer).prunable}
     recorded = {name: [] for name in linears}
     hooks = [m.register_forward_hook(lambda _m, i, _o, n=n: recorded[n].append(i[0])) for n, m in linears.items()]
     for hidden, kwargs in states:
         layer(hidden, **kwargs)
     for hook in hooks:
         hook.remove()
-    statistics = gather_statistics(layer, linears, states)
+    statistics = gather_statistics(layer, layer_layout(layer), states).linears
     for name, inputs in recorded.items():
         x = torch.cat([i.reshape(-1, i.shape[-1]) for i in inputs])
         torch.testing.assert_close(statistics[name].hessian, 2 * x.T @ x / len(x), rtol=1e-5, atol=1e-6)
+
+
+def first_layer_states(model, lengths):
+    """The first decoder layer and its (hidden states, keyword arguments) for random sequences of `lengths`."""
+    layers = find_decoder_layers(model)
+    hidden, arguments = capture_layer_inputs(model, layers, [torch.randint(0, 97, (n,)) for n in lengths])
+    return layers[0], list(zip(hidden, arguments[0]))
 
 
 def test_inverse_hessian_factor_is_the_upper_cholesky_factor_of_the_damped_inverse():

@@ -1,12 +1,15 @@
-"""The local executor: every variant of a model in this process, one after another, dense first."""
+"""The local executor: every variant of a model in this process, one after another, dense first. Every variant
+is pruned (and its label checked against its saved weights) before the first cell is evaluated, so a method that
+fails its label stops the run before it writes anything."""
 
 from __future__ import annotations
 
 from rac_bench.config import RunConfig
 from rac_bench.dense_model import load_dense
 from rac_bench.plan import Plan
-from rac_bench.runner import ModelJob, run_variant
-from rac_bench.variants import build_calibration_sets
+from rac_bench.checkpoints import load_weights
+from rac_bench.runner import ModelJob, run_variant, variants_to_build
+from rac_bench.variants import build_calibration_sets, build_variant
 
 
 class LocalExecutor:
@@ -14,12 +17,24 @@ class LocalExecutor:
         return config  # device and dtype were resolved on this machine when the config was validated
 
     def prepare(self, plan: Plan, model: str | None) -> ModelJob:
-        """Load the dense model and build the calibration sets its variants need: bad models and unusable
-        calibration data fail here, before the run writes anything."""
+        """Load the dense model, build the calibration sets its variants need and prune every variant the run
+        will evaluate: bad models, unusable calibration data and labels their weights do not meet fail here,
+        before the run writes anything."""
         dense = load_dense(plan.config, model)
         build_calibration_sets(plan, dense)
+        built = {}
+        for variant in variants_to_build(plan, dense):
+            variant_built = build_variant(variant, dense, plan.config)
+            variant_built.model = None  # loaded again from its checkpoint when evaluated: one model in memory
+            built[variant_built.fingerprint] = variant_built
 
         def job(store, run_id: str) -> list[str]:
-            return [key for variant in plan.variants for key in run_variant(plan, store, run_id, dense, variant)]
+            keys = []
+            for variant in plan.variants:
+                prebuilt = built.pop(variant.fingerprint(dense.fingerprint), None)
+                if prebuilt is not None:
+                    prebuilt.model = load_weights(prebuilt.checkpoint, dense.model.dtype)
+                keys += run_variant(plan, store, run_id, dense, variant, prebuilt)
+            return keys
 
         return job

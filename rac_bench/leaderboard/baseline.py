@@ -61,6 +61,7 @@ def baseline_document(cells: list[Cell]) -> dict:
                 "pattern": cell.identity.pattern,
                 "sparsity": cell.identity.sparsity,
                 "settings": comparable_settings(cell.settings),
+                "achieved_sparsity": cell.achieved_sparsity,
                 "metrics": {name: vars(estimate) for name, estimate in cell_metrics(cell).items()},
             }
             for cell in order_cells(cells)

@@ -49,6 +49,8 @@ COLUMNS = [
     Column("task", "text", lambda c: c.identity.task),
     Column("method", "text", lambda c: c.identity.method),
     Column("sparsity", "text", lambda c: c.identity.target_label),
+    # zeros over the prunable weights, counted in the weights evaluated (rac_bench.pruning.achieved)
+    Column("achieved", "number", lambda c: (c.achieved_sparsity or {}).get("prunable"), None, 3, "measured"),
     Column("accuracy [95% CI]", "estimate", lambda c: c.results.accuracy, True),
     Column("Δ vs dense [95% CI]", "estimate", lambda c: c.delta_vs_dense, True),
     Column("n", "number", _with_samples(lambda c: c.results.samples_per_problem), None, 0, "measured"),

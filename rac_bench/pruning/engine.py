@@ -1,12 +1,11 @@
 """The layer-sequential engine: run the calibration sequences through the model one decoder layer at a
-time, gather each linear layer's input statistics, let an algorithm prune it, then feed the pruned
-layer's outputs to the next layer. Architecture-agnostic: the decoder layers are found as the largest
-`nn.ModuleList` of blocks that hold `nn.Linear` modules; the output head is pruned only with
-`PassSettings(lm_head=True)` (the RAC authors' code prunes every nn.Linear), and the input embeddings only then, when
-they are tied to it. `PassSettings(sequential=False)`
-takes every layer's statistics from the dense model's activations instead of the pruned layers' before it.
-Linear layers that are handed the same input tensor (q/k/v projections; gate/up) share one statistics
-object, found by identity of the tensor their forward hooks see, not by names.
+time, gather each prunable matrix's input statistics, let an algorithm prune it, then feed the pruned layer's
+outputs to the next layer. Which matrices a layer holds is rac_bench.pruning.layout's decision (linear weights and
+per-expert slices of 3-D expert tensors); every layer gets the keyword arguments the model's own forward gives it
+(rac_bench.pruning.capture), and experts get the tokens routed to them (rac_bench.pruning.experts). The output
+head is pruned only with `PassSettings(lm_head=True)` (the RAC authors' code prunes every nn.Linear), and the input
+embeddings only then, when they are tied to it. `PassSettings(sequential=False)` takes every layer's statistics
+from the dense model's activations instead of the pruned layers' before it.
 
 On a GPU (`device="cuda"` for a model kept on the CPU) only one decoder layer is on the device at a time. The hidden
 states between layers stay on the device when they fit in half its free memory, else in pinned host memory with
@@ -16,10 +15,9 @@ non-blocking copies; equal-length calibration sequences share one forward (`Pass
 from __future__ import annotations
 
 import logging
-import re
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import torch
@@ -27,6 +25,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from rac_bench.errors import CalibrationError, ConfigError
+from rac_bench.pruning.capture import capture_layer_inputs
+from rac_bench.pruning.experts import DEFAULT_MIN_TOKENS, EXPERT_ROUTING
+from rac_bench.pruning.layer_statistics import gather_statistics, layer_output
+from rac_bench.pruning.layout import LayerLayout, dense_by_rule, find_decoder_layers, model_layouts
+from rac_bench.pruning.magnitude import magnitude_prune
 from rac_bench.pruning.pattern import SparsityTarget
 from rac_bench.pruning.statistics import InputStatistics
 
@@ -54,18 +57,26 @@ class PassSettings:
     # sequential mode), not from the outputs of the already-pruned layers before it
     sequential: bool = True
     lm_head: bool = False  # also prune the output head, on the final norm of the last layer's outputs
+    # experts' statistics: "routed" (the tokens the router sends each expert) or "all" (every token, statistics only)
+    experts: str = "routed"
+    expert_min_tokens: int = DEFAULT_MIN_TOKENS  # fewer routed tokens: the expert's statistics take every token
 
     def __post_init__(self):
         if self.states not in STATE_PLACES:
             raise ConfigError(f"states {self.states!r} is not recognised; accepted: {', '.join(STATE_PLACES)}")
+        if self.experts not in EXPERT_ROUTING:
+            raise ConfigError(f"experts {self.experts!r} is not recognised; accepted: {', '.join(EXPERT_ROUTING)}")
 
 
 @dataclass
 class LayerReport:
-    name: str
+    name: str  # layers.<i>.<module>, or layers.<i>.<expert tensor>[<expert>]
+    weights: int
     sparsity: float
     relative_error: float | None
     seconds: float
+    tokens: int | None = None  # calibration tokens that reached it (an expert: routed to it)
+    statistics: str | None = None  # for experts and fallbacks: which tokens its statistics came from
 
 
 @dataclass
@@ -77,10 +88,14 @@ class PruningReport:
     # to the first layer), statistics (forward with hooks), prune (solver + error report), propagate (forward)
     decoder_layer_seconds: list[float] = field(default_factory=list)
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    dense_by_rule: dict[str, list[str]] = field(default_factory=dict)  # rule -> parameter names within a layer
+    expert_routing: str = "routed"
 
     @property
     def sparsity(self) -> float:
-        return sum(layer.sparsity for layer in self.layers) / max(1, len(self.layers))
+        """Zeros over the weights the solver was handed (what it did; the achieved record reads the saved weights)."""
+        total = sum(layer.weights for layer in self.layers)
+        return sum(layer.sparsity * layer.weights for layer in self.layers) / total if total else 0.0
 
     @property
     def mean_relative_error(self) -> float | None:
@@ -95,93 +110,10 @@ class PruningReport:
             "seconds": self.seconds,
             "decoder_layer_seconds": self.decoder_layer_seconds,
             "phase_seconds": self.phase_seconds,
-            "layers": [vars(layer) for layer in self.layers],
+            "dense_by_rule": self.dense_by_rule,
+            "expert_routing": self.expert_routing,
+            "layers": [asdict(layer) for layer in self.layers],
         }
-
-
-def find_decoder_layers(model: nn.Module) -> nn.ModuleList:
-    candidates = [
-        module
-        for module in model.modules()
-        if isinstance(module, nn.ModuleList)
-        and len(module) > 0
-        and all(any(isinstance(m, nn.Linear) for m in block.modules()) for block in module)
-    ]
-    if not candidates:
-        raise ConfigError(
-            f"{type(model).__name__} has no recognisable decoder layers (a ModuleList of blocks with nn.Linear)"
-        )
-    return max(candidates, key=lambda layers: sum(p.numel() for p in layers.parameters()))
-
-
-def prunable_linears(layer: nn.Module, ignore: str | None) -> dict[str, nn.Linear]:
-    pattern = re.compile(ignore) if ignore else None
-    return {
-        name: module
-        for name, module in layer.named_modules()
-        if isinstance(module, nn.Linear) and not (pattern and pattern.search(name))
-    }
-
-
-class _StopForward(Exception):
-    pass
-
-
-def _capture_first_layer_inputs(
-    model: nn.Module,
-    first_layer: nn.Module,
-    batches: list[torch.Tensor],
-    device: torch.device | None = None,
-    store: torch.device | None = None,
-):
-    """(hidden_states, kwargs) entering the first decoder layer for each batch of token ids (a 1-D tensor is one
-    sequence; no padding), kept on `store` (default: where they were computed). use_cache=False: a cache passed
-    into repeated per-layer calls would be read stale."""
-    captured = []
-
-    def hook(module, args, kwargs):
-        kwargs = dict(kwargs)
-        hidden = args[0] if args else kwargs.pop("hidden_states")
-        kwargs.pop("past_key_values", None)
-        kwargs.pop("past_key_value", None)
-        kwargs["use_cache"] = False
-        hidden = hidden.detach()
-        captured.append(
-            (_to_device(hidden, store), _to_device(kwargs, store)) if store is not None else (hidden, kwargs)
-        )
-        raise _StopForward
-
-    handle = first_layer.register_forward_pre_hook(hook, with_kwargs=True)
-    try:
-        for ids in batches:
-            ids = ids.reshape(1, -1) if ids.dim() == 1 else ids
-            try:
-                model(input_ids=ids.to(device or model.device), use_cache=False)
-            except _StopForward:
-                pass
-    finally:
-        handle.remove()
-    return captured
-
-
-def _layer_output(layer: nn.Module, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor:
-    device = next(layer.parameters()).device
-    output = layer(_to_device(hidden, device), **_to_device(kwargs, device))
-    output = output[0] if isinstance(output, tuple) else output
-    return output.to(hidden.device, non_blocking=True)  # states stay where they were kept
-
-
-def _to_device(value, device: torch.device):
-    """Tensors, and tensors inside tuples, lists and dicts, on `device` (others unchanged). Copies do not block
-    the host: a GPU's outputs land in pinned host memory, and pinned inputs go up asynchronously; the copies are
-    ordered on the GPU's stream, which is the only reader of states kept on the host."""
-    if isinstance(value, torch.Tensor):
-        return value.to(device, non_blocking=True)
-    if isinstance(value, (tuple, list)):
-        return type(value)(_to_device(item, device) for item in value)
-    if isinstance(value, dict):
-        return {key: _to_device(item, device) for key, item in value.items()}
-    return value
 
 
 @contextmanager
@@ -212,65 +144,6 @@ def _place_outside_layers(model: nn.Module, layers: nn.ModuleList, device: torch
             module._buffers[name] = buffer.to(device)
 
 
-def gather_statistics(
-    layer: nn.Module,
-    linears: dict[str, nn.Linear],
-    states: list,
-    token_weights: list[torch.Tensor] | None = None,
-    share: bool = True,
-) -> dict[str, InputStatistics]:
-    """Each linear layer's input statistics over the calibration sequences, read by forward pre-hooks.
-
-    With `share`, a module whose input is the very tensor another module received in the first sequence's
-    forward gets that module's statistics (the same object), and only the first of them accumulates. After the
-    first sequence, each forward stops once the last linear layer has its input: its output (down_proj's
-    matmul, in a transformer) is never needed here."""
-    statistics = {name: InputStatistics(module.in_features) for name, module in linears.items()}
-    followers: set[str] = set()
-    first_inputs: list[tuple[torch.Tensor, str]] = []  # kept alive during the first forward, so `is` is sound
-    call_order: list[str] = []
-    current: dict = {"weights": None, "first": True, "last": None}
-
-    def hook(name):
-        def accumulate(_module, inputs):
-            x = inputs[0]
-            if current["first"]:
-                call_order.append(name)
-            if name not in followers:
-                if share and current["first"]:
-                    leader = next((owner for tensor, owner in first_inputs if tensor is x), None)
-                    if leader is not None:
-                        followers.add(name)
-                        statistics[name] = statistics[leader]
-                    else:
-                        first_inputs.append((x, name))
-                if name not in followers:
-                    statistics[name].add(x, current["weights"])
-            if name == current["last"]:
-                raise _StopForward
-
-        return accumulate
-
-    handles = [module.register_forward_pre_hook(hook(name)) for name, module in linears.items()]
-    try:
-        for index, (hidden, kwargs) in enumerate(states):
-            current["weights"] = token_weights[index] if token_weights is not None else None
-            try:
-                _layer_output(layer, hidden, kwargs)
-            except _StopForward:
-                pass
-            if current["first"]:
-                current["first"] = False
-                first_inputs.clear()
-                # stop early only when every linear layer ran exactly once, so nothing after the last is lost
-                if call_order and sorted(call_order) == sorted(linears):
-                    current["last"] = call_order[-1]
-    finally:
-        for handle in handles:
-            handle.remove()
-    return statistics
-
-
 @torch.no_grad()
 def prune_model(
     model: nn.Module,
@@ -284,61 +157,88 @@ def prune_model(
     device: torch.device | str | None = None,
     passes: PassSettings = PassSettings(),
 ) -> PruningReport:
-    """Prune every decoder linear layer in place. With `calibration` (token id tensors), layers are pruned
-    sequentially on the activations of the already-pruned layers before them; `token_weights` (one tensor per
-    sequence) weigh each token's contribution to the Hessian.
+    """Prune every prunable matrix of the decoder layers in place (rac_bench.pruning.layout says which). With
+    `calibration` (token id tensors), layers are pruned sequentially on the activations of the already-pruned
+    layers before them; `token_weights` (one tensor per sequence) weigh each token's contribution to the Hessian.
 
     With a `device` other than the model's (a GPU for a model kept on the CPU), the model is pruned by layer-wise
     offloading: the parts outside the decoder layers are on the device while the calibration inputs are
     captured, then one decoder layer at a time. A model larger than the GPU prunes this way."""
     started = time.perf_counter()
     layers = find_decoder_layers(model)
+    layouts = model_layouts(model, ignore)
     home = next(model.parameters()).device
     device = torch.device(device) if device is not None else home
-    report = PruningReport()
-    states = weights = None
+    report = PruningReport(dense_by_rule=dense_by_rule(layouts), expert_routing=passes.experts)
+    hidden = arguments = weights = None
     if calibration is not None:
-        report.calibration_tokens = _calibration_tokens(calibration, layers[0], ignore)
+        report.calibration_tokens = _calibration_tokens(calibration, layers[0], layouts[0])
         batches, weights = batch_equal_lengths(calibration, token_weights, _batch_tokens(passes, device))
         store = device if _states_on_device(passes, model, report.calibration_tokens, home, device) else home
         with _outside_layers_on(model, layers, device):
-            states = _capture_first_layer_inputs(model, layers[0], batches, device, store)
-    phases = dict.fromkeys(("capture", "statistics", "prune", "propagate"), 0.0)
-    phases["capture"] = _elapsed(started, device)
+            hidden, arguments = capture_layer_inputs(model, layers, batches, device, store)
+    job = _Job(prune, target, weights, passes, share_statistics, device, home)
+    report.phase_seconds = dict.fromkeys(("capture", "statistics", "prune", "propagate"), 0.0)
+    report.phase_seconds["capture"] = _elapsed(started, device)
     for index, layer in enumerate(tqdm(layers, desc="pruning layers", disable=not progress, leave=False)):
-        layer_started = time.perf_counter()
-        layer.to(device)
-        linears = prunable_linears(layer, ignore)
-        statistics = None
-        if states is not None:
-            statistics = gather_statistics(layer, linears, states, weights, share_statistics)
-        phases["statistics"] += _elapsed(layer_started, device)
-        needed = states is not None and (index + 1 < len(layers) or passes.lm_head)  # else its outputs feed nothing
-        dense_outputs = _propagated(layer, states) if needed and not passes.sequential else None
-        for name, module in linears.items():
-            module_statistics = statistics[name] if statistics is not None else None
-            report.layers.append(_prune_linear(f"layers.{index}.{name}", module, prune, module_statistics, target))
-            phases["prune"] += report.layers[-1].seconds
-        statistics = None  # Hessians and their factors are freed before the propagation's outputs arrive
-        propagate_started = time.perf_counter()
-        if needed:
-            states = dense_outputs if dense_outputs is not None else _propagated(layer, states)
-        phases["propagate"] += _elapsed(propagate_started, device)
-        layer.to(home)
-        report.decoder_layer_seconds.append(time.perf_counter() - layer_started)
+        states = list(zip(hidden, arguments[index])) if hidden is not None else None
+        outputs = _prune_layer(job, index, layer, layouts[index], states, index + 1 == len(layers), report)
+        if outputs is not None:
+            hidden = outputs
     if passes.lm_head:
         with _outside_layers_on(model, layers, device):
-            report.layers.append(_prune_head(model, prune, target, states, weights, device))
-    report.phase_seconds = phases
+            report.layers.append(_prune_head(model, prune, target, hidden, weights, device))
     report.seconds = time.perf_counter() - started
     return report
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What every layer of one prune_model call is pruned with."""
+
+    prune: PruneFunction
+    target: SparsityTarget
+    weights: list | None  # token weights per calibration batch
+    passes: PassSettings
+    share_statistics: bool
+    device: torch.device
+    home: torch.device
+
+
+def _prune_layer(job: _Job, index: int, layer, layout: LayerLayout, states, last: bool, report: PruningReport):
+    """Gather one decoder layer's statistics, prune its matrices and return its outputs for the next layer (None
+    when nothing reads them), timing each phase into `report`."""
+    phases, started, passes = report.phase_seconds, time.perf_counter(), job.passes
+    layer.to(job.device)
+    statistics = None
+    if states is not None:
+        statistics = gather_statistics(
+            layer, layout, states, job.weights, job.share_statistics, passes.experts, passes.expert_min_tokens
+        )
+    phases["statistics"] += _elapsed(started, job.device)
+    needed = states is not None and (not last or passes.lm_head)  # else its outputs feed nothing
+    dense_outputs = _propagated(layer, states) if needed and not passes.sequential else None
+    for weight in layout.prunable:
+        for expert, matrix in enumerate(weight.matrices(layer.get_parameter(weight.name))):
+            name = f"layers.{index}.{weight.label}" + (f"[{expert}]" if weight.experts else "")
+            report.layers.append(_prune_matrix(name, matrix, job.prune, statistics, weight, expert, job.target))
+            phases["prune"] += report.layers[-1].seconds
+    statistics = None  # Hessians and their factors are freed before the propagation's outputs arrive
+    propagate_started = time.perf_counter()
+    outputs = None
+    if needed:
+        outputs = dense_outputs if dense_outputs is not None else _propagated(layer, states)
+    phases["propagate"] += _elapsed(propagate_started, job.device)
+    layer.to(job.home)
+    report.decoder_layer_seconds.append(time.perf_counter() - started)
+    return outputs
+
+
 def _propagated(layer: nn.Module, states: list) -> list:
-    return [(_layer_output(layer, hidden, kwargs), kwargs) for hidden, kwargs in states]
+    return [layer_output(layer, hidden, kwargs) for hidden, kwargs in states]
 
 
-def _prune_head(model: nn.Module, prune: PruneFunction, target: SparsityTarget, states, weights, device) -> LayerReport:
+def _prune_head(model: nn.Module, prune: PruneFunction, target: SparsityTarget, hidden, weights, device) -> LayerReport:
     """The output head, calibrated on the final norm of the last decoder layer's outputs (what it reads)."""
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     norm = getattr(model.get_decoder(), "norm", None) if hasattr(model, "get_decoder") else None
@@ -351,33 +251,49 @@ def _prune_head(model: nn.Module, prune: PruneFunction, target: SparsityTarget, 
     if embeddings is not None and embeddings.weight is head.weight:
         log.warning("the output head is tied to the input embeddings: pruning it prunes them too")
     statistics = None
-    if states is not None:
+    if hidden is not None:
         statistics = InputStatistics(head.in_features)
-        for index, (hidden, _) in enumerate(states):
-            statistics.add(norm(hidden.to(device)), weights[index] if weights is not None else None)
-    return _prune_linear("lm_head", head, prune, statistics, target)
+        for index, states in enumerate(hidden):
+            statistics.add(norm(states.to(device)), weights[index] if weights is not None else None)
+    return _pruned("lm_head", head.weight, prune, statistics, target)
 
 
-def _prune_linear(
-    name: str, module: nn.Linear, prune: PruneFunction, statistics: InputStatistics | None, target: SparsityTarget
-) -> LayerReport:
+def _prune_matrix(name, matrix, prune, statistics, weight, expert: int, target: SparsityTarget) -> LayerReport:
+    """One [out, in] matrix (a view into its parameter) pruned in place, with its statistics. A matrix that no
+    calibration token reached is pruned by magnitude: its Hessian is zero, so SparseGPT would zero it whole."""
+    if statistics is None:
+        return _pruned(name, matrix, prune, None, target)
+    matrix_statistics, tokens = statistics.of(weight, expert), statistics.tokens(weight, expert)
+    if matrix_statistics.tokens == 0:
+        report = _pruned(name, matrix, magnitude_prune, None, target)
+        report.statistics = "none reached it: pruned by magnitude"
+    else:
+        report = _pruned(name, matrix, prune, matrix_statistics, target)
+        report.statistics = statistics.source(weight, expert)
+    report.tokens = tokens
+    return report
+
+
+def _pruned(name: str, matrix: torch.Tensor, prune: PruneFunction, statistics, target: SparsityTarget) -> LayerReport:
     started = time.perf_counter()
-    dense = module.weight.detach().clone()
+    dense = matrix.detach().clone(memory_format=torch.contiguous_format)
     pruned = prune(dense, statistics, target)
-    module.weight.copy_(pruned)
+    matrix.copy_(pruned)
     return LayerReport(
         name=name,
+        weights=pruned.numel(),
         sparsity=float((pruned == 0).float().mean()),
         relative_error=statistics.relative_error(dense, pruned) if statistics is not None else None,
         seconds=time.perf_counter() - started,
+        tokens=statistics.tokens if statistics is not None else None,
     )
 
 
-def _calibration_tokens(calibration: list[torch.Tensor], first_layer: nn.Module, ignore: str | None) -> int:
+def _calibration_tokens(calibration: list[torch.Tensor], first_layer: nn.Module, layout: LayerLayout) -> int:
     if not calibration or all(len(ids) == 0 for ids in calibration):
         raise CalibrationError("the calibration set is empty; give at least one non-empty sequence")
     tokens = int(sum(len(ids) for ids in calibration))
-    widest = max((m.in_features for m in prunable_linears(first_layer, ignore).values()), default=0)
+    widest = max((w.in_features(first_layer.get_parameter(w.name)) for w in layout.prunable), default=0)
     if tokens < widest:
         log.warning(
             "only %d calibration tokens for layer inputs %d wide: H is rank-deficient and only dampening keeps "
@@ -386,7 +302,6 @@ def _calibration_tokens(calibration: list[torch.Tensor], first_layer: nn.Module,
             widest,
         )
     return tokens
-
 
 def batch_equal_lengths(
     sequences: list[torch.Tensor], token_weights: list[torch.Tensor] | None, batch_tokens: int
