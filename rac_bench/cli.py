@@ -38,7 +38,9 @@ def _version() -> str:
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     """Which model, and how its calibration sets are built: shared by run, prune and traces."""
     parser.add_argument("--config", type=Path, help="YAML run config; flags override it")
-    parser.add_argument("--model", help="HF model directory or hub id (default: the embedded tiny reasoner)")
+    parser.add_argument(
+        "--model", help="HF model directory, hub id or .gguf file (default: the embedded tiny reasoner)"
+    )
     parser.add_argument(
         "--seed",
         help="seed of sampling and of the calibration prompts' order (default: 0; bootstraps always use seed 0)",
@@ -49,7 +51,11 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="tokens every calibration source gives (default: 16384; the RAC authors' code: 1000000)",
     )
     parser.add_argument("--calibration-preset", help="a named calibration recipe: reference or ports (README)")
-    parser.add_argument("--calibration-prompts", help="calibration prompt set: rac_arith (default) or openr1_math")
+    parser.add_argument(
+        "--calibration-prompts",
+        help="calibration prompt set: rac_arith (the embedded model's default), openr1_math (any other model's) or "
+        "competition_math (AIME 2024/2025 and AMC 2023: offline with --data-dir)",
+    )
     parser.add_argument("--calibration-seed", help="seed of the calibration prompts' order, windows and traces")
     parser.add_argument("--calibration-samples", help=argparse.SUPPRESS)  # gone: refused with a pointer
     parser.add_argument("--calibration-text", help="the `text` source: a .txt/.jsonl file or hub dataset id")
@@ -81,7 +87,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sparsity", help="comma list of fractions in [0, 1) (default: 0.5)")
     parser.add_argument("--pattern", help="'unstructured' (default) or N:M, e.g. 2:4; comma list allowed")
-    parser.add_argument("--tasks", help="comma list of tasks (default: rac_arith; see `rac-bench tasks`)")
+    parser.add_argument(
+        "--tasks",
+        help="comma list of tasks (default: rac_arith for the embedded model, math500 for any other; see "
+        "`rac-bench tasks`)",
+    )
     parser.add_argument("--output-dir", type=Path, help="where results go (default: rac-bench-runs/<time>-<random>)")
     parser.add_argument("--limit", help="evaluate only the first N problems of each task")
     parser.add_argument("--samples", help="samples per problem (default: the task's)")
@@ -158,6 +168,7 @@ def _run(args) -> int:
         return 0
     plan = build_plan(executor.placed(config))
     result = run(plan, executor, command=" ".join(["rac-bench", *sys.argv[1:]]))
+    print(f"tasks: {', '.join(config.tasks)}; calibration prompts: {config.calibration.prompts}\n")
     print(result.table)
     print(f"\nresults written to {result.output_dir}")
     return 0
@@ -197,9 +208,12 @@ def _prune(args) -> int:
 
     if args.out.exists():
         raise ConfigError(f"--out {args.out} already exists; give a new directory")
+    one_checkpoint = "prune makes one checkpoint: give one --model, --method, --sparsity and --pattern"
+    if any("," in (value or "") for value in (args.model, args.method, args.sparsity, args.pattern)):
+        raise ConfigError(one_checkpoint)
     config = _config(args, methods=args.method, output_dir=args.out.parent)
     if len(config.model) != 1 or len(config.methods) != 1 or len(config.targets) != 1:
-        raise ConfigError("prune makes one checkpoint: give one --model, --method, --sparsity and --pattern")
+        raise ConfigError(one_checkpoint)
     if config.methods == ["dense"]:
         raise ConfigError("dense prunes nothing; give a pruning method, e.g. --method rac")
     check_patterns_fit(config, config.model[0], model_config(config.model[0]))

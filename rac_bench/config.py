@@ -23,8 +23,13 @@ from rac_bench.errors import ConfigError
 from rac_bench.pruning.experts import DEFAULT_MIN_TOKENS, EXPERT_ROUTING
 from rac_bench.pruning.pattern import SparsityTarget, parse_pattern, parse_sparsity
 from rac_bench.scoring.self_corrections import DEFAULT_HESITATION_MARKERS
+from rac_bench.zoo import is_embedded
 
 DTYPES = ("float32", "bfloat16", "float16")
+# (tasks, calibration prompt set) when a config names none: the embedded task for the embedded model; for any other
+# model, MATH-500 calibrated on OpenR1-Math problems (as the recipes do)
+EMBEDDED_DEFAULTS = (("rac_arith",), "rac_arith")
+REAL_MODEL_DEFAULTS = (("math500",), "openr1_math")
 
 
 # Tokens every calibration source gives when a config names no budget: enough for the embedded model (its widest
@@ -84,7 +89,8 @@ class CalibrationSettings:
 
     tokens: int = option(DEFAULT_CALIBRATION_TOKENS, parse.positive_int, "calibration_tokens")  # budget per source
     preset: str | None = option(None, optional(parse.text), "calibration_preset")  # rac_bench.calibration.presets
-    prompts: str = option("rac_arith", parse.text, "calibration_prompts")  # the prompt set
+    # the prompt set; None: the model's default (RunConfig.resolve_model_defaults)
+    prompts: str | None = option(None, optional(parse.text), "calibration_prompts")
     seed: int | None = option(None, optional(parse.seed), "calibration_seed")  # None: the run's seed
     instruction: bool = option(True, parse.boolean)  # append the evaluation tasks' instruction to each question
     system_prompt: str | None = option(None, optional(parse.text))
@@ -99,7 +105,8 @@ class CalibrationSettings:
     def __post_init__(self):
         from rac_bench.calibration.prompt_sets import get_prompt_set
 
-        get_prompt_set(self.prompts)  # an unknown name is one line
+        if self.prompts is not None:
+            get_prompt_set(self.prompts)  # an unknown name is one line
         if self.chat_template is not None and not self.chat_template.is_file():
             raise ConfigError(
                 f"calibration.chat_template {self.chat_template} is not a file; give a Jinja template file"
@@ -178,7 +185,7 @@ class RunConfig:
     methods: list[str] = option(["sparsegpt", "rac"], parse.text_list, "methods")  # METHOD[@SOURCE]
     sparsity: list[float] = option([0.5], _sparsities, "sparsity")
     pattern: list[str] = option(["unstructured"], parse.text_list, "pattern")
-    tasks: list[str] = option(["rac_arith"], parse.text_list, "tasks")
+    tasks: list[str] | None = option(None, optional(parse.text_list), "tasks")  # None: the model's default
     seed: int = option(0, parse.seed, "seed")
     data_dir: Path | None = option(None, optional(parse.path), "data_dir")  # local task data instead of the hub
     output_dir: Path | None = option(None, optional(parse.path), "output_dir")  # None: rac-bench-runs/<time>-<random>
@@ -187,6 +194,23 @@ class RunConfig:
     evaluation: EvaluationSettings = subsection(EvaluationSettings)
     execution: ExecutionSettings = subsection(ExecutionSettings)
     estimate: dict = option({}, parse.mapping)  # --dry-run cost assumptions (rac_bench.estimate.Assumptions)
+
+    def __post_init__(self):
+        """Tasks and calibration prompts the config leaves out come from the models: the embedded task belongs to
+        the embedded model; any other model gets REAL_MODEL_DEFAULTS."""
+        if self.tasks is not None and self.calibration.prompts is not None:
+            return
+        embedded = {is_embedded(model) for model in self.model}
+        if embedded == {True, False}:
+            raise ConfigError(
+                "the embedded model and other models in one run share no default task; give --tasks and "
+                "--calibration-prompts (e.g. --tasks math500 --calibration-prompts openr1_math)"
+            )
+        tasks, prompts = EMBEDDED_DEFAULTS if embedded == {True} else REAL_MODEL_DEFAULTS
+        if self.tasks is None:
+            self.tasks = list(tasks)
+        if self.calibration.prompts is None:
+            self.calibration.prompts = prompts
 
     @property
     def calibration_seed(self) -> int:

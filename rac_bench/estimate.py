@@ -22,47 +22,54 @@ from rac_bench.tasks import get_task
 
 
 @dataclass(frozen=True)
+class Matrix:
+    """A prunable matrix of one decoder layer as the estimate sees it: one, or a stack of expert matrices."""
+
+    rows: int
+    columns: int
+    experts: int = 0  # 0: one matrix; E: E expert matrices, each reached by top_k / E of the tokens
+
+
+@dataclass(frozen=True)
 class ModelShape:
-    hidden: int
-    intermediate: int
+    parameters: int  # every parameter (tied embeddings once)
+    active_parameters: int  # what one token's forward multiplies: routed experts at top_k of them
     layers: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    vocab: int
-    tied_embeddings: bool
-
-    @property
-    def layer_parameters(self) -> int:
-        attention = (
-            self.hidden * (self.heads + 2 * self.kv_heads) * self.head_dim + self.heads * self.head_dim * self.hidden
-        )
-        return attention + 3 * self.hidden * self.intermediate
-
-    @property
-    def parameters(self) -> int:
-        embeddings = self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
-        return self.layers * self.layer_parameters + embeddings
+    hidden: int
+    matrices: tuple[Matrix, ...]  # every decoder layer's prunable matrices
+    experts: int = 0
+    top_k: int = 0
+    decoder_active: int = 0  # active parameters inside the decoder layers
 
     def prune_flops(self, tokens: int, solve: bool) -> float:
-        """Two forward passes through the decoder layers (statistics, then propagation), the Hessians of the
-        four input groups per layer (q/k/v and gate/up share theirs), and, for SparseGPT, the OBS solves."""
-        forward = 2 * 2 * self.layers * self.layer_parameters * tokens
-        inputs = [self.hidden, self.heads * self.head_dim, self.hidden, self.intermediate]
-        hessians = self.layers * sum(2 * tokens * n * n for n in inputs)
-        if not solve:
-            return forward + hessians
-        outputs = [(self.heads + 2 * self.kv_heads) * self.head_dim, self.hidden, 2 * self.intermediate, self.hidden]
-        solves = self.layers * sum(2 * rows * n * n + n**3 for rows, n in zip(outputs, inputs))
-        return forward + hessians + solves
+        """Two forward passes through the decoder layers (statistics, then propagation), a Hessian per prunable
+        matrix (an upper bound: q/k/v and gate/up share theirs), an expert's on the tokens routed to it, and, for
+        SparseGPT, the OBS solves."""
+        forward = 2 * 2 * self.decoder_active * tokens
+        hessians = solves = 0.0
+        for matrix in self.matrices:
+            reached = tokens * self.top_k / matrix.experts if matrix.experts else tokens
+            copies = max(1, matrix.experts)
+            hessians += copies * 2 * reached * matrix.columns**2
+            solves += copies * (2 * matrix.rows * matrix.columns**2 + matrix.columns**3)
+        return forward + hessians + (solves if solve else 0.0)
 
 
-# The three recipe models, from their public config.json, so a plan needs no hub access. Any other model is
-# read from its local directory or, when the hub is reachable, from its config.json there.
-KNOWN_SHAPES = {
-    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": ModelShape(1536, 8960, 28, 12, 2, 128, 151936, False),
-    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": ModelShape(3584, 18944, 28, 28, 4, 128, 152064, False),
-    "Qwen/Qwen3-8B": ModelShape(4096, 12288, 36, 32, 8, 128, 151936, False),
+# The three recipe models' public config.json values, so a plan needs no hub access. Any other model is read from
+# its local directory or GGUF file or, when the hub is reachable, from its config.json there.
+KNOWN_CONFIGS = {
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": dict(
+        model_type="qwen2", hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+        num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=False,
+    ),
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": dict(
+        model_type="qwen2", hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+        num_key_value_heads=4, vocab_size=152064, tie_word_embeddings=False,
+    ),
+    "Qwen/Qwen3-8B": dict(
+        model_type="qwen3", hidden_size=4096, intermediate_size=12288, num_hidden_layers=36, num_attention_heads=32,
+        num_key_value_heads=8, head_dim=128, vocab_size=151936, tie_word_embeddings=False,
+    ),
 }
 
 
@@ -108,13 +115,19 @@ def _positive(value) -> bool:
 
 def model_shape(reference: str | None) -> tuple[ModelShape, str]:
     """(shape, where it came from) of the model under test."""
+    from transformers import AutoConfig
+
+    from rac_bench.gguf import gguf_config, gguf_file
     from rac_bench.models import EMBEDDED_MODEL_DIR, check_hub_reachable
 
+    gguf = gguf_file(reference)
+    if gguf is not None:
+        return shape_of(gguf_config(gguf)), f"the metadata of {gguf}"
     path = Path(reference).expanduser() if reference else EMBEDDED_MODEL_DIR
     if (path / "config.json").is_file():
-        return _shape_from_config(json.loads((path / "config.json").read_text())), f"{path}/config.json"
-    if reference in KNOWN_SHAPES:
-        return KNOWN_SHAPES[reference], "rac-bench's table of recipe models"
+        return shape_of(AutoConfig.from_pretrained(path)), f"{path}/config.json"
+    if reference in KNOWN_CONFIGS:
+        return shape_of(AutoConfig.for_model(**KNOWN_CONFIGS[reference])), "rac-bench's table of recipe models"
     try:
         check_hub_reachable()
         from huggingface_hub import hf_hub_download
@@ -124,23 +137,44 @@ def model_shape(reference: str | None) -> tuple[ModelShape, str]:
         reason = first_line(error)
         raise ModelLoadError(
             f"unknown model {reference!r}: not a local model directory, not a recipe model "
-            f"({', '.join(KNOWN_SHAPES)}), and its config.json could not be read from the hub ({reason})"
+            f"({', '.join(KNOWN_CONFIGS)}), and its config.json could not be read from the hub ({reason})"
         ) from None
-    return _shape_from_config(json.loads(Path(config_file).read_text())), f"the hub's {reference}/config.json"
+    return shape_of(AutoConfig.from_pretrained(Path(config_file).parent)), f"the hub's {reference}/config.json"
 
 
-def _shape_from_config(config: dict) -> ModelShape:
-    config = config.get("text_config", config)
-    heads = config["num_attention_heads"]
+def shape_of(config) -> ModelShape:
+    """The model's shape from its config, read off the model built on the meta device (no weights): every
+    parameter, the prunable matrices as rac_bench.pruning.layout finds them, and the experts' routing."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from rac_bench.pruning.layout import find_decoder_layers, model_layouts
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    layers = find_decoder_layers(model)
+    matrices, expert_weights, experts = [], 0, 0
+    for layer, layout in zip(layers, model_layouts(model)):
+        for weight in layout.prunable:
+            parameter = layer.get_parameter(weight.name)
+            columns = weight.in_features(parameter)
+            matrices.append(Matrix(parameter.numel() // max(1, weight.experts) // columns, columns, weight.experts))
+            if weight.experts:
+                expert_weights += parameter.numel()
+                experts = max(experts, weight.experts)
+    text = config.get_text_config()
+    top_k = int(getattr(text, "num_experts_per_tok", 0) or 0) if experts else 0
+    idle = round(expert_weights * (1 - min(top_k, experts) / experts)) if experts else 0
+    decoder = sum(p.numel() for p in layers.parameters())
     return ModelShape(
-        hidden=config["hidden_size"],
-        intermediate=config["intermediate_size"],
-        layers=config["num_hidden_layers"],
-        heads=heads,
-        kv_heads=config.get("num_key_value_heads", heads),
-        head_dim=config.get("head_dim") or config["hidden_size"] // heads,
-        vocab=config["vocab_size"],
-        tied_embeddings=bool(config.get("tie_word_embeddings", False)),
+        parameters=sum(p.numel() for p in model.parameters()),
+        active_parameters=sum(p.numel() for p in model.parameters()) - idle,
+        layers=len(layers),
+        hidden=text.hidden_size,
+        matrices=tuple(matrices),
+        experts=experts,
+        top_k=top_k,
+        decoder_active=decoder - idle,
     )
 
 
@@ -177,7 +211,7 @@ def _eval_tokens(plan: Plan, mean_response: dict) -> int:
 def _model_plan(plan: Plan, model: str | None, costs: Assumptions) -> ModelPlan:
     """One model's variants with their calibration, pruning and evaluation costs."""
     shape, shape_source = model_shape(model)
-    decode_tokens_per_second = costs.decode_utilization * costs.peak_tflops * 1e12 / (2 * shape.parameters)
+    decode_tokens_per_second = costs.decode_utilization * costs.peak_tflops * 1e12 / (2 * shape.active_parameters)
     prune_flops_per_second = costs.prune_utilization * costs.peak_tflops * 1e12
     eval_tokens = _eval_tokens(plan, dict(costs.response_tokens))
     eval_hours = eval_tokens / decode_tokens_per_second / 3600
@@ -196,10 +230,16 @@ def _model_plan(plan: Plan, model: str | None, costs: Assumptions) -> ModelPlan:
     hours += trace_tokens / decode_tokens_per_second / 3600
     pruned = sum(1 for v in plan.variants if not v.is_dense)
     checkpoint = shape.parameters * costs.bytes_per_parameter
+    experts = (
+        f", {_count(shape.active_parameters)} active per token ({shape.experts} experts, top-{shape.top_k})"
+        if shape.experts
+        else ""
+    )
     lines = [
-        f"model {model or 'rac-bench/tiny-reasoner'}: {_count(shape.parameters)} parameters "
+        f"model {model or 'rac-bench/tiny-reasoner'}: {_count(shape.parameters)} parameters{experts} "
         f"({shape.layers} layers, hidden {shape.hidden}; shape from {shape_source}); decode at "
-        f"{decode_tokens_per_second:,.0f} tokens/s per GPU; {pruned} checkpoints of {checkpoint / 1e9:.2f} GB",
+        f"{decode_tokens_per_second:,.0f} tokens/s per GPU; {pruned} checkpoints of {checkpoint / 1e9:.2f} GB, "
+        f"the memory each cell's weights take",
         tabulate(
             rows,
             headers=["method", "sparsity", "calibration", "cal. tokens", "prune GPU h", "eval tokens", "eval GPU h"],
@@ -228,6 +268,7 @@ def plan_report(plan: Plan, available_gpus: float) -> str:
     lines = [
         f"plan: {len(plan.models)} model(s) x {len(plan.variants)} variants x {len(plan.tasks)} task(s) "
         f"= {cells} cells; executor {config.execution.executor}, backend {config.execution.backend}",
+        f"tasks: {', '.join(config.tasks)}; calibration prompts: {config.calibration.prompts}",
         "",
         *[line for model_plan in plans for line in model_plan.lines],
         f"generated tokens: {sum(p.eval_tokens for p in plans):,} for evaluation + "

@@ -8,6 +8,7 @@ then reads that directory, and a changed file is a new model.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from contextlib import contextmanager
@@ -65,9 +66,10 @@ def converted_directory(path: Path, cache_dir: Path) -> Path:
     with _readable(path):
         tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         loaded = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
-    plain = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    config = copy.deepcopy(loaded.config)
+    config.__dict__.pop("quantization_config", None)  # the weights are dequantized: a plain model, saved as one
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(loaded.state_dict())
-    plain.config.name_or_path = str(directory)
     with staged_checkpoint(directory) as staging:
         plain.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)

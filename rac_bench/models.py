@@ -18,9 +18,8 @@ from transformers.utils import logging as transformers_logging
 
 from rac_bench.errors import ModelLoadError, first_line
 from rac_bench.gguf import converted_directory, gguf_config, gguf_file
+from rac_bench.zoo import EMBEDDED_MODEL_DIR, EMBEDDED_MODEL_NAME  # noqa: F401 (imported from here by others)
 
-EMBEDDED_MODEL_DIR = Path(__file__).resolve().parent / "zoo" / "tiny-reasoner"
-EMBEDDED_MODEL_NAME = "rac-bench/tiny-reasoner"
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 HUB_TIMEOUT_SECONDS = 5.0
 

@@ -19,7 +19,7 @@ def make_provider(model, tokenizer, cache_dir, batch_size=64, **settings):
     """The embedded prompt set at seed 0, the default calibration settings with `settings` over them (traces at
     temperature 0.6, top-p 0.95), on HF generation."""
     execution = ExecutionSettings(backend="hf", device="cpu", dtype="float32", batch_size=batch_size)
-    settings = replace(CalibrationSettings(), **settings)
+    settings = replace(CalibrationSettings(prompts="rac_arith"), **settings)
     inputs = BuildInputs(
         tokenizer=tokenizer,
         model_fingerprint=weights_fingerprint(model),

