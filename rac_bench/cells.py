@@ -30,16 +30,21 @@ class CellIdentity:
         return self.method == "dense"
 
     @property
+    def is_outside(self) -> bool:
+        """A checkpoint saved by another tool (`checkpoint:DIR`): it claims no sparsity target."""
+        return self.pattern == "checkpoint"
+
+    @property
     def target_label(self) -> str:
-        """'-' for dense, the N:M pattern, or the unstructured sparsity."""
-        if self.is_dense:
+        """'-' for dense and outside checkpoints, the N:M pattern, or the unstructured sparsity."""
+        if self.is_dense or self.is_outside:
             return "-"
         return self.pattern if self.pattern != "unstructured" else f"{self.sparsity:g}"
 
     @property
     def variant_label(self) -> str:
         """e.g. 'dense', 'rac-0.5', 'sparsegpt-2:4'."""
-        return self.method if self.is_dense else f"{self.method}-{self.target_label}"
+        return self.method if self.is_dense or self.is_outside else f"{self.method}-{self.target_label}"
 
     def describe(self) -> str:
         target = "" if self.is_dense else f" {self.target_label}"

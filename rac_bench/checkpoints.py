@@ -20,13 +20,15 @@ def checkpoint_dir(cache_dir: Path, variant_fingerprint: str) -> Path:
 
 
 @contextmanager
-def staged_checkpoint(directory: Path):
+def staged_checkpoint(directory: Path, replace: bool = False):
     """A new directory beside `directory` to write the checkpoint into; renamed to `directory` when the block
-    finishes, removed when it raises (or when another run finished the same checkpoint first)."""
+    finishes, removed when it raises (or when another run finished the same checkpoint first, unless `replace`)."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
         yield staging
+        if replace and directory.exists():
+            shutil.rmtree(directory)
         if directory.exists():
             shutil.rmtree(staging)
         else:

@@ -1,7 +1,8 @@
 """`rac-bench`: run the benchmark, prune a checkpoint, build calibration traces, render leaderboards, gate a run
 against a baseline, list methods and tasks.
 
-Bad input exits 2 with one line on stderr and nothing written; a failed gate exits 1.
+Bad input exits 2 with one line on stderr and nothing written; a failed gate exits 1; a compression method that
+raises while pruning exits 3, with one line naming the method and the matrix.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from rac_bench.errors import ConfigError, RacBenchError
+from rac_bench.errors import ConfigError, MethodFailure, RacBenchError
 
 EXIT_REGRESSION = 1
 EXIT_BAD_INPUT = 2
+EXIT_METHOD_FAILED = 3
 RUN_EXAMPLES = """examples:
   rac-bench run --methods sparsegpt,rac --sparsity 0.5          the embedded model, dense vs SparseGPT vs RAC
   rac-bench run --config configs/embedded-sweep.yaml            every method at 0.4, 0.5 and 0.6
@@ -104,7 +106,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         dest="resume",
         action="store_const",
         const=False,
-        help="evaluate every cell again instead of reusing finished cells and generations from the store",
+        help="evaluate every cell again instead of reusing finished cells and generations from the store "
+        "(pruned checkpoints and traces are still reused when their fingerprints match: see --rebuild)",
+    )
+    parser.add_argument(
+        "--rebuild",
+        action="store_const",
+        const=True,
+        help="prune every variant and sample its traces again, replacing the cached checkpoints and traces",
     )
     parser.add_argument("--executor", help="local (default) or ray: one Ray task per model variant")
     parser.add_argument("--ray-address", help="Ray cluster to join (default: start a local one); e.g. auto")
@@ -332,10 +341,14 @@ def _gate(args) -> int:
 
 
 def _methods(args) -> int:
-    from rac_bench.methods import available_methods
+    from rac_bench.methods import available_methods, method_origin, unavailable_methods
 
     for name, method in sorted(available_methods().items()):
-        print(f"{name:12} {method.description}")
+        origin = method_origin(name)
+        plugin = f" (plugin: {origin.distribution} {origin.version})" if origin.distribution != "rac-bench" else ""
+        print(f"{name:12} {method.description}{plugin}")
+    for reason in unavailable_methods().values():
+        print(f"rac-bench: warning: {reason}", file=sys.stderr)
     return 0
 
 
@@ -426,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         message = str(error)
         print(message if message.startswith("rac-bench") else f"rac-bench: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except MethodFailure as failure:
+        print(f"rac-bench: error: {failure}", file=sys.stderr)
+        return EXIT_METHOD_FAILED
     except KeyboardInterrupt:
         print("rac-bench: interrupted", file=sys.stderr)
         return 130

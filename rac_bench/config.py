@@ -149,7 +149,8 @@ class ExecutionSettings:
     dtype: str = option("auto", parse.choice("auto", *DTYPES), "dtype")  # auto: bfloat16 on a GPU, else float32
     cache_dir: Path = field(default_factory=default_cache_dir, metadata={"parse": parse.path, "flag": "cache_dir"})
     store: Path | None = option(None, optional(parse.path), "store")  # None: $RAC_BENCH_STORE or the default
-    resume: bool = option(True, parse.boolean, "resume")
+    resume: bool = option(True, parse.boolean, "resume")  # False: evaluate every cell again
+    rebuild: bool = option(False, parse.boolean, "rebuild")  # prune every variant and sample its traces again
     executor: str = option("local", parse.choice("local", "ray"), "executor")
     ray_address: str | None = option(None, optional(parse.text), "ray_address")
     max_retries: int = option(2, parse.non_negative_int)

@@ -55,5 +55,6 @@ def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
         renderer=PromptRenderer.of(tokenizer, settings),
         backend=lambda: create_backend(handle, config.execution),  # the traces show their own tokens/s bar
         backend_identity=backend_identity(config.execution),
+        rebuild=config.execution.rebuild,
     )
     return DenseModel(reference, path, model, tokenizer, model_fingerprint, CalibrationProvider(inputs))

@@ -29,6 +29,10 @@ class DiskFullError(RacBenchError):
     """No space left where rac-bench writes (the store, the output or cache directory): what was finished is kept."""
 
 
+class MethodFailure(Exception):
+    """A compression method raised while pruning: neither bad input (2) nor a regression (1); the CLI exits 3."""
+
+
 def first_line(error: BaseException) -> str:
     """A foreign exception's message in one line (hub and file errors span many), or its type when it has none."""
     text = str(error).strip()

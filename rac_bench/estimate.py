@@ -224,11 +224,11 @@ def _model_plan(plan: Plan, model: str | None, costs: Assumptions) -> ModelPlan:
         solve = getattr(variant.spec.method, "algorithm", None) is sparsegpt_prune
         prune_hours = shape.prune_flops(tokens, solve) / prune_flops_per_second / 3600 if source else 0.0
         hours += prune_hours + eval_hours
-        target = "-" if variant.is_dense else variant.target.label
+        target = "-" if variant.is_dense or variant.is_outside else variant.target.label
         row = [variant.method, target, source.name if source else "-", f"{tokens:,}", f"{prune_hours:.2f}"]
         rows.append([*row, f"{eval_tokens:,}", f"{eval_hours:.1f}"])
     hours += trace_tokens / decode_tokens_per_second / 3600
-    pruned = sum(1 for v in plan.variants if not v.is_dense)
+    pruned = sum(1 for v in plan.variants if not (v.is_dense or v.is_outside))
     checkpoint = shape.parameters * costs.bytes_per_parameter
     experts = (
         f", {_count(shape.active_parameters)} active per token ({shape.experts} experts, top-{shape.top_k})"

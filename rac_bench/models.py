@@ -80,7 +80,7 @@ def _check_fetchable(path: str) -> None:
 
 
 @contextmanager
-def _user_errors(path: str):
+def user_errors(path: str):
     """Errors a user can cause, as one line; transformers' per-load 'Loading weights' bar switched off."""
     previous = transformers_logging.set_tqdm_hook(lambda factory, args, kwargs: factory(*args, **kwargs, disable=True))
     try:
@@ -95,7 +95,7 @@ def _user_errors(path: str):
 def load_model(reference: str | None, dtype: torch.dtype = torch.float32, cache_dir: Path | None = None):
     """(model, tokenizer) in eval mode."""
     path = model_path(reference, cache_dir)
-    with _user_errors(path):
+    with user_errors(path):
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     return model.eval(), tokenizer
@@ -107,7 +107,7 @@ def model_config(reference: str | None):
     if gguf is not None:
         return gguf_config(gguf)
     path = model_path(reference)
-    with _user_errors(path):
+    with user_errors(path):
         return AutoConfig.from_pretrained(path)
 
 

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 
 from rac_bench.backends import backend_identity
 from rac_bench.config import RunConfig
-from rac_bench.fingerprint import fingerprint
+from rac_bench.fingerprint import directory_fingerprint, fingerprint
+from rac_bench.methods.code import method_code
 from rac_bench.methods.spec import MethodSpec, parse_method_spec
 from rac_bench.pruning.pattern import SparsityTarget
 from rac_bench.task_data import data_revision
@@ -37,6 +38,16 @@ class Variant:
     @property
     def is_dense(self) -> bool:
         return self.spec.name == "dense"
+
+    @property
+    def is_outside(self) -> bool:
+        """A checkpoint saved by another tool, loaded rather than pruned."""
+        return self.spec.checkpoint is not None
+
+    @property
+    def pattern(self) -> str:
+        """The pattern in the cell's identity: an outside checkpoint claims none."""
+        return "checkpoint" if self.is_outside else self.target.pattern
 
     @property
     def calibration(self) -> dict | None:
@@ -91,6 +102,9 @@ def calibration_fingerprint(spec: MethodSpec, config: RunConfig) -> dict | None:
 
 def _variant(spec: MethodSpec, target: SparsityTarget, config: RunConfig) -> Variant:
     execution = config.execution
+    if spec.checkpoint is not None:  # its files decide its weights (and the dtype they are loaded in)
+        settings = {"method": "checkpoint", "files": directory_fingerprint(spec.checkpoint), "dtype": execution.dtype}
+        return Variant(spec, target, {**settings, "calibration": None})
     settings = {
         "method": spec.canonical,
         "target": asdict(target),
@@ -100,7 +114,10 @@ def _variant(spec: MethodSpec, target: SparsityTarget, config: RunConfig) -> Var
         "hessians": config.pruning.hessians,
         "dtype": execution.dtype,
         "device": execution.device.split(":")[0],  # pruning arithmetic differs between CPU and GPU
+        "experts": [config.pruning.experts, config.pruning.expert_min_tokens],
     }
+    if spec.name != "dense":  # the code that makes the weights: editing a method (or a plugin) prunes again
+        settings["code"] = method_code(spec.name, calibrated=spec.source is not None)
     return Variant(spec, target, settings)
 
 
@@ -130,6 +147,6 @@ def build_plan(config: RunConfig) -> Plan:
     variants = []
     for method in config.all_methods:
         spec = parse_method_spec(method)
-        for target in [DENSE_TARGET] if spec.name == "dense" else config.targets:
+        for target in [DENSE_TARGET] if spec.name in ("dense", "checkpoint") else config.targets:
             variants.append(_variant(spec, target, config))
     return Plan(config, tuple(variants), tuple(_task(name, config) for name in config.tasks))

@@ -1,11 +1,14 @@
-"""Where a result came from: package versions, git commit and hardware, stored beside every run."""
+"""Where a result came from, stored beside every run and cell: the main package versions, a hash of the whole
+installed package set (the set itself goes into summary.json), the plugin methods, the git commit, and the hardware
+with the instruction set torch dispatches to on the CPU and the GPU it runs on."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, distributions, version
 from pathlib import Path
 
 PACKAGES = ("rac-bench", "torch", "transformers", "lm_eval", "vllm", "math-verify")
@@ -31,15 +34,48 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
+def installed_packages() -> list[str]:
+    """Every installed distribution as name==version, sorted."""
+    return sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"]})
+
+
+def plugins() -> list[dict]:
+    """The plugin methods available, with their distribution, version and entry-point module."""
+    from rac_bench.methods import available_methods, method_origin
+    from rac_bench.methods.code import module_hash
+
+    found = []
+    for name in sorted(available_methods()):
+        origin = method_origin(name)
+        if origin.distribution != "rac-bench":
+            found.append({"method": name, "distribution": origin.distribution, "version": origin.version,
+                          "module": origin.module, "source": module_hash(origin.module)})
+    return found
+
+
 def hardware() -> dict:
-    return {
+    import torch
+
+    found = {
         "machine": platform.machine(),
         "processor": platform.processor(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "system": platform.system(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the kernels torch dispatches to (AVX2, ...)
     }
+    if torch.cuda.is_available():
+        found["gpu"] = torch.cuda.get_device_name()
+        found["gpu_capability"] = ".".join(map(str, torch.cuda.get_device_capability()))
+    return found
 
 
 def provenance() -> dict:
-    return {"packages": package_versions(), "git_commit": git_commit(), "hardware": hardware()}
+    packages = installed_packages()
+    return {
+        "packages": package_versions(),
+        "package_set_sha256": hashlib.sha256("\n".join(packages).encode()).hexdigest()[:16],
+        "plugins": plugins(),
+        "git_commit": git_commit(),
+        "hardware": hardware(),
+    }

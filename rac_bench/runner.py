@@ -20,7 +20,7 @@ from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import evaluate_task
 from rac_bench.outputs import write_outputs
 from rac_bench.plan import Plan, TaskPlan, Variant
-from rac_bench.provenance import provenance
+from rac_bench.provenance import installed_packages, provenance
 from rac_bench.store import Store, check_store, finished_keys, open_store
 from rac_bench.tasks import get_task
 from rac_bench.validation import check_run_inputs
@@ -69,7 +69,7 @@ def run(plan: Plan, executor: Executor, command: str = "") -> RunResult:
         "config": _config_record(config),
         "command": command,
         "threads": torch.get_num_threads(),
-        "provenance": run_provenance,
+        "provenance": {**run_provenance, "installed_packages": installed_packages()},
     }
     table = write_outputs(config.output_dir, cells, samples, summary)
     return RunResult(config.output_dir, cells, table)
@@ -133,9 +133,9 @@ def variants_to_build(plan: Plan, dense: DenseModel) -> list[Variant]:
     """The pruned variants with a cell the run will evaluate (all of them, unless resuming from the store)."""
     config = plan.config
     if not config.execution.resume:
-        return [variant for variant in plan.variants if not variant.is_dense]
+        return [variant for variant in plan.variants if not (variant.is_dense or variant.is_outside)]
     unfinished = []
-    for variant in plan.variants[1:]:
+    for variant in (v for v in plan.variants[1:] if not v.is_outside):
         keys = list(plan.cell_keys(variant.fingerprint(dense.fingerprint)).values())
         if len(finished_keys(config.execution.store, keys)) < len(keys):
             unfinished.append(variant)
@@ -143,7 +143,7 @@ def variants_to_build(plan: Plan, dense: DenseModel) -> list[Variant]:
 
 
 def _identity(dense: DenseModel, variant: Variant, task: TaskPlan) -> CellIdentity:
-    return CellIdentity(dense.name, task.name, variant.method, variant.target.pattern, variant.target.sparsity)
+    return CellIdentity(dense.name, task.name, variant.method, variant.pattern, variant.target.sparsity)
 
 
 def _origin(built: BuiltVariant, dense: DenseModel, variant: Variant) -> dict:

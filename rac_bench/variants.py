@@ -27,11 +27,12 @@ from rac_bench.checkpoints import (
 )
 from rac_bench.config import RunConfig
 from rac_bench.dense_model import DenseModel
-from rac_bench.errors import RacBenchError
+from rac_bench.errors import MethodFailure, ModelLoadError, RacBenchError, first_line
+from rac_bench.models import user_errors
 from rac_bench.methods import PruneContext
 from rac_bench.plan import Plan, Variant
 from rac_bench.pruning.achieved import achieved_sparsity
-from rac_bench.pruning.engine import PassSettings
+from rac_bench.pruning.engine import MatrixPruneError, PassSettings
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,10 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
     if variant.is_dense:
         achieved = achieved_sparsity(dense.model, variant.target, pruning.ignore, pruning.lm_head)
         return BuiltVariant(dense.model, fingerprint, None, None, achieved)
+    if variant.is_outside:
+        return _outside(variant, dense, fingerprint)
     directory = checkpoint_dir(config.execution.cache_dir, fingerprint)
-    cached = load_checkpoint(directory, dense.model.dtype)
+    cached = None if config.execution.rebuild else load_checkpoint(directory, dense.model.dtype)
     if cached is not None:
         log.info("%s %s: reusing checkpoint %s", variant.method, variant.target.label, directory)
         model, report = cached
@@ -86,8 +89,7 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
         ),
     )
     started = time.perf_counter()
-    report = variant.spec.method.prune(model, context)
-    report_dict = report.to_dict() if report is not None else {}
+    report_dict = _pruned(variant, model, context)
     report_dict.update(
         method=variant.method,
         pattern=variant.target.pattern,
@@ -97,7 +99,7 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
         variant_fingerprint=fingerprint,
         calibration=_calibration_manifest(variant, dense),
     )
-    with staged_checkpoint(directory) as staging:
+    with staged_checkpoint(directory, replace=config.execution.rebuild) as staging:
         save_weights(model, dense.tokenizer, staging)
         del model  # the variant is what was saved, read back
         saved = load_weights(staging, dense.model.dtype)
@@ -106,6 +108,46 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
         report_dict["achieved_sparsity"] = achieved
         write_report(staging, report_dict)
     return BuiltVariant(saved, fingerprint, report_dict, directory, achieved)
+
+
+def _outside(variant: Variant, dense: DenseModel, fingerprint: str) -> BuiltVariant:
+    """A checkpoint saved by another tool, loaded as transformers loads it (pruned, fake-quantized or in a format a
+    quantization package reads), with its sparsity counted in its weights."""
+    directory = variant.spec.checkpoint
+    with user_errors(str(directory)):
+        model = load_weights(directory, dense.model.dtype)
+    vocabulary, expected = model.get_input_embeddings().weight.shape[0], dense.model.get_input_embeddings().weight.shape[0]
+    if vocabulary != expected:
+        raise ModelLoadError(
+            f"{variant.method}: {directory} has {vocabulary} token embeddings, the run's model {dense.name} {expected}; "
+            "an outside checkpoint must be a compressed copy of --model"
+        )
+    achieved = achieved_sparsity(model, variant.target, None, False)
+    report = {
+        "method": variant.method,
+        "outside_checkpoint": str(directory),
+        "variant_fingerprint": fingerprint,
+        "achieved_sparsity": achieved,
+        "prune_seconds": 0.0,
+    }
+    return BuiltVariant(model, fingerprint, report, directory, achieved)
+
+
+def _pruned(variant: Variant, model, context: PruneContext) -> dict:
+    """The method's report (empty when it returns None). Anything it raises that is not bad input is a
+    MethodFailure naming the method and, where the engine knows it, the matrix."""
+    try:
+        report = variant.spec.method.prune(model, context)
+        return report.to_dict() if report is not None else {}
+    except RacBenchError:
+        raise
+    except Exception as error:
+        where, cause = "", error
+        if isinstance(error, MatrixPruneError):
+            where, cause = f" on {error.matrix}", error.__cause__
+        raise MethodFailure(
+            f"method {variant.method} failed{where}: {type(cause).__name__}: {first_line(cause)}"
+        ) from error
 
 
 def check_label(variant: Variant, achieved: dict) -> None:
@@ -138,7 +180,7 @@ def build_calibration_sets(plan: Plan, dense: DenseModel) -> None:
     or written, so that unusable calibration data (e.g. a corpus shorter than one window) fails first."""
     for variant in plan.variants:
         saved = checkpoint_dir(plan.config.execution.cache_dir, variant.fingerprint(dense.fingerprint)) / REPORT_FILE
-        if variant.spec.source and not saved.exists():
+        if variant.spec.source and (plan.config.execution.rebuild or not saved.exists()):
             dense.calibration(variant.spec.source)
 
 

@@ -44,6 +44,7 @@ class CalibrationProvider:
             "prompt_tokens": built.prompt_tokens,
             "generated_tokens": built.tokens - built.prompt_tokens,
             "sequences": len(built),
+            "content_sha256": built.content_hash(),
             **built.facts,
             "seconds": self.seconds[source.name],
         }

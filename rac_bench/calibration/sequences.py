@@ -3,6 +3,7 @@ generated chain of thought, which `--cot-weight` may weigh differently in the He
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import torch
@@ -35,6 +36,14 @@ class CalibrationSet:
     @property
     def prompt_tokens(self) -> int:
         return sum(self.prompt_lengths)
+
+    def content_hash(self) -> str:
+        """sha256 of the token ids and prompt lengths: two runs whose results differ can be traced to their data."""
+        digest = hashlib.sha256()
+        for sequence, prompt_length in zip(self.sequences, self.prompt_lengths):
+            digest.update(f"{len(sequence)}:{prompt_length};".encode())
+            digest.update(sequence.to(torch.int64).numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     def within_budget(self, tokens: int | None) -> CalibrationSet:
         """The first `tokens` tokens in sequence order (the last sequence cut short); all of them when None."""

@@ -1,46 +1,121 @@
 """The registry of compression methods, looked up by name.
 
-Built-in methods live one per module here; a method published as its own package registers an object
-with `name`, `description`, `calibration_source` and `prune(model, context)` under the entry-point group
-`rac_bench.methods`.
+Built-in methods live one per module here; a method published as its own package registers an object with
+`description`, `calibration_source` and `prune(model, context)` under the entry-point group `rac_bench.methods`,
+and is known by its entry point's name (docs/methods.md). Each method's origin (rac-bench itself, or a plugin's
+distribution, version and module) is kept, so fingerprints follow its code (rac_bench.methods.code). A plugin that
+fails to load, or reuses a name, is set aside with a one-line reason naming its distribution; the other methods
+still work.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from rac_bench.errors import ConfigError
+from rac_bench.errors import ConfigError, first_line
 from rac_bench.methods.base import LayerwiseMethod, Method, PruneContext
 
+log = logging.getLogger(__name__)
+
 ENTRY_POINT_GROUP = "rac_bench.methods"
+
+
+@dataclass(frozen=True)
+class MethodOrigin:
+    distribution: str  # "rac-bench" for a built-in
+    version: str | None
+    module: str  # the module whose source the method's fingerprint hashes (a plugin: its entry point's module)
+
+
 _REGISTRY: dict[str, Method] = {}
+_ORIGINS: dict[str, MethodOrigin] = {}
+_BROKEN: dict[str, str] = {}  # plugin method name -> why it is not available
 
 
 def register_method(method: Method) -> Method:
+    """Register a built-in method, from the module that defines it (whose source its fingerprint hashes)."""
     if method.name in _REGISTRY:
         raise ValueError(f"method {method.name!r} is registered twice")
     _REGISTRY[method.name] = method
+    _ORIGINS[method.name] = MethodOrigin("rac-bench", None, inspect.currentframe().f_back.f_globals["__name__"])
     return method
 
 
 def _load() -> dict[str, Method]:
     if not _REGISTRY:
-        from rac_bench.methods import dense, magnitude, rac, rac_wanda, sparsegpt, wanda  # noqa: F401 (they register)
+        from rac_bench.methods import (  # noqa: F401 (they register)
+            checkpoint,
+            dense,
+            magnitude,
+            rac,
+            rac_wanda,
+            sparsegpt,
+            wanda,
+        )
 
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-            register_method(entry_point.load())
+            _load_plugin(entry_point)
     return _REGISTRY
+
+
+def _load_plugin(entry_point) -> None:
+    distribution = entry_point.dist.name if entry_point.dist else "an unknown distribution"
+    version = entry_point.dist.version if entry_point.dist else None
+    plugin = f"{distribution} {version}" if version else distribution
+    name = entry_point.name
+    if name in _REGISTRY or name in _BROKEN:
+        owner = _ORIGINS[name].distribution if name in _ORIGINS else "another plugin"
+        _BROKEN.setdefault(
+            name, f"the plugin {plugin} registers method {name!r}, which {owner} already has; rename its entry point"
+        )
+        return
+    try:
+        method = entry_point.load()
+    except Exception as error:  # a plugin's import can fail any way; the other methods must still work
+        _BROKEN[name] = f"the plugin {plugin} failed to load method {name!r} ({entry_point.value}): {first_line(error)}"
+        return
+    if getattr(method, "name", name) != name:
+        log.warning("plugin %s: method object named %r is registered as %r, its entry point's name", plugin,
+                    getattr(method, "name", None), name)
+    _REGISTRY[name] = method
+    _ORIGINS[name] = MethodOrigin(distribution, version, entry_point.module)
 
 
 def available_methods() -> dict[str, Method]:
     return dict(_load())
 
 
+def unavailable_methods() -> dict[str, str]:
+    """Plugin methods that could not be registered, with the reason."""
+    _load()
+    return dict(_BROKEN)
+
+
+def method_origin(name: str) -> MethodOrigin:
+    get_method(name)
+    return _ORIGINS[name]
+
+
 def get_method(name: str) -> Method:
     methods = _load()
+    if name in _BROKEN and name not in methods:
+        raise ConfigError(_BROKEN[name])
     if name not in methods:
         raise ConfigError(f"unknown method {name!r}; available: {', '.join(sorted(methods))}")
     return methods[name]
 
 
-__all__ = ["LayerwiseMethod", "Method", "PruneContext", "available_methods", "get_method", "register_method"]
+__all__ = [
+    "LayerwiseMethod",
+    "Method",
+    "MethodOrigin",
+    "PruneContext",
+    "available_methods",
+    "get_method",
+    "method_origin",
+    "register_method",
+    "unavailable_methods",
+]

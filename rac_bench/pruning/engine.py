@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from rac_bench.errors import CalibrationError, ConfigError
+from rac_bench.errors import CalibrationError, ConfigError, RacBenchError
 from rac_bench.pruning.capture import capture_layer_inputs
 from rac_bench.pruning.experts import DEFAULT_MIN_TOKENS, EXPERT_ROUTING
 from rac_bench.pruning.layer_statistics import gather_statistics, layer_output
@@ -274,11 +274,24 @@ def _prune_matrix(name, matrix, prune, statistics, weight, expert: int, target: 
     return report
 
 
+class MatrixPruneError(Exception):
+    """The prune function raised on one matrix (the cause is chained); `matrix` names it."""
+
+    def __init__(self, matrix: str):
+        super().__init__(matrix)
+        self.matrix = matrix
+
+
 def _pruned(name: str, matrix: torch.Tensor, prune: PruneFunction, statistics, target: SparsityTarget) -> LayerReport:
     started = time.perf_counter()
     dense = matrix.detach().clone(memory_format=torch.contiguous_format)
-    pruned = prune(dense, statistics, target)
-    matrix.copy_(pruned)
+    try:
+        pruned = prune(dense, statistics, target)
+        matrix.copy_(pruned)
+    except RacBenchError:
+        raise
+    except Exception as error:
+        raise MatrixPruneError(name) from error
     return LayerReport(
         name=name,
         weights=pruned.numel(),

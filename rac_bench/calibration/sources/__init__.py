@@ -40,6 +40,7 @@ class BuildInputs:
     backend: Callable[[], object]  # a generation backend on the dense model (the run's: hf or vllm)
     backend_identity: dict  # what about the backend can change sampled tokens (name, batch size)
     progress: bool = True
+    rebuild: bool = False  # sample traces again instead of reading cached chunks
 
 
 class CalibrationSource(Protocol):

@@ -119,7 +119,7 @@ def _chunks(inputs: BuildInputs, directory: Path) -> Iterator[list[dict]]:
             if not chunk_questions:
                 return
             path = directory / f"chunk-{index:05d}.jsonl"
-            if not path.exists():
+            if inputs.rebuild or not path.exists():
                 backend = backend or inputs.backend()
                 sampling = _sampling(inputs.settings, inputs.seed, index)
                 records = _generate_chunk(
