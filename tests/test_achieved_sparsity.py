@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from rac_bench.cli import main
-from rac_bench.methods import LayerwiseMethod, available_methods
-from rac_bench.methods import _REGISTRY as REGISTRY
+from rac_bench.methods import _ORIGINS, _REGISTRY, LayerwiseMethod, MethodOrigin, available_methods
 
 
 def unchanged(weight, statistics, target):
@@ -29,7 +28,8 @@ def global_magnitude(weight, statistics, target):
 def plugins(monkeypatch):
     available_methods()  # the built-ins load first
     for name, algorithm in (("unchanged", unchanged), ("global-magnitude", global_magnitude)):
-        monkeypatch.setitem(REGISTRY, name, LayerwiseMethod(name, "a test method", algorithm, None))
+        monkeypatch.setitem(_REGISTRY, name, LayerwiseMethod(name, "a test method", algorithm, None))
+        monkeypatch.setitem(_ORIGINS, name, MethodOrigin("tests", None, __name__))
 
 
 @pytest.mark.parametrize(
