@@ -12,6 +12,8 @@ from pathlib import Path
 
 from transformers import AutoModelForCausalLM
 
+from rac_bench import strict_json
+
 REPORT_FILE = "rac_bench_report.json"
 
 
@@ -48,7 +50,7 @@ def load_weights(directory: Path, dtype):
 
 
 def write_report(directory: Path, report: dict) -> None:
-    (directory / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    (directory / REPORT_FILE).write_text(strict_json.dumps(report, indent=2), encoding="utf-8")
 
 
 def load_checkpoint(directory: Path, dtype):

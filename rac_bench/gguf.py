@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 from contextlib import contextmanager
 from pathlib import Path
 
+from rac_bench import strict_json
 from rac_bench.checkpoints import staged_checkpoint
 from rac_bench.errors import ModelLoadError, first_line
 
@@ -74,7 +74,7 @@ def converted_directory(path: Path, cache_dir: Path) -> Path:
         plain.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         source = {"gguf": str(path.resolve()), "sha256_16": digest, "size": path.stat().st_size}
-        (staging / SOURCE_FILE).write_text(json.dumps(source, indent=2), encoding="utf-8")
+        (staging / SOURCE_FILE).write_text(strict_json.dumps(source, indent=2), encoding="utf-8")
     return directory
 
 

@@ -48,8 +48,15 @@ def plugins() -> list[dict]:
     for name in sorted(available_methods()):
         origin = method_origin(name)
         if origin.distribution != "rac-bench":
-            found.append({"method": name, "distribution": origin.distribution, "version": origin.version,
-                          "module": origin.module, "source": module_hash(origin.module)})
+            found.append(
+                {
+                    "method": name,
+                    "distribution": origin.distribution,
+                    "version": origin.version,
+                    "module": origin.module,
+                    "source": module_hash(origin.module),
+                }
+            )
     return found
 
 

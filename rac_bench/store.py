@@ -20,6 +20,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from rac_bench import strict_json
 from rac_bench.cells import Cell
 from rac_bench.errors import DiskFullError, StoreError
 from rac_bench.files import unwritable_ancestor
@@ -151,7 +152,7 @@ class Store:
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs VALUES (?, ?, NULL, ?, ?, ?)",
-                (run_id, time.time(), command, json.dumps(config, default=str), json.dumps(provenance)),
+                (run_id, time.time(), command, strict_json.dumps(config), strict_json.dumps(provenance)),
             )
         return run_id
 
@@ -170,7 +171,10 @@ class Store:
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?)",
-                [(cell_key, doc, index, prompt, json.dumps(generation)) for doc, index, prompt, generation in rows],
+                [
+                    (cell_key, doc, index, prompt, strict_json.dumps(generation))
+                    for doc, index, prompt, generation in rows
+                ],
             )
 
     def generation_log(self, cell_key: str, resume: bool) -> StoredGenerations:
@@ -197,12 +201,12 @@ class Store:
                     identity.sparsity,
                     identity.task,
                     time.time(),
-                    json.dumps(cell.to_dict()),
+                    strict_json.dumps(cell.to_dict()),
                 ),
             )
             db.executemany(
                 "INSERT INTO samples VALUES (?, ?, ?, ?)",
-                [(cell.key, s["doc_id"], s["sample_index"], json.dumps(s)) for s in samples],
+                [(cell.key, s["doc_id"], s["sample_index"], strict_json.dumps(s)) for s in samples],
             )
             db.execute("DELETE FROM generations WHERE cell_key = ?", (cell.key,))
 

@@ -28,8 +28,8 @@ from rac_bench.checkpoints import (
 from rac_bench.config import RunConfig
 from rac_bench.dense_model import DenseModel
 from rac_bench.errors import MethodFailure, ModelLoadError, RacBenchError, first_line
-from rac_bench.models import user_errors
 from rac_bench.methods import PruneContext
+from rac_bench.models import user_errors
 from rac_bench.plan import Plan, Variant
 from rac_bench.pruning.achieved import achieved_sparsity
 from rac_bench.pruning.engine import MatrixPruneError, PassSettings
@@ -116,7 +116,10 @@ def _outside(variant: Variant, dense: DenseModel, fingerprint: str) -> BuiltVari
     directory = variant.spec.checkpoint
     with user_errors(str(directory)):
         model = load_weights(directory, dense.model.dtype)
-    vocabulary, expected = model.get_input_embeddings().weight.shape[0], dense.model.get_input_embeddings().weight.shape[0]
+    vocabulary, expected = (
+        model.get_input_embeddings().weight.shape[0],
+        dense.model.get_input_embeddings().weight.shape[0],
+    )
     if vocabulary != expected:
         raise ModelLoadError(
             f"{variant.method}: {directory} has {vocabulary} token embeddings, the run's model {dense.name} {expected}; "

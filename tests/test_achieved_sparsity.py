@@ -39,7 +39,9 @@ def plugins(monkeypatch):
         (["--methods", "global-magnitude", "--pattern", "2:4"], "global-magnitude is labelled 2:4, but "),
     ],
 )
-def test_a_variant_that_does_not_meet_its_label_is_refused_with_nothing_written(plugins, flags, message, tmp_path, capsys):
+def test_a_variant_that_does_not_meet_its_label_is_refused_with_nothing_written(
+    plugins, flags, message, tmp_path, capsys
+):
     store, out, cache = tmp_path / "results.sqlite", tmp_path / "out", tmp_path / "cache"
     argv = ["run", *flags, "--limit", "5", "--store", str(store), "--output-dir", str(out), "--cache-dir", str(cache)]
     assert main(argv) == 2

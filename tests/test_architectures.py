@@ -9,9 +9,9 @@ import re
 
 import pytest
 import torch
+from architectures import ARCHITECTURES, MIXTURES, SLIDING, tiny_model
 from safetensors import safe_open
 
-from architectures import ARCHITECTURES, MIXTURES, SLIDING, tiny_model
 from rac_bench.cli import main
 from rac_bench.models import load_model
 from rac_bench.pruning.engine import PassSettings, prune_model
@@ -95,7 +95,9 @@ def forward_hessians(model, sequences) -> dict[str, torch.Tensor]:
         for name, module in layer.named_modules():
             if isinstance(module, torch.nn.Linear):
                 key = f"layers.{index}.{name}"
-                hooks.append(module.register_forward_pre_hook(lambda _m, a, key=key: inputs.setdefault(key, []).append(a[0])))
+                hooks.append(
+                    module.register_forward_pre_hook(lambda _m, a, key=key: inputs.setdefault(key, []).append(a[0]))
+                )
             elif hasattr(module, "is_transposed"):  # an experts module: the routed rows of its first matrix's input
 
                 def routed(_module, args, index=index, name=name):

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import make_cell, read_only_to_commands
+
 from rac_bench.cells import CellIdentity
 from rac_bench.cli import main
 
@@ -262,8 +262,16 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(workspace, files, ca
 # Real processes: what a shell sees, including anything libraries print (progress bars, retry warnings).
 PROCESS_CASES = [
     # an unreachable hub (nothing listens on port 9): one line at once, not a minute of retry warnings
-    ("run --model nobody-xyz/nothing-abc --tasks rac_arith --limit 5", {"HF_ENDPOINT": "http://127.0.0.1:9"}, "127.0.0.1 is unreachable"),
-    ("run --model nobody-xyz/nothing-abc --tasks rac_arith --pattern 2:4", {"HF_HUB_OFFLINE": "1"}, "HF_HUB_OFFLINE is set"),
+    (
+        "run --model nobody-xyz/nothing-abc --tasks rac_arith --limit 5",
+        {"HF_ENDPOINT": "http://127.0.0.1:9"},
+        "127.0.0.1 is unreachable",
+    ),
+    (
+        "run --model nobody-xyz/nothing-abc --tasks rac_arith --pattern 2:4",
+        {"HF_HUB_OFFLINE": "1"},
+        "HF_HUB_OFFLINE is set",
+    ),
     # after the model has loaded: no 'Loading weights' bar before the error
     ("run --methods sparsegpt@traces:{trace_id_huge} --limit 5", {}, "outside the model's vocabulary"),
     ("run --pattern 2:3 --methods magnitude --limit 5", {}, "a multiple of 3"),

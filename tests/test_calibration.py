@@ -1,6 +1,6 @@
-import torch
-
 from dataclasses import replace
+
+import torch
 
 from rac_bench.backends import ModelHandle, create_backend
 from rac_bench.calibration.prompt_sets import QuestionStream

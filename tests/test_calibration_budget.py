@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_calibration import make_provider
+
 from rac_bench.calibration.sources import parse_source
 from rac_bench.cli import main
 from rac_bench.config_loader import build_config

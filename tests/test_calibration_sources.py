@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import tiny_qwen2
 from test_calibration import R1_LIKE_TEMPLATE, make_provider
-from rac_bench.calibration.sources.prompts import PromptRenderer
+
 from rac_bench.calibration.sequences import CalibrationSet
+from rac_bench.calibration.sources import parse_source
+from rac_bench.calibration.sources.prompts import PromptRenderer
 from rac_bench.calibration.sources.text import TextCorpus, text_sequences
 from rac_bench.calibration.sources.trace_file import read_trace_file
 from rac_bench.cli import main
-from rac_bench.calibration.sources import parse_source
 from rac_bench.config_loader import build_config
 from rac_bench.errors import CalibrationError, ConfigError
 from rac_bench.methods.spec import parse_method_spec

@@ -5,8 +5,8 @@ import time
 
 import pytest
 import torch
-
 from conftest import tiny_qwen2
+
 from rac_bench import drift as drift_module
 from rac_bench.drift import teacher_forced_drift
 from rac_bench.scoring.self_corrections import count_hesitations

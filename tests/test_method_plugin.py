@@ -103,7 +103,7 @@ def test_an_edited_plugin_is_pruned_again_and_the_gate_fails_a_broken_one(tmp_pa
     assert len(list((cache / "checkpoints").iterdir())) == 3
 
 
-FAULTY = '''
+FAULTY = """
 import torch
 from rac_bench.methods import LayerwiseMethod
 
@@ -114,7 +114,7 @@ def crash(weight, statistics, target):
 
 CRASH = LayerwiseMethod("crash", "raises on the first matrix", crash, None)
 WANDA = LayerwiseMethod("wanda", "reuses a built-in's name", crash, None)
-'''
+"""
 FAULTY_PROJECT = """[build-system]
 requires = ["setuptools>=68"]
 build-backend = "setuptools.build_meta"

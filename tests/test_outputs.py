@@ -4,6 +4,7 @@ trace cache. Runs and variants never write over one another's files, and differe
 from dataclasses import replace
 
 from conftest import make_cell
+
 from rac_bench.cells import CellIdentity
 from rac_bench.config_loader import build_config
 from rac_bench.export import lm_eval_results
@@ -53,7 +54,9 @@ def test_traces_sampled_by_another_backend_or_batch_size_are_cached_apart(tmp_pa
 
     def path(backend: str, batch_size: int):
         identity = backend_identity(ExecutionSettings(backend=backend, batch_size=batch_size))
-        inputs = BuildInputs(None, "weights", CalibrationSettings(prompts="rac_arith"), 0, None, tmp_path, None, None, None, identity)
+        inputs = BuildInputs(
+            None, "weights", CalibrationSettings(prompts="rac_arith"), 0, None, tmp_path, None, None, None, identity
+        )
         return trace_cache_dir(inputs)
 
     assert len({path("hf", 64), path("hf", 16), path("vllm", 64)}) == 3

@@ -1,7 +1,7 @@
 import pytest
 import torch
-
 from conftest import tiny_qwen2
+
 from rac_bench.errors import CalibrationError, ConfigError
 from rac_bench.pruning.capture import capture_layer_inputs
 from rac_bench.pruning.engine import prune_model
@@ -125,8 +125,14 @@ def test_sparsegpt_pruning_one_weight_matches_the_closed_form_obs_update():
 
 
 def tiny_random_model(architecture: str):
-    from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
-    from transformers import Qwen3Config, Qwen3ForCausalLM
+    from transformers import (
+        LlamaConfig,
+        LlamaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+        Qwen3Config,
+        Qwen3ForCausalLM,
+    )
 
     common = dict(
         vocab_size=97,

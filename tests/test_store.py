@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import can_mount, make_cell, read_only_to_commands, store_results
 
+from rac_bench.cells import CellIdentity
 from rac_bench.cli import main
 from rac_bench.store import Store
-
-from conftest import can_mount, make_cell, read_only_to_commands, store_results
-from rac_bench.cells import CellIdentity
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = [sys.executable, "-m", "rac_bench.cli", "run", "--methods", "sparsegpt", "--sparsity", "0.5", "--limit", "128"]

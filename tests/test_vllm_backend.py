@@ -81,9 +81,9 @@ def test_a_run_on_vllm_makes_its_rac_traces_on_vllm_and_caches_exactly_them(tmp_
 def test_vllm_serves_a_pruned_mixture_of_experts_checkpoint_as_transformers_does(tmp_path):
     """A Qwen3-MoE pruned to 50% (per-expert matrices) is saved in its own layout, which vLLM loads: greedy
     continuations agree with transformers' on the first tokens of most prompts (a random model: near ties flip)."""
+    from architectures import tiny_model
     from transformers import AutoModelForCausalLM
 
-    from architectures import tiny_model
     from rac_bench.backends.base import SamplingSettings
     from rac_bench.backends.vllm import VLLMBackend
     from rac_bench.models import load_model

@@ -4,10 +4,10 @@ fails its label stops the run before it writes anything."""
 
 from __future__ import annotations
 
+from rac_bench.checkpoints import load_weights
 from rac_bench.config import RunConfig
 from rac_bench.dense_model import load_dense
 from rac_bench.plan import Plan
-from rac_bench.checkpoints import load_weights
 from rac_bench.runner import ModelJob, run_variant, variants_to_build
 from rac_bench.variants import build_calibration_sets, build_variant
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rac_bench.cells import Cell, CellIdentity
 from rac_bench.errors import StoreError
-from rac_bench.leaderboard.rows import order_cells
+from rac_bench.leaderboard.rows import numeric, order_cells
 from rac_bench.metrics import Estimate
 
 FORMAT = "rac-bench-baseline/1"
@@ -43,7 +43,7 @@ def cell_metrics(cell: Cell) -> dict[str, Estimate]:
     }
     found.update({f"pass@{k}": v for k, v in results.pass_at_k.items()})
     found.update({f"maj@{k}": v for k, v in results.maj_at_k.items()})
-    return {name: value for name, value in found.items() if value is not None}
+    return {name: value for name, value in found.items() if value is not None and numeric(value) is not None}
 
 
 def comparable_settings(settings: dict) -> dict:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from rac_bench import strict_json
 from rac_bench.cells import Cell
 from rac_bench.leaderboard.baseline import baseline_document
 from rac_bench.leaderboard.html import render_html
@@ -19,4 +18,4 @@ def render(cells: list[Cell], fmt: str, title: str, commands: list[str], example
         return render_csv(cells)
     if fmt == "html":
         return render_html(cells, title, commands, examples)
-    return json.dumps({**baseline_document(cells), "commands": commands}, indent=2) + "\n"
+    return strict_json.dumps({**baseline_document(cells), "commands": commands}, indent=2) + "\n"

@@ -93,7 +93,7 @@ def numeric(value) -> float | None:
 
 
 def format_estimate(estimate: Estimate | None, signed: bool = False, digits: int = 3) -> str:
-    if estimate is None:
+    if estimate is None or numeric(estimate) is None:  # not measured, or undefined (stored as null)
         return "-"
     spec = f"{'+' if signed else ''}.{digits}f"
     return f"{estimate.value:{spec}} [{estimate.low:{spec}}, {estimate.high:{spec}}]"

@@ -78,8 +78,12 @@ def _load_plugin(entry_point) -> None:
         _BROKEN[name] = f"the plugin {plugin} failed to load method {name!r} ({entry_point.value}): {first_line(error)}"
         return
     if getattr(method, "name", name) != name:
-        log.warning("plugin %s: method object named %r is registered as %r, its entry point's name", plugin,
-                    getattr(method, "name", None), name)
+        log.warning(
+            "plugin %s: method object named %r is registered as %r, its entry point's name",
+            plugin,
+            getattr(method, "name", None),
+            name,
+        )
     _REGISTRY[name] = method
     _ORIGINS[name] = MethodOrigin(distribution, version, entry_point.module)
 

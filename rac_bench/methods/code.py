@@ -21,7 +21,11 @@ def method_code(name: str, calibrated: bool) -> dict:
     origin = method_origin(name)
     code = {
         "rac_bench": source_hash(tuple(PACKAGE / part for part in PRUNING_SOURCE)),
-        "method": {"distribution": origin.distribution, "version": origin.version, "source": module_hash(origin.module)},
+        "method": {
+            "distribution": origin.distribution,
+            "version": origin.version,
+            "source": module_hash(origin.module),
+        },
     }
     if calibrated:
         code["calibration"] = source_hash((PACKAGE / "calibration",))

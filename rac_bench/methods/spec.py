@@ -47,7 +47,9 @@ def parse_method_spec(text: str) -> MethodSpec:
             )
         return MethodSpec(outside["label"] or f"checkpoint:{directory.name}", "checkpoint", None, directory.resolve())
     if text == "checkpoint" or text.startswith("checkpoint@"):
-        raise ConfigError(f"{text!r} names no directory; write [LABEL=]checkpoint:DIR, e.g. gptq-w4=checkpoint:/models/q")
+        raise ConfigError(
+            f"{text!r} names no directory; write [LABEL=]checkpoint:DIR, e.g. gptq-w4=checkpoint:/models/q"
+        )
     name, at, source = text.partition("@")
     method = get_method(name)
     if not at:

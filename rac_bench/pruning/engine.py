@@ -316,6 +316,7 @@ def _calibration_tokens(calibration: list[torch.Tensor], first_layer: nn.Module,
         )
     return tokens
 
+
 def batch_equal_lengths(
     sequences: list[torch.Tensor], token_weights: list[torch.Tensor] | None, batch_tokens: int
 ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:

@@ -102,7 +102,9 @@ def _dense_rule(module_name: str, module: nn.Module, short: str, parameter: torc
     last = module_name.rpartition(".")[2]
     if short == "bias" or short.endswith("_bias"):
         return "bias"
-    if type(module).__name__.lower().endswith("router") or (isinstance(module, nn.Linear) and last in ("gate", "router")):
+    if type(module).__name__.lower().endswith("router") or (
+        isinstance(module, nn.Linear) and last in ("gate", "router")
+    ):
         return "router"
     if isinstance(module, nn.Linear) and module.out_features == 1:
         return "router"  # a scalar gate (Qwen3-Next's shared_expert_gate)

@@ -14,7 +14,6 @@ extends a smaller one's traces. Beside the chunks, `manifest.json` records the r
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from itertools import islice
@@ -24,6 +23,7 @@ from typing import Iterator
 import torch
 from tqdm.auto import tqdm
 
+from rac_bench import strict_json
 from rac_bench.backends.base import SamplingSettings
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_source
@@ -125,7 +125,7 @@ def _chunks(inputs: BuildInputs, directory: Path) -> Iterator[list[dict]]:
                 records = _generate_chunk(
                     backend, inputs.renderer, chunk_questions, sampling, inputs.settings.traces.per_prompt
                 )
-                write_atomic(path, "".join(json.dumps(record) + "\n" for record in records))
+                write_atomic(path, "".join(strict_json.dumps(record) + "\n" for record in records))
             yield load_traces(path)
     finally:
         if backend is not None:
@@ -209,7 +209,7 @@ class TraceSource:
             "prompt_tokens": calibration.prompt_tokens,
             "generated_tokens": calibration.tokens - calibration.prompt_tokens,
         }
-        write_atomic(directory / "manifest.json", json.dumps(manifest, indent=2))
+        write_atomic(directory / "manifest.json", strict_json.dumps(manifest, indent=2))
         return calibration
 
 
