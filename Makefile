@@ -59,9 +59,9 @@ GATE_DIR := $(shell mktemp -u -d /tmp/rac-bench-gate-XXXXXX)
 gate: install
 	RAC_BENCH_CACHE=$(GATE_DIR)/cache $(BIN)/rac-bench run --config configs/leaderboard-embedded.yaml \
 		--store $(GATE_DIR)/results.sqlite --output-dir $(GATE_DIR)/run; \
-	status=$$?; for metric in accuracy thinking_ratio; do if [ $$status = 0 ]; then $(BIN)/rac-bench gate \
-		--baseline leaderboards/embedded.json --store $(GATE_DIR)/results.sqlite --metric $$metric; \
-		status=$$?; fi; done; rm -rf $(GATE_DIR); exit $$status
+	status=$$?; if [ $$status = 0 ]; then $(BIN)/rac-bench gate --baseline leaderboards/embedded.json \
+		--store $(GATE_DIR)/results.sqlite --metric accuracy,thinking_ratio; status=$$?; fi; \
+		rm -rf $(GATE_DIR); exit $$status
 
 # Regenerate the committed leaderboard page and baseline (leaderboards/embedded.*).
 LEADERBOARD_STORE := rac-bench-runs/leaderboard.sqlite

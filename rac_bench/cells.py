@@ -56,6 +56,28 @@ class CellIdentity:
 
 
 @dataclass(frozen=True)
+class CellSelector:
+    """Which cells a command takes (gate, delete, leaderboard): by model, task and method; None takes all."""
+
+    models: tuple[str, ...] | None = None
+    tasks: tuple[str, ...] | None = None
+    methods: tuple[str, ...] | None = None
+
+    def __bool__(self) -> bool:
+        return any(part is not None for part in (self.models, self.tasks, self.methods))
+
+    def matches(self, identity: CellIdentity) -> bool:
+        return all(
+            chosen is None or value in chosen
+            for chosen, value in (
+                (self.models, identity.model),
+                (self.tasks, identity.task),
+                (self.methods, identity.method),
+            )
+        )
+
+
+@dataclass(frozen=True)
 class CellResults:
     problems: int
     samples: int

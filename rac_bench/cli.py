@@ -123,6 +123,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus", type=float, help="with --dry-run: plan for a cluster of N GPUs (default: detected)")
 
 
+def _add_selector_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="comma list of models (default: all)")
+    parser.add_argument("--tasks", help="comma list of tasks (default: all)")
+    parser.add_argument("--methods", help="comma list of method labels, e.g. rac,sparsegpt@text (default: all)")
+
+
 def _add_store_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", type=Path, help="SQLite results store (default: $RAC_BENCH_STORE or rac-bench-runs/results.sqlite)"
@@ -273,6 +279,7 @@ def _names(name: str, value: str | None) -> list[str] | None:
 
 
 def _leaderboard(args) -> int:
+    from rac_bench.errors import StoreError
     from rac_bench.files import unwritable_ancestor, write_atomic
     from rac_bench.leaderboard.render import EXTENSIONS, render
     from rac_bench.store import open_store
@@ -291,7 +298,10 @@ def _leaderboard(args) -> int:
             raise ConfigError(f"--out {args.out} is a directory; give a file path")
     store = open_store(args.store, read_only=True)
     try:
-        cells = _selected_cells(store, _names("--model", args.model), _names("--tasks", args.tasks))
+        selector = _selector(args)
+        cells = [cell for cell in _selected_cells(store, None, None) if selector.matches(cell.identity)]
+        if not cells:
+            raise StoreError(f"store {store.path} holds no finished cells for that selection")
         commands = store.commands({cell.run_id for cell in cells})
         examples = {cell.key: store.examples(cell.key) for cell in cells} if "html" in formats else {}
     finally:
@@ -308,36 +318,75 @@ def _leaderboard(args) -> int:
     return 0
 
 
+def _selector(args):
+    from rac_bench.cells import CellSelector
+
+    names = {part: _names(f"--{part}", getattr(args, part, None)) for part in ("model", "tasks", "methods")}
+    return CellSelector(*(tuple(value) if value is not None else None for value in names.values()))
+
+
 def _gate(args) -> int:
     from tabulate import tabulate
 
-    from rac_bench.gate import compare, higher_is_better
+    from rac_bench.gate import compare, unfailable
     from rac_bench.leaderboard.baseline import load_baseline
     from rac_bench.leaderboard.rows import format_estimate
     from rac_bench.store import open_store
 
     if args.tolerance is not None and not 0 <= args.tolerance < float("inf"):
         raise ConfigError(f"--tolerance must be a number >= 0, got {args.tolerance}")
-    baseline = load_baseline(args.baseline)
+    metrics = _names("--metric", args.metric)
+    selector = _selector(args)
+    baseline = [cell for cell in load_baseline(args.baseline) if selector.matches(cell.identity)]
+    if not baseline:
+        raise ConfigError(
+            f"baseline {args.baseline} holds no cell for that selection; check --model, --tasks, --methods"
+        )
     store = open_store(args.store, read_only=True)
     try:
         models = sorted({cell.identity.model for cell in baseline})
         cells = _selected_cells(store, models, sorted({cell.identity.task for cell in baseline}))
     finally:
         store.close()
-    comparisons = compare(baseline, cells, args.metric, args.tolerance)
+    comparisons = compare(
+        baseline, [cell for cell in cells if selector.matches(cell.identity)], metrics, args.tolerance
+    )
     rows = [
-        [c.cell, format_estimate(c.baseline), format_estimate(c.current), f"{c.threshold:.3f}"]
+        [c.cell, c.metric, format_estimate(c.baseline), format_estimate(c.current), f"{c.threshold:.3f}"]
         + ["REGRESSED" if c.regressed else "ok"]
         for c in comparisons
     ]
-    bound = ("CI low", "-") if higher_is_better(args.metric) else ("CI high", "+")
-    rule = f"baseline value {bound[1]} tolerance" if args.tolerance is not None else f"baseline 95% {bound[0]}"
-    headers = ["cell", f"baseline {args.metric}", "run", f"threshold ({rule})", "status"]
-    print(tabulate(rows, headers=headers, disable_numparse=True))
+    rule = "baseline value -/+ tolerance" if args.tolerance is not None else "baseline 95% CI bound"
+    print(
+        tabulate(
+            rows, headers=["cell", "metric", "baseline", "run", f"threshold ({rule})", "status"], disable_numparse=True
+        )
+    )
+    for comparison in unfailable(comparisons):
+        print(
+            f"rac-bench: warning: --tolerance {args.tolerance:g} puts the floor of {comparison.metric} for "
+            f"{comparison.cell} at {comparison.threshold:.3f}, below 0: that check cannot fail",
+            file=sys.stderr,
+        )
     regressed = sum(c.regressed for c in comparisons)
-    print(f"\n{regressed} of {len(rows)} cells regressed" if regressed else f"\nall {len(rows)} cells pass")
+    checks = f"{len(rows)} checks ({len({c.cell for c in comparisons})} cells x {', '.join(metrics)})"
+    print(f"\n{regressed} of {checks} regressed" if regressed else f"\nall {checks} pass")
     return EXIT_REGRESSION if regressed else 0
+
+
+def _delete(args) -> int:
+    from rac_bench.store import open_store
+
+    selector = _selector(args)
+    if not selector:
+        raise ConfigError("delete needs a selection: give --model, --tasks and/or --methods (each a comma list)")
+    store = open_store(args.store)
+    try:
+        deleted = store.delete_cells(selector)
+    finally:
+        store.close()
+    print(f"deleted {deleted} cell(s) from {store.path}")
+    return 0
 
 
 def _methods(args) -> int:
@@ -380,8 +429,7 @@ def _add_prune_command(commands) -> None:
 def _add_report_commands(commands) -> None:
     parser = commands.add_parser("leaderboard", help="render the leaderboard from the results store")
     _add_store_option(parser)
-    parser.add_argument("--model", help="comma list of models to show (default: all)")
-    parser.add_argument("--tasks", help="comma list of tasks to show (default: all)")
+    _add_selector_options(parser)
     parser.add_argument(
         "--format", default="terminal", help="terminal, markdown, csv, latex, html or json; a comma list writes several"
     )
@@ -396,13 +444,18 @@ def _add_report_commands(commands) -> None:
     parser.add_argument(
         "--metric",
         default="accuracy",
-        help="accuracy (default), accuracy_completed, pass@k, maj@k, top1_agreement (higher is better), or "
-        "thinking_ratio, truncation, self_corrections, kl (lower is better)",
+        help="comma list of accuracy (default), accuracy_completed, pass@k, maj@k, top1_agreement (higher is "
+        "better), thinking_ratio, truncation, self_corrections, kl (lower is better)",
     )
     parser.add_argument(
         "--tolerance", type=float, help="allowed change past the baseline value (default: the baseline's 95%% CI)"
     )
+    _add_selector_options(parser)
     parser.set_defaults(handler=_gate)
+    parser = commands.add_parser("delete", help="delete cells from the results store, by model, task and method")
+    _add_store_option(parser)
+    _add_selector_options(parser)
+    parser.set_defaults(handler=_delete)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""The regression gate: a run's cells against a baseline, cell by cell, on one metric, in the metric's direction.
+"""The regression gate: a run's cells against a baseline, cell by cell, on each metric asked, in its direction.
 A higher-is-better metric (accuracy, accuracy_completed, pass@k, maj@k, top1_agreement) regressed when its value
 falls below the baseline's 95% interval, or with an explicit tolerance below the baseline's value minus the
 tolerance; a lower-is-better one (thinking_ratio, truncation, self_corrections, kl) regressed when it rises above
@@ -73,21 +73,30 @@ def _check_comparable(base: BaselineCell, run: Cell) -> None:
 
 
 def compare(
-    baseline: list[BaselineCell], current: list[Cell], metric: str, tolerance: float | None
+    baseline: list[BaselineCell], current: list[Cell], metrics: list[str], tolerance: float | None
 ) -> list[Comparison]:
-    """Every baseline cell against the run's cell of the same identity."""
+    """Every baseline cell against the run's cell of the same identity, on each metric."""
     comparisons = []
     for base, run in _matched(baseline, current):
         _check_comparable(base, run)
-        base_value, run_value = base.metrics.get(metric), cell_metrics(run).get(metric)
-        if base_value is None and run_value is None and base.identity.is_dense:
-            continue  # a comparison with dense says nothing of dense itself
-        if base_value is None or run_value is None:
-            available = ", ".join(sorted(base.metrics))
-            raise StoreError(
-                f"metric {metric!r} is not measured for {base.identity.describe()}; available: {available}"
+        for metric in metrics:
+            base_value, run_value = base.metrics.get(metric), cell_metrics(run).get(metric)
+            if base_value is None and run_value is None and base.identity.is_dense:
+                continue  # a comparison with dense says nothing of dense itself
+            if base_value is None or run_value is None:
+                available = ", ".join(sorted(base.metrics))
+                raise StoreError(
+                    f"metric {metric!r} is not measured for {base.identity.describe()}; available: {available}"
+                )
+            threshold = _threshold(metric, base_value, tolerance)
+            regressed = _regressed(metric, run_value.value, threshold)
+            comparisons.append(
+                Comparison(base.identity.describe(), metric, base_value, run_value, threshold, regressed)
             )
-        threshold = _threshold(metric, base_value, tolerance)
-        regressed = _regressed(metric, run_value.value, threshold)
-        comparisons.append(Comparison(base.identity.describe(), metric, base_value, run_value, threshold, regressed))
     return comparisons
+
+
+def unfailable(comparisons: list[Comparison]) -> list[Comparison]:
+    """Comparisons whose threshold no value can cross: a floor below 0 for a metric that cannot go below it (a
+    tolerance larger than the baseline value lets an accuracy of 0 pass)."""
+    return [c for c in comparisons if higher_is_better(c.metric) and c.threshold < 0]

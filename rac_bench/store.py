@@ -210,6 +210,16 @@ class Store:
             )
             db.execute("DELETE FROM generations WHERE cell_key = ?", (cell.key,))
 
+    def delete_cells(self, selector) -> int:
+        """Delete every cell (of every run) that `selector` (rac_bench.cells.CellSelector) matches, with its samples
+        and checkpointed generations; returns how many."""
+        rows = self.connection.execute("SELECT cell_key, summary FROM cells").fetchall()
+        keys = [key for key, summary in rows if selector.matches(self._cell(summary).identity)]
+        with self.transaction() as db:
+            for table in ("samples", "generations", "cells"):
+                db.executemany(f"DELETE FROM {table} WHERE cell_key = ?", [(key,) for key in keys])
+        return len(keys)
+
     def samples(self, cell_key: str) -> list[dict]:
         rows = self.connection.execute(
             "SELECT record FROM samples WHERE cell_key = ? ORDER BY doc_id, sample_index", (cell_key,)

@@ -148,7 +148,7 @@ def _baseline(store, capsys, tmp_path):
 def test_gate_passes_a_run_against_its_own_baseline(store, capsys, tmp_path):
     baseline = _baseline(store, capsys, tmp_path)
     assert main(["gate", "--baseline", str(baseline), "--store", str(store)]) == 0
-    assert "all 3 cells pass" in capsys.readouterr().out
+    assert "all 3 checks (3 cells x accuracy) pass" in capsys.readouterr().out
 
 
 def test_gate_fails_a_real_regression_and_a_tolerance_can_allow_it(store, capsys, tmp_path):
@@ -169,8 +169,29 @@ def test_gate_fails_a_real_regression_and_a_tolerance_can_allow_it(store, capsys
     # the same regression seen as rambling: its thinking grows past the baseline's interval (lower is better)
     assert main(["gate", "--baseline", str(baseline), "--store", str(worse), "--metric", "thinking_ratio"]) == 1
     report = capsys.readouterr().out
-    assert re.search(r"rac 0\.5 on rac_arith.*REGRESSED", report) and "baseline 95% CI high" in report
+    assert re.search(r"rac 0\.5 on rac_arith.*thinking_ratio.*REGRESSED", report) and "95% CI bound" in report
     assert "dense on rac_arith" not in report  # a ratio to dense says nothing of dense itself
+
+
+def test_gate_checks_several_metrics_of_selected_cells_and_warns_of_a_floor_below_zero(store, capsys, tmp_path):
+    baseline = _baseline(store, capsys, tmp_path)
+    argv = ["gate", "--baseline", str(baseline), "--store", str(store)]
+    assert main([*argv, "--metric", "accuracy,thinking_ratio,kl"]) == 0
+    assert "all 7 checks (3 cells x accuracy, thinking_ratio, kl) pass" in capsys.readouterr().out
+    # one method, in a store that lacks the others: no hand-edited baseline
+    only = tmp_path / "only-rac.sqlite"
+    shutil.copy(store, only)
+    assert main(["delete", "--store", str(only), "--methods", "magnitude"]) == 0
+    assert "deleted 1 cell(s)" in capsys.readouterr().out
+    assert main(["gate", "--baseline", str(baseline), "--store", str(only)]) == 2  # magnitude is missing
+    capsys.readouterr()
+    assert main(["gate", "--baseline", str(baseline), "--store", str(only), "--methods", "dense,rac"]) == 0
+    assert "all 2 checks" in capsys.readouterr().out
+    assert main([*argv, "--methods", "rac", "--tolerance", "1.0"]) == 0
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert len(warning) == 1 and "floor of accuracy for rac 0.5 on rac_arith (rac-bench/tiny-reasoner) at -0." in warning[0]
+    assert main(["delete", "--store", str(only)]) == 2
+    assert "delete needs a selection" in capsys.readouterr().err
 
 
 def test_gate_refuses_baselines_that_do_not_match_the_run(store, capsys, tmp_path):
