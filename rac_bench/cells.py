@@ -88,7 +88,7 @@ class CellResults:
     accuracy_truncated: Estimate | None  # over truncated ones, their tail read as an answer (never in `accuracy`)
     thinking_tokens: Estimate  # mean tokens through </think> per response
     answer_tokens: float  # mean tokens after </think> per response
-    truncation: Estimate  # share of responses that never closed </think> or hit the token limit
+    truncation: Estimate  # share of responses that never closed </think> (scoring.score_response)
     thinking_distribution: dict[str, dict]  # all, correct, incorrect -> mean, median, p10, p25, p75, p90
     self_corrections: Estimate  # in `self_correction_unit`
     self_correction_unit: str  # "retries per response" or "hesitations per 1k thinking tokens"
@@ -102,6 +102,7 @@ class CellResults:
     resumed_samples: int
     lm_eval: dict  # lm-eval's own aggregate metrics
     lm_eval_task: dict  # lm-eval's sections for the task (configs, versions, n-shot, ...)
+    limit_after_answer: Estimate | None = None  # share that closed </think>, then hit the token limit (graded)
 
     @property
     def samples_per_problem(self) -> int:
@@ -151,8 +152,8 @@ def _results(record: dict) -> CellResults:
     values = dict(record)
     for name in ("accuracy", "thinking_tokens", "truncation", "self_corrections"):
         values[name] = Estimate(**record[name])
-    for name in ("accuracy_completed", "accuracy_truncated"):
-        values[name] = Estimate(**record[name]) if record[name] else None
+    for name in ("accuracy_completed", "accuracy_truncated", "limit_after_answer"):
+        values[name] = Estimate(**record[name]) if record.get(name) else None
     for name in ("pass_at_k", "maj_at_k"):
         values[name] = {k: Estimate(**estimate) for k, estimate in record[name].items()}
     return CellResults(**values)

@@ -106,7 +106,7 @@ def _scored(task: TaskInfo, record, logged: dict, counter, markers: tuple[str, .
     """One sample's record: prompt, response, extracted answer, correctness, self-corrections, the engine's token
     counts and timing."""
     generation = record.generation
-    score = score_response(task.scorer, generation.text, logged["target"], generation.finish_reason == "length")
+    score = score_response(task.scorer, generation.text, logged["target"])
     lenient = correct_if_read_leniently(task.scorer, generation.text, logged["target"]) if score.truncated else None
     return {
         "task": task.name,
@@ -119,6 +119,8 @@ def _scored(task: TaskInfo, record, logged: dict, counter, markers: tuple[str, .
         "extracted": score.extracted,
         "correct": score.correct,
         "truncated": score.truncated,
+        # closed its thinking, then ran into the token limit: graded on what the answer holds
+        "limit_after_answer": generation.finish_reason == "length" and not score.truncated,
         "generated_tokens": generation.generated_tokens,
         "thinking_tokens": generation.thinking_tokens,
         "answer_tokens": generation.answer_tokens,
@@ -190,6 +192,7 @@ def summarize(
         thinking_tokens=_estimates(problem_ids, records, "thinking_tokens"),
         answer_tokens=metrics.mean([r["answer_tokens"] for r in records]),
         truncation=_estimates(problem_ids, records, "truncated"),
+        limit_after_answer=_estimates(problem_ids, records, "limit_after_answer"),
         thinking_distribution={
             group: metrics.distribution([r["thinking_tokens"] for r in records if keep(r)]) for group, keep in groups
         },

@@ -1,5 +1,8 @@
 """Cells in lm-eval's results-JSON shape (`results`, `configs`, `versions`, `n-shot`, ...), one document per
-model variant, so tooling that reads lm-eval output files reads rac-bench's too."""
+model variant, so tooling that reads lm-eval output files reads rac-bench's too. One table of truth: each metric
+(`accuracy,<filter>`, `truncated,<filter>`) carries the leaderboard's value with the standard error of that same
+estimate (the bootstrap over problems); lm-eval's own aggregate, which the one truncation rule makes equal, is kept
+as `lm_eval_<metric>,<filter>`."""
 
 from __future__ import annotations
 
@@ -52,16 +55,21 @@ def _document(cell: Cell, name: str) -> dict:
     }
 
 
-def _standard_errors(cell: Cell) -> dict[str, float]:
-    """lm-eval ran without its bootstrap, so its stderr entries (`accuracy_stderr,<filter>`) say N/A; these are
-    rac-bench's bootstrap standard errors over the same per-problem scores."""
+def _metrics(cell: Cell) -> dict[str, float]:
+    """Each metric lm-eval reported, as the leaderboard's estimate: value, standard error and 95% interval."""
     estimates = {"accuracy": cell.results.accuracy, "truncated": cell.results.truncation}
-    errors = {}
-    for key in cell.results.lm_eval:
+    values = dict(cell.results.lm_eval)  # lm-eval's stderr entries say N/A: it ran without its bootstrap
+    for key, reported in cell.results.lm_eval.items():
         metric, _, filter_name = key.partition(",")
-        if metric in estimates:
-            errors[f"{metric}_stderr,{filter_name}"] = estimates[metric].standard_error
-    return errors
+        if metric not in estimates:
+            continue
+        estimate = estimates[metric]
+        values[key] = estimate.value
+        values[f"{metric}_stderr,{filter_name}"] = estimate.standard_error
+        values[f"rac_bench_{metric}_ci_low,{filter_name}"] = estimate.low
+        values[f"rac_bench_{metric}_ci_high,{filter_name}"] = estimate.high
+        values[f"lm_eval_{metric},{filter_name}"] = reported
+    return values
 
 
 def lm_eval_results(cells: list[Cell]) -> dict[str, dict]:
@@ -73,16 +81,8 @@ def lm_eval_results(cells: list[Cell]) -> dict[str, dict]:
     for cell, label in zip(cells, labels):
         name = names[label]
         document = documents.setdefault(name, _document(cell, name))
-        task, accuracy = cell.identity.task, cell.results.accuracy
-        document["results"][task] = {
-            "alias": task,
-            **cell.results.lm_eval,
-            **_standard_errors(cell),
-            # rac-bench's own estimate, with its bootstrap interval (lm-eval keeps a stderr only)
-            "rac_bench_accuracy,none": accuracy.value,
-            "rac_bench_accuracy_ci_low,none": accuracy.low,
-            "rac_bench_accuracy_ci_high,none": accuracy.high,
-        }
+        task = cell.identity.task
+        document["results"][task] = {"alias": task, **_metrics(cell)}
         document["group_subtasks"][task] = []
         for section in LM_EVAL_SECTIONS:
             if section in cell.results.lm_eval_task:

@@ -70,11 +70,12 @@ def test_counting_hesitations_is_linear_on_adversarial_output():
     assert time.perf_counter() - started < 2.0
 
 
-def _record(doc_id, correct, truncated, thinking, corrections, lenient=None):
+def _record(doc_id, correct, truncated, thinking, corrections, lenient=None, limit_after_answer=False):
     return {
         "doc_id": doc_id,
         "correct": correct,
         "truncated": truncated,
+        "limit_after_answer": limit_after_answer,
         "extracted": None,
         "thinking_tokens": thinking,
         "answer_tokens": 1,
@@ -93,13 +94,14 @@ def test_a_cell_summarises_completed_and_truncated_accuracy_and_self_corrections
 
     records = [
         _record(0, True, False, 40, 0),
-        _record(1, False, False, 60, 2),
+        _record(1, False, False, 60, 2, limit_after_answer=True),
         _record(2, False, True, 200, 9, lenient=True),
         _record(3, False, True, 200, 11, lenient=False),
     ]
     timing = Timing(1.0, 1.0, 100, 0)
     retries = summarize(records, timing, {}, {}, None, COUNTERS["retries"])
     assert retries.accuracy.value == 0.25 and retries.truncation.value == 0.5
+    assert retries.limit_after_answer.value == 0.25  # closed its thinking, then ran into the limit: graded
     assert retries.accuracy_completed.value == 0.5  # 1 of the 2 completed responses
     assert retries.accuracy_truncated.value == 0.5  # 1 of the 2 truncated ones, read leniently
     assert retries.self_corrections.value == (0 + 2 + 9 + 11) / 4 and retries.self_correction_unit.startswith("retries")

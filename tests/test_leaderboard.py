@@ -50,7 +50,7 @@ def render(store, capsys, fmt) -> str:
 def test_text_formats_show_every_cell_with_intervals_deltas_and_best_marks(store, capsys):
     terminal = render(store, capsys, "terminal")
     assert [line.split()[1] for line in terminal.splitlines()[2:5]] == ["dense", "magnitude", "rac"]
-    assert re.search(r"rac\s+0\.5\s+0\.500\s+0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \*\s+-0\.\d{3} \[", terminal)
+    assert re.search(r"rac\s+0\.5\s+0\.500\s+60\s+0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \*\s+-0\.\d{3} \[", terminal)
     markdown = render(store, capsys, "markdown")
     assert "| **0." in markdown and "Δ vs dense" in markdown
     latex = render(store, capsys, "latex")
@@ -189,7 +189,10 @@ def test_gate_checks_several_metrics_of_selected_cells_and_warns_of_a_floor_belo
     assert "all 2 checks" in capsys.readouterr().out
     assert main([*argv, "--methods", "rac", "--tolerance", "1.0"]) == 0
     warning = capsys.readouterr().err.strip().splitlines()
-    assert len(warning) == 1 and "floor of accuracy for rac 0.5 on rac_arith (rac-bench/tiny-reasoner) at -0." in warning[0]
+    assert (
+        len(warning) == 1
+        and "floor of accuracy for rac 0.5 on rac_arith (rac-bench/tiny-reasoner) at -0." in warning[0]
+    )
     assert main(["delete", "--store", str(only)]) == 2
     assert "delete needs a selection" in capsys.readouterr().err
 

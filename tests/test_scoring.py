@@ -37,13 +37,14 @@ def test_extract_integer(text, expected):
     assert extract_integer(text) == expected
 
 
-def test_score_response_counts_truncation_as_wrong():
+def test_score_response_counts_unclosed_thinking_as_truncated_and_wrong_and_grades_any_closed_answer():
     assert score_response("integer", "<think>1+2=3</think>3", "3").correct
     assert not score_response("integer", "<think>1+2=3</think>4", "3").correct
     unclosed = score_response("integer", "<think>1+2=3 so 3", "3")
     assert unclosed.truncated and not unclosed.correct
-    limit = score_response("integer", "<think>1+2=3</think>3", "3", hit_token_limit=True)
-    assert limit.truncated and not limit.correct
+    # whether the token limit cut it or not, a closed answer is graded on what it holds (one rule everywhere)
+    cut = score_response("math", "<think>so 4</think>The answer is \\boxed{4", "4")
+    assert not cut.truncated and not cut.correct
 
 
 @pytest.mark.parametrize(

@@ -200,7 +200,9 @@ def test_leaderboard_and_gate_read_a_store_in_a_read_only_directory(tmp_path):
         assert leaderboard.returncode == 0, leaderboard.stderr
         assert "method-0" in leaderboard.stdout and "method-1" in leaderboard.stdout
         gate = _cli("gate", "--baseline", str(baseline), "--store", str(path), prefix=prefix)
-        assert gate.returncode == 0 and "all 2 checks (2 cells x accuracy) pass" in gate.stdout, gate.stdout + gate.stderr
+        assert gate.returncode == 0 and "all 2 checks (2 cells x accuracy) pass" in gate.stdout, (
+            gate.stdout + gate.stderr
+        )
     finally:
         directory.chmod(0o755)
     assert {p.name: _digest(p) for p in directory.iterdir()} == before

@@ -20,7 +20,12 @@ def test_every_file_and_record_a_run_writes_parses_as_strict_json(tmp_path, caps
     assert main(["leaderboard", "--store", str(store), "--format", "json,html", "--out", str(tmp_path / "board")]) == 0
     written = [*out.rglob("*.json"), *out.rglob("*.jsonl"), *cache.rglob("*.json"), *cache.rglob("*.jsonl")]
     written.append(tmp_path / "board.json")
-    assert {path.name for path in written} >= {"summary.json", "samples.jsonl", "manifest.json", "rac_bench_report.json"}
+    assert {path.name for path in written} >= {
+        "summary.json",
+        "samples.jsonl",
+        "manifest.json",
+        "rac_bench_report.json",
+    }
     for path in written:
         for line in path.read_text().splitlines() if path.suffix == ".jsonl" else [path.read_text()]:
             json.loads(line, parse_constant=refuse)

@@ -2,8 +2,10 @@
 columns, and which entry is best in its column. A run's `leaderboard.md` and terminal table and every format
 of `rac-bench leaderboard` are rendered from it.
 
-"Best" is decided among the pruned cells of one model and task at the same sparsity target, since that is
-the comparison a reader makes (which method wins at 50%?); dense is the reference, never the best.
+"Best" is decided among the pruned cells of one model and task at the same sparsity target, measured on the same
+problems, since that is the comparison a reader makes (which method wins at 50%?); dense is the reference, never
+the best. Cells of one task measured on different problem sets (a `--limit 30` run beside a full one) are ordered
+as separate groups, and the problems column tells them apart.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ COLUMNS = [
     Column("sparsity", "text", lambda c: c.identity.target_label),
     # zeros over the prunable weights, counted in the weights evaluated (rac_bench.pruning.achieved)
     Column("achieved", "number", lambda c: (c.achieved_sparsity or {}).get("prunable"), None, 3, "measured"),
+    Column("problems", "number", lambda c: c.results.problems, None, 0),
     Column("accuracy [95% CI]", "estimate", lambda c: c.results.accuracy, True),
     Column("Δ vs dense [95% CI]", "estimate", lambda c: c.delta_vs_dense, True),
     Column("n", "number", _with_samples(lambda c: c.results.samples_per_problem), None, 0, "measured"),
@@ -62,6 +65,8 @@ COLUMNS = [
     Column("think × dense [95% CI]", "estimate", lambda c: c.thinking_ratio, None, 2),
     Column("answer tok", "number", lambda c: c.results.answer_tokens, None, 1),
     Column("truncated [95% CI]", "estimate", lambda c: c.results.truncation, False),
+    # closed the thinking, then hit the token limit: graded on the answer, counted apart
+    Column("limit after answer [95% CI]", "estimate", lambda c: c.results.limit_after_answer, None, 3, "measured"),
     Column("acc. completed [95% CI]", "estimate", lambda c: c.results.accuracy_completed, True),
     Column("acc. truncated [95% CI]", "estimate", lambda c: c.results.accuracy_truncated, None, 3, "measured"),
     Column("self-corrections [95% CI]", "estimate", lambda c: c.results.self_corrections, None, 2),
@@ -110,8 +115,15 @@ def _text(column: Column, value) -> str:
     return str(value)
 
 
+def problem_set(cell: Cell) -> tuple:
+    """Which problems a cell was measured on: its data, limit and samples per problem."""
+    settings = cell.settings
+    return (str(settings.get("data")), settings.get("limit") or 0, cell.results.problems, cell.results.samples)
+
+
 def order_cells(cells: list[Cell]) -> list[Cell]:
-    return sorted(cells, key=lambda c: c.identity.sort_key())
+    """By model and task, then problem set, then dense first, pattern, sparsity and method."""
+    return sorted(cells, key=lambda c: (*c.identity.sort_key()[:2], problem_set(c), *c.identity.sort_key()[2:]))
 
 
 def shown_columns(cells: list[Cell]) -> list[Column]:
@@ -133,7 +145,8 @@ def _best(cells: list[Cell], columns: list[Column]) -> set[tuple[int, str]]:
     for index, cell in enumerate(cells):
         identity = cell.identity
         if not identity.is_dense:
-            groups.setdefault((identity.model, identity.task, identity.pattern, identity.sparsity), []).append(index)
+            group = (identity.model, identity.task, problem_set(cell), identity.pattern, identity.sparsity)
+            groups.setdefault(group, []).append(index)
     for members in (m for m in groups.values() if len(m) > 1):
         for column in (c for c in columns if c.higher_is_better is not None):
             scored = [(numeric(column.read(cells[i])), i) for i in members]

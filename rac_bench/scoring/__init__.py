@@ -72,11 +72,13 @@ def correct_if_read_leniently(scorer_name: str, response: str, reference: str) -
     return scorer.equal(extracted, reference)
 
 
-def score_response(scorer_name: str, response: str, reference: str, hit_token_limit: bool = False) -> Score:
-    """A response that hit the token limit or never closed </think> is truncated and counted wrong."""
+def score_response(scorer_name: str, response: str, reference: str) -> Score:
+    """The one truncation rule, for the leaderboard, the task YAMLs and every export: a response that never closed
+    </think> is truncated and counted wrong; one that closed it is graded on its answer, also when the token limit
+    then cut the answer (as MATH-500 graders do; the leaderboard reports that share as its own column)."""
     scorer = get_scorer(scorer_name)
     split = split_thinking(response)
-    if hit_token_limit or not split.closed:
+    if not split.closed:
         return Score(extracted=None, correct=False, truncated=True)
     answer, clipped_to = split.answer, None
     if len(answer) > MAX_ANSWER_CHARS:
