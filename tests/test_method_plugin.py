@@ -153,3 +153,25 @@ def test_plugins_that_cannot_load_reuse_a_name_or_crash_are_one_line_each(tmp_pa
     assert crashed.strip().splitlines()[-1] == (
         "rac-bench: error: method crash failed on layers.0.self_attn.q_proj: RuntimeError: the solver diverged"
     )
+
+
+def test_the_guides_worked_example_installs_and_prunes(tmp_path):
+    """docs/methods.md's RIA example, as a reader would package it."""
+    guide = (Path(__file__).parents[1] / "docs" / "methods.md").read_text()
+    code = re.search(r"```python\n(.*?)```", guide, flags=re.S)[1]
+    entry_point = re.search(r'\[project\.entry-points\."rac_bench\.methods"\]\n(.*)\n', guide)[1]
+    source = tmp_path / "rac-bench-ria"
+    (source / "rac_bench_ria").mkdir(parents=True)
+    (source / "rac_bench_ria" / "__init__.py").write_text(code)
+    project = FAULTY_PROJECT.replace("rac-bench-faulty", "rac-bench-ria").replace('"0.3.0"', '"0.1.0"')
+    project = re.sub(
+        r'(\[project\.entry-points\."rac_bench\.methods"\]\n).*?\n\n', rf"\1{entry_point}\n\n", project, flags=re.S
+    )
+    (source / "pyproject.toml").write_text(project.replace("rac_bench_faulty", "rac_bench_ria"))
+    install(source, tmp_path / "site")
+    rac_bench = command(tmp_path / "site", tmp_path / "results.sqlite")
+    assert "(plugin: rac-bench-ria 0.1.0)" in rac_bench("methods").stdout
+    out = tmp_path / "pruned"
+    rac_bench("prune", "--method", "ria@traces", "--calibration-tokens", "2048", "--out", str(out))
+    report = json.loads((out / "rac_bench_report.json").read_text())
+    assert report["achieved_sparsity"]["prunable"] == 0.5 and report["calibration"]["generated_tokens"] > 0
