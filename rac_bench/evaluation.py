@@ -19,7 +19,7 @@ from rac_bench.backends.lm_adapter import GenerationLog, RacBenchLM
 from rac_bench.cells import CellResults
 from rac_bench.export import LM_EVAL_SECTIONS
 from rac_bench.metrics import Estimate
-from rac_bench.scoring import correct_if_read_leniently, score_response
+from rac_bench.scoring import correct_if_read_leniently, get_scorer, score_response
 from rac_bench.scoring.self_corrections import get_counter
 from rac_bench.tasks import TASKS_DIR, TaskInfo
 
@@ -77,6 +77,7 @@ def evaluate_task(
         json.loads(json.dumps(sections, default=str)),  # functions in configs become names
         settings.pass_at_k,
         counter,
+        get_scorer(task.scorer).equal,
     )
     return TaskEvaluation(records, summary)
 
@@ -145,6 +146,10 @@ def _estimates(problem_ids: list, records: list[dict], name: str) -> metrics.Est
     return metrics.bootstrap_mean(metrics.per_problem_means(problem_ids, [float(r[name]) for r in records]))
 
 
+def _share(problem_ids: list, records: list[dict], name: str) -> metrics.Estimate:
+    return metrics.proportion(metrics.per_problem_means(problem_ids, [float(r[name]) for r in records]))
+
+
 def _optional_mean(records: list[dict], name: str) -> float | None:
     values = [r[name] for r in records if r[name] is not None]
     return metrics.mean(values) if values else None
@@ -171,7 +176,9 @@ def summarize(
     lm_eval_task: dict,
     pass_at_k: list[int] | None,
     self_corrections,
+    equal=None,
 ) -> CellResults:
+    """A cell's results from its sample records; `equal` (the task scorer's equivalence) groups maj@k's votes."""
     problem_ids = [r["doc_id"] for r in records]
     correct = [r["correct"] for r in records]
     samples_per_problem = min(metrics.per_problem_counts(problem_ids)) if records else 0
@@ -179,7 +186,7 @@ def summarize(
     maj = {}
     if samples_per_problem > 1:
         answers = [r["extracted"] for r in records]
-        maj[str(samples_per_problem)] = metrics.maj_at_k(problem_ids, answers, correct, samples_per_problem)
+        maj[str(samples_per_problem)] = metrics.maj_at_k(problem_ids, answers, correct, samples_per_problem, equal)
     groups = (("all", lambda r: True), ("correct", lambda r: r["correct"]), ("incorrect", lambda r: not r["correct"]))
     return CellResults(
         problems=len(set(problem_ids)),
@@ -191,8 +198,8 @@ def summarize(
         accuracy_truncated=_accuracy_where(records, lambda r: r["truncated"], "correct_if_read_leniently"),
         thinking_tokens=_estimates(problem_ids, records, "thinking_tokens"),
         answer_tokens=metrics.mean([r["answer_tokens"] for r in records]),
-        truncation=_estimates(problem_ids, records, "truncated"),
-        limit_after_answer=_estimates(problem_ids, records, "limit_after_answer"),
+        truncation=_share(problem_ids, records, "truncated"),
+        limit_after_answer=_share(problem_ids, records, "limit_after_answer"),
         thinking_distribution={
             group: metrics.distribution([r["thinking_tokens"] for r in records if keep(r)]) for group, keep in groups
         },

@@ -1,8 +1,16 @@
 """Metrics over per-sample results, each checkable against its formula.
 
-Samples are grouped by problem. accuracy is avg@n: the mean over a problem's n samples, then over problems.
-Its 95% confidence interval is a percentile bootstrap over problems (the unit that was sampled), seeded so
-the same results always give the same interval.
+Samples are grouped by problem, the unit that was sampled. accuracy is avg@n: the mean over a problem's n samples,
+then over problems.
+
+Intervals (95%, benchmarks/coverage.py measures their coverage):
+- Shares (accuracy, truncation, pass@k, maj@k: per-problem values in [0, 1]) get a Clopper–Pearson interval with
+  the problems as trials and the per-problem values' sum as successes. With one sample per problem it is the exact
+  binomial interval: never narrower than nominal coverage, and never of zero width (1.000 of 600 is [0.994, 1]),
+  where the percentile bootstrap collapses to a point near 0 and 1. With several samples per problem it is
+  conservative: a problem's mean varies less than one Bernoulli draw.
+- Everything else (thinking tokens, self-corrections, and paired differences and ratios against dense) keeps the
+  percentile bootstrap over problems, seeded so the same results always give the same interval.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy
+from scipy.stats import beta
 
 from rac_bench.errors import RacBenchError
 
@@ -45,6 +54,18 @@ def bootstrap_mean(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES, se
     )
 
 
+def proportion(values: list[float]) -> Estimate:
+    """The mean of per-problem shares in [0, 1] with its Clopper–Pearson 95% interval (the problems as trials) and
+    the binomial standard error."""
+    if not values:
+        return Estimate(float("nan"), float("nan"), float("nan"), float("nan"))
+    trials, successes = len(values), float(sum(values))
+    share = successes / trials
+    low = 0.0 if successes <= 0 else float(beta.ppf(0.025, successes, trials - successes + 1))
+    high = 1.0 if successes >= trials else float(beta.ppf(0.975, successes + 1, trials - successes))
+    return Estimate(share, min(low, share), max(high, share), (share * (1 - share) / trials) ** 0.5)
+
+
 def per_problem_scores(problem_ids: list, values: list[float]) -> dict:
     """problem -> mean of its samples' values."""
     return {problem: sum(group) / len(group) for problem, group in _by_problem(problem_ids, values).items()}
@@ -59,8 +80,8 @@ def per_problem_counts(problem_ids: list) -> list[int]:
 
 
 def accuracy(problem_ids: list, correct: list[bool]) -> Estimate:
-    """avg@n with a bootstrap CI over problems."""
-    return bootstrap_mean(per_problem_means(problem_ids, [float(c) for c in correct]))
+    """avg@n with its Clopper–Pearson interval over problems."""
+    return proportion(per_problem_means(problem_ids, [float(c) for c in correct]))
 
 
 def mean(values: list[float]) -> float:
@@ -88,27 +109,33 @@ def _by_problem(problem_ids: list, values: list) -> dict:
 
 def pass_at_k_estimate(problem_ids: list, correct: list[bool], k: int) -> Estimate:
     groups = _by_problem(problem_ids, correct)
-    return bootstrap_mean([pass_at_k(len(g), sum(g), k) for g in groups.values()])
+    return proportion([pass_at_k(len(g), sum(g), k) for g in groups.values()])
 
 
-def majority_vote_correct(answers: list, correct: list[bool]) -> bool:
-    """Whether the most frequent extracted answer (ties: the earliest) is correct; no answer never wins."""
-    counts: dict = {}
+def majority_vote_correct(answers: list, correct: list[bool], equal=None) -> bool:
+    """Whether the answer most samples gave (ties: the earliest) is correct; no answer never wins. With `equal`
+    (the scorer's equivalence), answers vote together when equivalent (`\\dfrac{1}{2}` and `\\frac12`), not only
+    when their strings match."""
+    groups: list[list] = []  # [representative, votes, correct]
     for answer, is_correct in zip(answers, correct):
-        if answer is not None:
-            votes, _ = counts.get(answer, (0, is_correct))
-            counts[answer] = (votes + 1, is_correct)
-    if not counts:
+        if answer is None:
+            continue
+        group = next((g for g in groups if g[0] == answer or (equal and equal(answer, g[0]))), None)
+        if group is None:
+            groups.append([answer, 1, is_correct])
+        else:
+            group[1] += 1
+    if not groups:
         return False
-    return max(counts.values(), key=lambda entry: entry[0])[1]
+    return max(groups, key=lambda group: group[1])[2]
 
 
-def maj_at_k(problem_ids: list, answers: list, correct: list[bool], k: int) -> Estimate:
-    """maj@k over each problem's first k samples, with a bootstrap CI over problems."""
+def maj_at_k(problem_ids: list, answers: list, correct: list[bool], k: int, equal=None) -> Estimate:
+    """maj@k over each problem's first k samples, answers grouped by `equal`, with its interval over problems."""
     groups = _by_problem(problem_ids, list(zip(answers, correct)))
     if any(len(g) < k for g in groups.values()):
         raise MetricError(f"maj@{k} needs at least {k} samples per problem")
-    return bootstrap_mean([float(majority_vote_correct(*zip(*g[:k]))) for g in groups.values()])
+    return proportion([float(majority_vote_correct(*zip(*g[:k]), equal=equal)) for g in groups.values()])
 
 
 def paired_difference(a: dict, b: dict, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Estimate:

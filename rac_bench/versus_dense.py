@@ -5,7 +5,7 @@ models' next-token distributions teacher-forced on dense's own responses (rac_be
 from __future__ import annotations
 
 from rac_bench import metrics
-from rac_bench.drift import Drift, teacher_forced_drift
+from rac_bench.drift import Drift, across_problems, teacher_forced_drift
 
 
 def per_problem(samples: list[dict], name: str) -> dict:
@@ -28,7 +28,7 @@ def versus_dense(dense_samples: list[dict], samples: list[dict]) -> dict:
 def drift_from_dense(
     dense_model, model, tokenizer, dense_samples: list[dict], responses: int, device: str
 ) -> Drift | None:
-    """Drift over dense's first `responses` responses (in problem order); None with 0."""
+    """Drift over `responses` of dense's responses chosen across problems (rac_bench.drift); None with 0."""
     if not responses:
         return None
-    return teacher_forced_drift(dense_model, model, tokenizer, dense_samples[:responses], device)
+    return teacher_forced_drift(dense_model, model, tokenizer, across_problems(dense_samples, responses), device)

@@ -110,3 +110,68 @@ def test_a_cell_summarises_completed_and_truncated_accuracy_and_self_corrections
     assert hesitations.self_corrections.value == pytest.approx((0 + 2000 / 60 + 9000 / 200 + 11000 / 200) / 4)
     completed_only = summarize(records[:2], timing, {}, {}, None, COUNTERS["retries"])
     assert completed_only.accuracy_truncated is None
+
+
+def test_drift_takes_responses_across_problems_and_bootstraps_over_problems():
+    from rac_bench.drift import across_problems
+
+    samples = [{"doc_id": d, "sample_index": i, "prompt": "p", "response": "r"} for d in range(30) for i in range(16)]
+    chosen = across_problems(samples, 40)
+    assert [s["doc_id"] for s in chosen[:30]] == list(range(30))  # every problem's first sample first
+    assert [(s["doc_id"], s["sample_index"]) for s in chosen[30:]] == [(d, 1) for d in range(10)]
+    dense, pruned = tiny_qwen2(seed=0), tiny_qwen2(seed=1)
+    tokenizer = CharacterTokenizer()
+    two_per_problem = [
+        {"doc_id": d, "sample_index": i, "prompt": "ab", "response": "cdefg"[: 2 + (d + i) % 4]}
+        for d in range(6)
+        for i in range(2)
+    ]
+    drift = teacher_forced_drift(dense, pruned, tokenizer, two_per_problem, "cpu")
+    assert drift.responses == 12 and drift.problems == 6  # the interval resamples 6 problems, not 12 responses
+
+
+def test_the_end_of_sequence_prediction_of_a_stopped_response_is_scored():
+    class WithEos(CharacterTokenizer):
+        eos_token_id = 96
+
+    dense, pruned = tiny_qwen2(seed=0), tiny_qwen2(seed=1)
+    stopped = {"doc_id": 0, "prompt": "ab", "response": "cde", "finish_reason": "stop"}
+    cut = {**stopped, "finish_reason": "length"}
+    assert teacher_forced_drift(dense, pruned, WithEos(), [stopped], "cpu").tokens == 4  # c, d, e and EOS
+    assert teacher_forced_drift(dense, pruned, WithEos(), [cut], "cpu").tokens == 3
+    ids = torch.tensor([[ord(c) % 97 for c in "abcde"] + [96]])
+    with torch.no_grad():
+        p = torch.log_softmax(dense(input_ids=ids).logits[0, 1:-1], -1)
+        q = torch.log_softmax(pruned(input_ids=ids).logits[0, 1:-1], -1)
+    expected = float((p.exp() * (p - q)).sum(-1).mean())
+    assert teacher_forced_drift(dense, pruned, WithEos(), [stopped], "cpu").kl.value == pytest.approx(
+        expected, rel=1e-5
+    )
+
+
+def test_drift_reads_logits_after_the_models_own_post_head_transforms():
+    """Gemma2 caps its logits (final_logit_softcapping) after the head: a head applied by hand misses it."""
+    from architectures import tiny_config
+    from transformers import AutoModelForCausalLM
+
+    config = tiny_config("gemma2")
+    config.final_logit_softcapping = 2.0  # strong, so that capped and uncapped distributions differ clearly
+    torch.manual_seed(0)
+    dense = AutoModelForCausalLM.from_config(config).eval()
+    torch.manual_seed(1)
+    pruned = AutoModelForCausalLM.from_config(config).eval()
+    sample = {"doc_id": 0, "prompt": "ab", "response": "cdefgh"}
+    ids = torch.tensor([CharacterTokenizer()(sample["prompt"] + sample["response"]).input_ids])
+    with torch.no_grad():
+        p = torch.log_softmax(dense(input_ids=ids).logits[0, 1:-1].float(), -1)
+        q = torch.log_softmax(pruned(input_ids=ids).logits[0, 1:-1].float(), -1)
+    expected = float((p.exp() * (p - q)).sum(-1).mean())
+    drift = teacher_forced_drift(dense, pruned, CharacterTokenizer(), [sample], "cpu")
+    assert drift.kl.value == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_kl_percentile_works_above_torch_quantiles_limit():
+    from rac_bench.drift import percentile
+
+    values = torch.arange(2**24 + 10, dtype=torch.float32)
+    assert percentile(values, 50) == pytest.approx((2**24 + 9) / 2)

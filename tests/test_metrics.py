@@ -18,9 +18,37 @@ def test_bootstrap_interval_brackets_the_mean_and_is_reproducible():
     assert metrics.bootstrap_mean(values) == estimate
 
 
-def test_constant_values_have_a_zero_width_interval():
+def test_constant_values_have_a_zero_width_bootstrap_interval_but_not_a_zero_width_share_interval():
     estimate = metrics.bootstrap_mean([1.0] * 10)
     assert (estimate.value, estimate.low, estimate.high) == (1.0, 1.0, 1.0)
+    # a share gets Clopper–Pearson: all of 600 correct is not certainty; (1 - 0.025^(1/600)) is its exact bound
+    perfect, none = metrics.proportion([1.0] * 600), metrics.proportion([0.0] * 600)
+    assert perfect.value == 1.0 and perfect.low == pytest.approx(0.025 ** (1 / 600), abs=1e-9) and perfect.high == 1.0
+    assert none.value == 0.0 and none.low == 0.0 and none.high == pytest.approx(1 - 0.025 ** (1 / 600), abs=1e-9)
+    assert metrics.accuracy(list(range(600)), [True] * 600).low < 1.0
+
+
+def test_clopper_pearson_equals_the_exact_binomial_bounds():
+    from scipy.stats import binom
+
+    estimate = metrics.proportion([1.0] * 3 + [0.0] * 27)  # 3 of 30
+    # the bounds are where the binomial tail probabilities reach 2.5%
+    assert binom.sf(2, 30, estimate.low) == pytest.approx(0.025, abs=1e-9)
+    assert binom.cdf(3, 30, estimate.high) == pytest.approx(0.025, abs=1e-9)
+
+
+def test_maj_at_k_groups_equivalent_notations_before_voting():
+    """Gold 1/2 written three ways against a wrong answer written the same way twice: by strings "3" wins, by
+    equivalence 1/2 does."""
+    from rac_bench.scoring import get_scorer
+
+    equal = get_scorer("math").equal
+    answers = ["\\dfrac{1}{2}", "\\frac12", "3", "3", "0.5"]
+    correct = [True, True, False, False, True]
+    assert not metrics.majority_vote_correct(answers, correct)
+    assert metrics.majority_vote_correct(answers, correct, equal)
+    estimate = metrics.maj_at_k(["p"] * 5 + ["q"] * 5, answers * 2, correct * 2, 5, equal)
+    assert estimate.value == 1.0
 
 
 from math import comb  # noqa: E402
@@ -82,3 +110,17 @@ def test_ratio_of_sums_weighs_items_by_their_denominators():
 def test_distribution_percentiles_are_nearest_rank():
     stats = metrics.distribution(list(range(1, 31)))  # 1..30: nearest rank p = ceil(p% * 30)
     assert (stats["p10"], stats["p25"], stats["median"], stats["p75"], stats["p90"]) == (3, 8, 15.5, 23, 27)
+
+
+@pytest.mark.parametrize("rate", [0.02, 0.05, 0.115, 0.5, 0.98])
+def test_share_intervals_hold_the_true_rate_at_least_95_percent_of_the_time_at_30_problems(rate):
+    """Exact coverage over the binomial draw of successes (benchmarks/coverage.py does the full grid)."""
+    from scipy.stats import binom
+
+    trials = 30
+    covered = 0.0
+    for successes in range(trials + 1):
+        estimate = metrics.proportion([1.0] * successes + [0.0] * (trials - successes))
+        if estimate.low <= rate <= estimate.high:
+            covered += binom.pmf(successes, trials, rate)
+    assert covered >= 0.95

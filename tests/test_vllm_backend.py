@@ -67,7 +67,7 @@ def test_a_run_on_vllm_makes_its_rac_traces_on_vllm_and_caches_exactly_them(tmp_
     dense = load_dense(build_config(None, flags), None)
     traces = dense.calibration(parse_source("traces"))
     directory = trace_cache_dir(dense.calibration.inputs)
-    assert dense.calibration.inputs.backend_identity == {"backend": "vllm"} and traces.tokens == 1500
+    assert dense.calibration.inputs.backend_identity["backend"] == "vllm" and traces.tokens == 1500
     records = [record for chunk in sorted(directory.glob("chunk-*.jsonl")) for record in load_traces(chunk)]
     cached = [r["prompt_ids"] + r["generated_ids"] for r in records]
     assert cached[: len(traces) - 1] == [s.tolist() for s in traces.sequences[:-1]]

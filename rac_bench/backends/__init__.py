@@ -58,8 +58,12 @@ def create_backend(handle: ModelHandle, execution, progress: bool = False) -> Ge
 
 
 def backend_identity(execution) -> dict:
-    """What about a backend can change the tokens it samples: the engine, and for HF the batch composition."""
-    identity = {"backend": execution.backend}
+    """What about a backend can change the tokens it samples: the engine, the dtype the model computes in and the
+    device type, and for HF the batch composition, for vLLM every engine option (tensor parallelism changes the
+    order of sums; one flipped near-tie changes a sampled trace)."""
+    identity = {"backend": execution.backend, "dtype": execution.dtype, "device": execution.device.split(":")[0]}
     if execution.backend == "hf":
         identity["batch_size"] = execution.batch_size
+    else:
+        identity["vllm"] = dict(sorted(execution.vllm.items()))
     return identity

@@ -167,14 +167,23 @@ def sample_traces(inputs: BuildInputs, directory: Path) -> list[dict]:
     return records
 
 
-def trace_sequences(records: list[dict]) -> CalibrationSet:
+def trace_sequences(records: list[dict], budget: int | None = None) -> CalibrationSet:
+    """The traces cut at the budget (the last one short), with facts that count the traces kept, not those sampled
+    past the budget."""
+    kept, tokens = [], 0
+    for record in records:
+        if budget is not None and tokens >= budget:
+            break
+        kept.append(record)
+        tokens += len(record["prompt_ids"]) + len(record["generated_ids"])
     facts = {
-        "traces": len(records),
-        "prompts": len({r["question"] for r in records if "question" in r}),
-        "hit_token_limit": sum(r.get("finish_reason") == "length" for r in records),
+        "traces": len(kept),
+        "prompts": len({r["question"] for r in kept if "question" in r}),
+        "hit_token_limit": sum(r.get("finish_reason") == "length" for r in kept),
+        "sampled_traces": len(records),
     }
-    sequences = [torch.tensor(r["prompt_ids"] + r["generated_ids"]) for r in records]
-    return CalibrationSet(sequences, [len(r["prompt_ids"]) for r in records], facts)
+    sequences = [torch.tensor(r["prompt_ids"] + r["generated_ids"]) for r in kept]
+    return CalibrationSet(sequences, [len(r["prompt_ids"]) for r in kept], facts).within_budget(budget)
 
 
 @dataclass(frozen=True)
@@ -200,7 +209,7 @@ class TraceSource:
     def build(self, inputs: BuildInputs) -> CalibrationSet:
         prompts = prompt_set_fingerprint(inputs.settings, inputs.seed, inputs.data_dir)
         directory = trace_cache_dir(inputs, prompts)
-        calibration = trace_sequences(sample_traces(inputs, directory))
+        calibration = trace_sequences(sample_traces(inputs, directory), inputs.settings.tokens)
         manifest = {
             "recipe": {**prompts, **recipe(inputs.settings)},
             "backend": inputs.backend_identity,
