@@ -9,7 +9,6 @@ overridden in the config under `estimate:`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
