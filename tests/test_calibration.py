@@ -119,3 +119,14 @@ def test_traces_cli_builds_traces_from_the_openr1_math_prompt_set(tmp_path, caps
     assert "on-policy traces, 300 tokens" in capsys.readouterr().out
     assert main(["traces", "--calibration-prompts", "c4"]) == 2
     assert "available: rac_arith, openr1_math" in capsys.readouterr().err
+
+
+def test_traces_are_sampled_to_the_budget_not_past_it(embedded, tmp_path):
+    """Chunks are sized from the tokens still needed and the lengths seen so far: the chain-of-thought tokens
+    sampled are at most 1.25 times those kept (doubling chunks could throw away up to half)."""
+    model, tokenizer = embedded
+    for tokens in (16_384, 3_000):
+        provider = make_provider(model, tokenizer, tmp_path / str(tokens), tokens=tokens)
+        manifest = provider.manifest(TRACES)
+        assert manifest["tokens"] == tokens and manifest["traces"] == manifest["sequences"]
+        assert manifest["sampled_generated_tokens"] <= 1.25 * manifest["generated_tokens"], manifest

@@ -6,19 +6,22 @@ The sequence is the rendered prompt's token ids followed by the engine's generat
 assistant turn through the chat template: DeepSeek-R1's template strips `<think>` content from assistant turns
 and would silently turn RAC back into prompt-only calibration.
 
-Traces are generated in chunks of prompts (8, 16, 32, ... up to the backend's batch), each with its own seed, and
-every finished chunk is cached under a fingerprint of everything that changes the traces. A run killed while
-sampling reuses every finished chunk and ends with the same traces as an uninterrupted one; a larger budget
-extends a smaller one's traces. Beside the chunks, `manifest.json` records the recipe and what it gave.
+Traces are sampled to the budget, not past it: after a first chunk of FIRST_CHUNK prompts, each chunk holds as many
+prompts as the tokens still needed take at the mean trace length seen so far (up to the backend's batch), and no
+trace is given more new tokens than are still needed (the budget cuts it there anyway). Each chunk has its own seed
+(from its first prompt's position) and is cached, named by where it starts, how many prompts it holds and its token
+limit, under a fingerprint of everything that changes the traces. Chunk sizes depend only on the cached chunks
+before them, so a run killed while sampling reuses every finished chunk and ends with the same traces as an
+uninterrupted one. Beside the chunks, `manifest.json` records the recipe and what it gave.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from tqdm.auto import tqdm
@@ -35,7 +38,7 @@ from rac_bench.input_files import json_lines
 
 log = logging.getLogger(__name__)
 RECORD_FORMAT = "JSON lines with lists 'prompt_ids' and 'generated_ids'"
-FIRST_CHUNK = 8  # prompts; each later chunk doubles, so the last one overshoots the budget by little
+FIRST_CHUNK = 8  # prompts; later chunks are sized from the lengths it shows
 LARGEST_CHUNK = 256  # prompts per chunk at most (on HF, at most one batch)
 
 
@@ -44,11 +47,13 @@ def recipe(settings) -> dict:
     return asdict(settings.traces)
 
 
-def chunk_sizes(largest: int) -> Iterator[int]:
-    size = min(FIRST_CHUNK, largest)
-    while True:
-        yield size
-        size = min(2 * size, largest)
+def next_chunk(records: list[dict], needed: int, per_prompt: int, largest: int) -> int:
+    """Prompts in the next chunk: the first FIRST_CHUNK, then as many as `needed` tokens take at the mean length
+    (prompt + generated) of the traces so far."""
+    if not records:
+        return min(FIRST_CHUNK, largest)
+    mean = sum(len(r["prompt_ids"]) + len(r["generated_ids"]) for r in records) / len(records)
+    return max(1, min(largest, math.ceil(needed / (mean * per_prompt))))
 
 
 def largest_chunk(inputs: BuildInputs) -> int:
@@ -84,11 +89,9 @@ def load_traces(path: Path) -> list[dict]:
     return records
 
 
-def _sampling(settings, seed: int, chunk: int) -> SamplingSettings:
+def _sampling(settings, seed: int, start: int, token_limit: int) -> SamplingSettings:
     traces = settings.traces
-    return SamplingSettings(
-        traces.temperature, traces.top_p, traces.max_new_tokens, seed * 1_000_003 + chunk, top_k=traces.top_k
-    )
+    return SamplingSettings(traces.temperature, traces.top_p, token_limit, seed * 1_000_003 + start, top_k=traces.top_k)
 
 
 def _generate_chunk(backend, renderer, questions: list[str], settings: SamplingSettings, per_prompt: int) -> list[dict]:
@@ -108,28 +111,23 @@ def _generate_chunk(backend, renderer, questions: list[str], settings: SamplingS
     ]
 
 
-def _chunks(inputs: BuildInputs, directory: Path) -> Iterator[list[dict]]:
-    """The cached or newly generated chunks, in order, until the prompt set runs out. The engine starts only
-    when a chunk is missing, and is closed at the end."""
-    backend = None
-    questions = iter(inputs.questions)
-    try:
-        for index, size in enumerate(chunk_sizes(largest_chunk(inputs))):
-            chunk_questions = list(islice(questions, size))
-            if not chunk_questions:
-                return
-            path = directory / f"chunk-{index:05d}.jsonl"
-            if inputs.rebuild or not path.exists():
-                backend = backend or inputs.backend()
-                sampling = _sampling(inputs.settings, inputs.seed, index)
-                records = _generate_chunk(
-                    backend, inputs.renderer, chunk_questions, sampling, inputs.settings.traces.per_prompt
-                )
-                write_atomic(path, "".join(strict_json.dumps(record) + "\n" for record in records))
-            yield load_traces(path)
-    finally:
-        if backend is not None:
-            backend.close()  # frees the engine; an HF model goes back to the CPU, where variants are copied from
+def _chunk(inputs: BuildInputs, directory: Path, start: int, size: int, needed: int, engine: dict) -> list[dict]:
+    """The traces of the `size` prompts from position `start`, cached or sampled now (the engine, started on the
+    first chunk that is missing, is kept in `engine` for the next)."""
+    questions = list(islice(iter(inputs.questions), start, start + size))
+    if not questions:
+        return []
+    token_limit = min(inputs.settings.traces.max_new_tokens, needed)
+    path = directory / f"chunk-{start:06d}-{len(questions):04d}-{token_limit}.jsonl"
+    if inputs.rebuild or not path.exists():
+        engine.setdefault("backend", None)
+        engine["backend"] = engine["backend"] or inputs.backend()
+        sampling = _sampling(inputs.settings, inputs.seed, start, token_limit)
+        records = _generate_chunk(
+            engine["backend"], inputs.renderer, questions, sampling, inputs.settings.traces.per_prompt
+        )
+        write_atomic(path, "".join(strict_json.dumps(record) + "\n" for record in records))
+    return load_traces(path)
 
 
 def _check_reachable(inputs: BuildInputs) -> None:
@@ -147,20 +145,23 @@ def sample_traces(inputs: BuildInputs, directory: Path) -> list[dict]:
     """Trace records until prompt + generated tokens reach the budget (the last chunk may go past it), with
     their chunks cached in `directory`."""
     _check_reachable(inputs)
-    budget = inputs.settings.tokens
+    budget, per_prompt = inputs.settings.tokens, inputs.settings.traces.per_prompt
     directory.mkdir(parents=True, exist_ok=True)
-    records, tokens, chunks = [], 0, _chunks(inputs, directory)
+    records, tokens, start, engine = [], 0, 0, {}
     bar = tqdm(total=budget, unit="tok", unit_scale=True, desc="RAC traces", disable=not inputs.progress)
     try:
-        for chunk in chunks:
+        while tokens < budget:
+            size = next_chunk(records, budget - tokens, per_prompt, largest_chunk(inputs))
+            chunk = _chunk(inputs, directory, start, size, budget - tokens, engine)
+            if not chunk:
+                break
             records += chunk
             added = sum(len(r["prompt_ids"]) + len(r["generated_ids"]) for r in chunk)
-            tokens += added
+            tokens, start = tokens + added, start + size
             bar.update(min(added, budget - bar.n))
-            if tokens >= budget:
-                break
     finally:
-        chunks.close()  # closes the engine now, not when the generator is collected
+        if engine.get("backend") is not None:
+            engine["backend"].close()  # frees the engine; an HF model goes back to the CPU, where variants are copied
         bar.close()
     if tokens < budget:
         raise too_few(inputs.settings.prompts, tokens, budget)
@@ -181,6 +182,7 @@ def trace_sequences(records: list[dict], budget: int | None = None) -> Calibrati
         "prompts": len({r["question"] for r in kept if "question" in r}),
         "hit_token_limit": sum(r.get("finish_reason") == "length" for r in kept),
         "sampled_traces": len(records),
+        "sampled_generated_tokens": sum(len(r["generated_ids"]) for r in records),
     }
     sequences = [torch.tensor(r["prompt_ids"] + r["generated_ids"]) for r in kept]
     return CalibrationSet(sequences, [len(r["prompt_ids"]) for r in kept], facts).within_budget(budget)
