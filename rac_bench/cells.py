@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from rac_bench.drift import Drift
 from rac_bench.metrics import Estimate
 
 CELL_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Drift from dense (rac_bench.drift): teacher-forced KL and top-1 agreement on dense's own responses."""
+
+    kl: Estimate  # KL(dense || pruned) in nats per token, with a bootstrap interval over problems
+    kl_p95: float  # the 95th percentile over tokens
+    top1_agreement: Estimate  # share of tokens where both models' most likely next token is the same
+    tokens: int
+    responses: int
+    problems: int = 0
+
+    @classmethod
+    def from_dict(cls, record: dict) -> Drift:
+        return cls(**{**record, "kl": Estimate(**record["kl"]), "top1_agreement": Estimate(**record["top1_agreement"])})
 
 
 @dataclass(frozen=True)

@@ -18,27 +18,12 @@ tokens. Conventions:
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy
 import torch
 
-from rac_bench.metrics import Estimate, ratio_of_sums
-
-
-@dataclass(frozen=True)
-class Drift:
-    kl: Estimate  # KL(dense || pruned) in nats per token, with a bootstrap interval over problems
-    kl_p95: float  # the 95th percentile over tokens
-    top1_agreement: Estimate  # share of tokens where both models' most likely next token is the same
-    tokens: int
-    responses: int
-    problems: int = 0
-
-    @classmethod
-    def from_dict(cls, record: dict) -> Drift:
-        return cls(**{**record, "kl": Estimate(**record["kl"]), "top1_agreement": Estimate(**record["top1_agreement"])})
-
+from rac_bench.cells import Drift
+from rac_bench.metrics import ratio_of_sums
 
 POSITIONS_PER_CHUNK = 1024  # logits over a 152k vocabulary take 0.6 GB per 1,024 positions in fp32
 

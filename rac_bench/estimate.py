@@ -16,7 +16,6 @@ from tabulate import tabulate
 
 from rac_bench.errors import ConfigError, ModelLoadError, first_line
 from rac_bench.plan import Plan, Variant
-from rac_bench.pruning.sparsegpt import sparsegpt_prune
 from rac_bench.tasks import get_task
 
 
@@ -239,7 +238,7 @@ def _model_plan(plan: Plan, model: str | None, costs: Assumptions) -> ModelPlan:
         tokens = calibration_tokens(plan, variant)
         if source is not None and source.name == "traces":  # on-policy: generated once, shared by every method
             trace_tokens = max(trace_tokens, tokens)
-        solve = getattr(variant.spec.method, "algorithm", None) is sparsegpt_prune
+        solve = getattr(getattr(variant.spec.method, "algorithm", None), "__name__", None) == "sparsegpt_prune"
         prune_hours = shape.prune_flops(tokens, solve) / prune_flops_per_second / 3600 if source else 0.0
         hours += prune_hours + eval_hours
         target = "-" if variant.is_dense or variant.is_outside else variant.target.label

@@ -20,7 +20,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy
-from scipy.stats import beta
 
 from rac_bench.errors import RacBenchError
 
@@ -57,6 +56,8 @@ def bootstrap_mean(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES, se
 def proportion(values: list[float]) -> Estimate:
     """The mean of per-problem shares in [0, 1] with its Clopper–Pearson 95% interval (the problems as trials) and
     the binomial standard error."""
+    from scipy.stats import beta  # imported here: light commands (leaderboard, gate) never need it
+
     if not values:
         return Estimate(float("nan"), float("nan"), float("nan"), float("nan"))
     trials, successes = len(values), float(sum(values))

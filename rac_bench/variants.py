@@ -122,8 +122,8 @@ def _outside(variant: Variant, dense: DenseModel, fingerprint: str) -> BuiltVari
     )
     if vocabulary != expected:
         raise ModelLoadError(
-            f"{variant.method}: {directory} has {vocabulary} token embeddings, the run's model {dense.name} {expected}; "
-            "an outside checkpoint must be a compressed copy of --model"
+            f"{variant.method}: {directory} has {vocabulary} token embeddings, the run's model {dense.name} "
+            f"{expected}; an outside checkpoint must be a compressed copy of --model"
         )
     achieved = achieved_sparsity(model, variant.target, None, False)
     report = {

@@ -1,13 +1,16 @@
-"""Hugging Face generation: batched, left-padded, on an in-memory model (pruned or dense)."""
+"""Hugging Face generation: batched, left-padded, on an in-memory model (pruned or dense), through rac-bench's decode
+loop (rac_bench/backends/decode.py), or through transformers' `generate` where stop strings are asked for."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import torch
 from tqdm.auto import tqdm
 
 from rac_bench.backends.base import Generation, SamplingSettings, count_thinking_tokens
+from rac_bench.backends.decode import decode
 
 
 class HFBackend:
@@ -46,20 +49,16 @@ class HFBackend:
         encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
             self.model.device
         )
-        options = dict(max_new_tokens=settings.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
-        if settings.greedy:
-            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        else:
-            options.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
-            torch.manual_seed(settings.seed * 100_003 + batch_index)
-        if settings.stop:
-            options.update(stop_strings=list(settings.stop), tokenizer=self.tokenizer)
         started = time.perf_counter()
-        output = self.model.generate(**encoded, **options)
+        if settings.stop:
+            rows = self._generate(encoded, settings, batch_index)
+        else:
+            batch_settings = replace(settings, seed=settings.seed * 100_003 + batch_index)  # each batch its own draws
+            rows = decode(self.model, encoded.input_ids, encoded.attention_mask, batch_settings, self._eos_ids())
         seconds = time.perf_counter() - started
         generations = []
         eos_ids = self._eos_ids()
-        for row in output[:, encoded.input_ids.shape[1] :].tolist():
+        for row in rows:
             token_ids, finish_reason = self._cut(row, eos_ids, settings)
             text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
             for stop in settings.stop:
@@ -74,6 +73,18 @@ class HFBackend:
                 )
             )
         return generations
+
+    def _generate(self, encoded, settings: SamplingSettings, batch_index: int) -> list[list[int]]:
+        """transformers' generate, for stop strings (the decode loop stops at end-of-sequence tokens only)."""
+        options = dict(max_new_tokens=settings.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+        if settings.greedy:
+            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            options.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
+            torch.manual_seed(settings.seed * 100_003 + batch_index)
+        options.update(stop_strings=list(settings.stop), tokenizer=self.tokenizer)
+        output = self.model.generate(**encoded, **options)
+        return output[:, encoded.input_ids.shape[1] :].tolist()
 
     def _eos_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id

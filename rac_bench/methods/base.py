@@ -2,20 +2,24 @@
 
 A method gets the model (which it may change in place) and a context with the sparsity target, the
 tokenizer and a calibration provider, and returns a report (None when it changes nothing). Third-party
-packages implement the same two attributes and one method, and register through entry points.
+packages implement the same attributes and one method, and register through entry points (docs/methods.md).
+
+Nothing here imports torch or a solver at import time: `rac-bench methods` lists methods without loading them.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
-from rac_bench.calibration.sequences import CalibrationSet
-from rac_bench.calibration.sources import CalibrationSource, parse_source
-from rac_bench.pruning.engine import PassSettings, PruneFunction, PruningReport, prune_model
-from rac_bench.pruning.pattern import SparsityTarget
+    from rac_bench.calibration.sequences import CalibrationSet
+    from rac_bench.calibration.sources import CalibrationSource
+    from rac_bench.pruning.engine import PassSettings, PruneFunction, PruningReport
+    from rac_bench.pruning.pattern import SparsityTarget
 
 
 @dataclass
@@ -29,7 +33,7 @@ class PruneContext:
     source: CalibrationSource | None = None  # the source of this variant (`method@source`); None: the method's
     cot_weight: float | None = None  # weight of generated (chain-of-thought) tokens in the Hessian; None: 1
     device: str | None = None  # where layers are pruned (a GPU: one layer at a time); None: the model's device
-    passes: PassSettings = PassSettings()  # sequential or dense-model statistics; whether the head is pruned
+    passes: PassSettings | None = None  # sequential or dense-model statistics, the head, experts; None: defaults
 
 
 class Method(Protocol):
@@ -48,6 +52,19 @@ def accepts_every_target(target: SparsityTarget) -> None:
     """The target check of an algorithm that meets any target the pattern parser accepts."""
 
 
+class LazyFunction:
+    """A function of another module, imported on its first call (a built-in's solver imports torch)."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.__name__ = module, name
+        self._function = None
+
+    def __call__(self, *args, **kwargs):
+        if self._function is None:
+            self._function = getattr(importlib.import_module(self.module), self.__name__)
+        return self._function(*args, **kwargs)
+
+
 @dataclass(frozen=True)
 class LayerwiseMethod:
     """A pruning algorithm run by the layer-sequential engine on one calibration source."""
@@ -59,6 +76,9 @@ class LayerwiseMethod:
     check_target: Callable[[SparsityTarget], None] = accepts_every_target
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport:
+        from rac_bench.calibration.sources import parse_source
+        from rac_bench.pruning.engine import PassSettings, prune_model
+
         source = context.source or (parse_source(self.calibration_source) if self.calibration_source else None)
         calibration = context.calibration(source) if source is not None else None
         return prune_model(
@@ -70,5 +90,5 @@ class LayerwiseMethod:
             context.progress,
             token_weights=calibration.token_weights(context.cot_weight) if calibration is not None else None,
             device=context.device,
-            passes=context.passes,
+            passes=context.passes or PassSettings(),
         )

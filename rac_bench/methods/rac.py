@@ -3,7 +3,7 @@ the dense model's own chain of thought and answer, so the reconstruction covers 
 It differs from `sparsegpt` only in its calibration source."""
 
 from rac_bench.methods import LayerwiseMethod, register_method
-from rac_bench.pruning.sparsegpt import check_sparsegpt_target, sparsegpt_prune
+from rac_bench.methods.sparsegpt import check_sparsegpt_target, sparsegpt_prune
 
 register_method(
     LayerwiseMethod(

@@ -2,7 +2,9 @@
 reports that on-policy calibration helps every calibrated method, not only SparseGPT."""
 
 from rac_bench.methods import LayerwiseMethod, register_method
-from rac_bench.pruning.wanda import wanda_prune
+from rac_bench.methods.base import LazyFunction
+
+wanda_prune = LazyFunction("rac_bench.pruning.wanda", "wanda_prune")
 
 register_method(
     LayerwiseMethod("rac-wanda", "Wanda calibrated on prompts + the dense model's own traces", wanda_prune, "traces")

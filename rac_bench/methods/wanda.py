@@ -1,4 +1,6 @@
 from rac_bench.methods import LayerwiseMethod, register_method
-from rac_bench.pruning.wanda import wanda_prune
+from rac_bench.methods.base import LazyFunction
+
+wanda_prune = LazyFunction("rac_bench.pruning.wanda", "wanda_prune")
 
 register_method(LayerwiseMethod("wanda", "Wanda |W|*||X|| per row, calibrated on task prompts", wanda_prune, "prompts"))

@@ -185,8 +185,8 @@ class ExpertStatistics:
             for weight in self.modules[module_name]:
                 if given and (weight.name, expert) not in self.statistics:
                     raise RuntimeError(
-                        f"the eager forward of {module_name} never multiplied expert {expert}'s slice of {weight.name}: "
-                        "its inputs cannot be recorded"
+                        f"the eager forward of {module_name} never multiplied expert {expert}'s slice of "
+                        f"{weight.name}: its inputs cannot be recorded"
                     )
 
     def of(self, name: str, expert: int) -> InputStatistics:
