@@ -96,9 +96,10 @@ def test_reasoning_tasks_run_through_rac_bench_with_repeats(tmp_path):
         identity, results = cell["identity"], cell["results"]
         own = [s for s in samples if (s["method"], s["task"]) == (identity["method"], identity["task"])]
         assert (results["problems"], results["samples"], len(own)) == (2, 6, 6)
-        # truncated exactly when the 8-token budget ran out or </think> never closed
-        assert [s["truncated"] for s in own] == [
-            s["finish_reason"] == "length" or "</think>" not in s["response"] for s in own
+        # truncated exactly when </think> never closed (one rule); the limit after a closed thinking is apart
+        assert [s["truncated"] for s in own] == ["</think>" not in s["response"] for s in own]
+        assert [s["limit_after_answer"] for s in own] == [
+            s["finish_reason"] == "length" and "</think>" in s["response"] for s in own
         ]
         assert results["truncation"]["value"] == pytest.approx(sum(s["truncated"] for s in own) / 6)
         assert results["lm_eval"]["accuracy,all"] == results["accuracy"]["value"] == 0.0
