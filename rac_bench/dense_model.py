@@ -34,6 +34,12 @@ class DenseModel:
         return self.reference or EMBEDDED_MODEL_NAME
 
 
+def _backend(handle: ModelHandle, config: RunConfig):
+    """The run's backend on the dense model (for RAC's traces), with the threads free when sampling starts."""
+    set_threads(config.execution.threads, handle.model)
+    return create_backend(handle, config.execution)
+
+
 def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
     if config.data_dir is not None:
         os.environ[DATA_DIR_VARIABLE] = str(config.data_dir.resolve())  # read by the task YAMLs' loaders
@@ -53,7 +59,7 @@ def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
         cache_dir=config.execution.cache_dir,
         questions=QuestionStream(settings.prompts, seed, config.data_dir),
         renderer=PromptRenderer.of(tokenizer, settings),
-        backend=lambda: create_backend(handle, config.execution),  # the traces show their own tokens/s bar
+        backend=lambda: _backend(handle, config),  # the traces show their own tokens/s bar
         backend_identity=backend_identity(config.execution),
         rebuild=config.execution.rebuild,
     )

@@ -23,6 +23,7 @@ from rac_bench.plan import Plan, TaskPlan, Variant
 from rac_bench.provenance import installed_packages, provenance
 from rac_bench.store import Store, check_store, finished_keys, open_store
 from rac_bench.tasks import get_task
+from rac_bench.threads import set_threads
 from rac_bench.validation import check_run_inputs
 from rac_bench.variants import BuiltVariant, build_variant
 from rac_bench.versus_dense import drift_from_dense, versus_dense
@@ -94,6 +95,7 @@ def run_variant(
         return list(keys.values())
     built = built or build_variant(variant, dense, config)
     path = str(built.checkpoint) if built.checkpoint else dense.path
+    set_threads(config.execution.threads, built.model)  # the cores free now (a small model keeps one)
     backend = create_backend(ModelHandle(built.model, dense.tokenizer, path), config.execution)
     run_provenance = provenance()
     evaluations = {}

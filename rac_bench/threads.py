@@ -4,7 +4,8 @@ torch's own default is one thread per core, which is the wrong one on a shared m
 barrier after every parallel step, so a thread whose core another busy process holds stalls all the others.
 On a 2-core machine with one other busy process, the default run takes several times longer with two threads
 than with one (benchmarks/README.md, "Threads"). So the default is one thread for a small model, whose
-matrices are too small to gain from more, and for a larger one the cores that the load average leaves free."""
+matrices are too small to gain from more, and for a larger one the cores that the load average leaves free, decided
+again at the start of every phase (pruning a variant, sampling traces, evaluating one), not once per run."""
 
 from __future__ import annotations
 

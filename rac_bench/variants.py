@@ -33,6 +33,7 @@ from rac_bench.models import user_errors
 from rac_bench.plan import Plan, Variant
 from rac_bench.pruning.achieved import achieved_sparsity
 from rac_bench.pruning.engine import MatrixPruneError, PassSettings
+from rac_bench.threads import set_threads
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
             expert_min_tokens=pruning.expert_min_tokens,
         ),
     )
+    set_threads(config.execution.threads, model)  # the cores free now, for a model over the small-model cutoff
     started = time.perf_counter()
     report_dict = _pruned(variant, model, context)
     report_dict.update(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,10 @@ class GenerationBackend(Protocol):
     chunk_size: int  # prompts per resumable chunk: one chunk is generated (and saved) at a time
     startup_seconds: float  # engine start-up, reported beside evaluation time
 
-    def generate(self, prompts: list[str], settings: SamplingSettings) -> list[Generation]: ...
+    def generate(
+        self, prompts: list[str], settings: SamplingSettings, finished: Callable[[int], None] | None = None
+    ) -> list[Generation]:
+        """One generation per prompt; `finished(n)` is called as sequences finish (a progress bar's update)."""
 
     def close(self) -> None:
         """Free the engine (and give the model back where it was)."""

@@ -32,9 +32,11 @@ def next_tokens(logits: torch.Tensor, settings: SamplingSettings, generator: tor
 
 
 @torch.no_grad()
-def decode(model, input_ids, attention_mask, settings: SamplingSettings, eos_ids: set[int]) -> list[list[int]]:
+def decode(
+    model, input_ids, attention_mask, settings: SamplingSettings, eos_ids: set[int], finished=None
+) -> list[list[int]]:
     """Each row's generated tokens, through its first end-of-sequence token or `max_new_tokens` of them. Rows are
-    left-padded prompts (`attention_mask` 0 on the padding)."""
+    left-padded prompts (`attention_mask` 0 on the padding); `finished(n)` is told as n rows finish."""
     generator = None
     if not settings.greedy:
         generator = torch.Generator(device=input_ids.device).manual_seed(settings.seed)
@@ -51,7 +53,11 @@ def decode(model, input_ids, attention_mask, settings: SamplingSettings, eos_ids
             generated[row].append(token)
         unfinished = ~torch.isin(tokens, eos)
         if step + 1 == settings.max_new_tokens or not bool(unfinished.any()):
+            if finished is not None:
+                finished(len(tokens))
             break
+        if finished is not None and not bool(unfinished.all()):
+            finished(len(tokens) - int(unfinished.sum()))
         if not bool(unfinished.all()):
             keep = unfinished.nonzero().squeeze(1)
             cache.batch_select_indices(keep)

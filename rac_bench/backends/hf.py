@@ -33,28 +33,34 @@ class HFBackend:
         self.model.to(self.home)
 
     @torch.no_grad()
-    def generate(self, prompts: list[str], settings: SamplingSettings) -> list[Generation]:
+    def generate(self, prompts: list[str], settings: SamplingSettings, finished=None) -> list[Generation]:
         # Longest first: batches hold similar lengths and the slowest batch shows up early.
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         results: list[Generation | None] = [None] * len(prompts)
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         for batch_index, batch in enumerate(tqdm(batches, desc="generating", disable=not self.progress, leave=False)):
             for index, generation in zip(
-                batch, self._generate_batch([prompts[i] for i in batch], settings, batch_index)
+                batch, self._generate_batch([prompts[i] for i in batch], settings, batch_index, finished)
             ):
                 results[index] = generation
         return results
 
-    def _generate_batch(self, prompts: list[str], settings: SamplingSettings, batch_index: int) -> list[Generation]:
+    def _generate_batch(
+        self, prompts: list[str], settings: SamplingSettings, batch_index: int, finished=None
+    ) -> list[Generation]:
         encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
             self.model.device
         )
         started = time.perf_counter()
         if settings.stop:
             rows = self._generate(encoded, settings, batch_index)
+            if finished is not None:
+                finished(len(rows))
         else:
             batch_settings = replace(settings, seed=settings.seed * 100_003 + batch_index)  # each batch its own draws
-            rows = decode(self.model, encoded.input_ids, encoded.attention_mask, batch_settings, self._eos_ids())
+            rows = decode(
+                self.model, encoded.input_ids, encoded.attention_mask, batch_settings, self._eos_ids(), finished
+            )
         seconds = time.perf_counter() - started
         generations = []
         eos_ids = self._eos_ids()

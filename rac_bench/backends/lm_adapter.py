@@ -117,10 +117,11 @@ class RacBenchLM(LM):
                 if all(entry is not None and entry[0] == prompt for entry, prompt in zip(stored, prompts)):
                     generations = [_generation(entry[1]) for entry in stored]
                     self.resumed_samples += len(chunk)
+                    progress.update(len(chunk))
                 else:
                     chunk_settings = replace(settings, seed=settings.seed * 1_000_003 + chunk_index)
                     started = time.perf_counter()
-                    generations = self.backend.generate(prompts, chunk_settings)
+                    generations = self.backend.generate(prompts, chunk_settings, progress.update)  # as they finish
                     self.generate_seconds += time.perf_counter() - started
                     self.generated_tokens += sum(g.generated_tokens for g in generations)
                     if self.generation_log:
@@ -132,7 +133,6 @@ class RacBenchLM(LM):
                         SampleRecord(requests[position].task_name, doc_id, sample_index, prompt, generation)
                     )
                     outputs[position] = generation.text
-                progress.update(len(chunk))
         progress.close()
         return outputs
 

@@ -75,7 +75,7 @@ class VLLMBackend:
         self.startup_seconds = time.perf_counter() - started
         log.info("vLLM engine for %s started in %.1fs", model_path, self.startup_seconds)
 
-    def generate(self, prompts: list[str], settings: SamplingSettings) -> list[Generation]:
+    def generate(self, prompts: list[str], settings: SamplingSettings, finished=None) -> list[Generation]:
         from vllm import SamplingParams, TokensPrompt
 
         inputs = [TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
@@ -107,6 +107,8 @@ class VLLMBackend:
                     **_token_timing(output.metrics, len(token_ids)),
                 )
             )
+        if finished is not None:
+            finished(len(generations))  # vLLM shows its own progress as requests finish
         return generations
 
     def close(self) -> None:
