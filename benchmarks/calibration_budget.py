@@ -2,18 +2,18 @@
 prompts, SparseGPT on text and RAC at 50%, for several calibration seeds, with paired 95% intervals against dense
 and of RAC against prompt-only SparseGPT.
 
-    python benchmarks/calibration_budget.py [--seeds 0,1,2] [--tokens 16384] [--text README.md] [--work DIR]
+    python benchmarks/calibration_budget.py [--seeds 0,1,2] [--tokens 16384] [--text-revision 9f17fdc] [--work DIR]
 
-Each seed is one `rac-bench run` into its own store (all 600 problems, greedy); the text corpus is a local file,
-by default this repository's README (the embedded model reads characters, so English prose is as foreign to it
-as C4 is to a reasoning model).
+Each seed is one `rac-bench run` into its own store (all 600 problems, greedy); the text corpus is this
+repository's README as of one fixed commit (`git show REVISION:README.md`), so that editing the README does not move
+the results (the embedded model reads characters, so English prose is as foreign to it as C4 is to a reasoning
+model).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -71,13 +71,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--tokens", type=int, default=16384)
-    parser.add_argument("--text", type=Path, default=Path("README.md"))
+    parser.add_argument("--text-revision", default="9f17fdc", help="the commit whose README.md is the text corpus")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("/tmp/rac-bench-calibration-budget"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     args.corpus = args.work / "corpus.txt"  # the text source reads .txt and .jsonl files
-    shutil.copyfile(args.text, args.corpus)
+    readme = subprocess.run(["git", "show", f"{args.text_revision}:README.md"], capture_output=True, check=True)
+    args.corpus.write_bytes(readme.stdout)
     started, load = time.time(), os.getloadavg()[0]
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):

@@ -8,7 +8,7 @@ numbers, so equal keys mean the cell can be reused and different ones mean it mu
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from rac_bench.backends import backend_identity
 from rac_bench.config import RunConfig
@@ -85,7 +85,13 @@ class Plan:
 
     def cell_settings(self, variant: Variant, task: TaskPlan) -> dict:
         """What a cell records of how it was measured."""
-        return {**task.settings, "calibration": variant.calibration, "ignore": self.config.pruning.ignore}
+        quantization = variant.target.quantization
+        return {
+            **task.settings,
+            "calibration": variant.calibration,
+            "ignore": self.config.pruning.ignore,
+            "quantization": asdict(quantization) if quantization else None,
+        }
 
 
 def calibration_fingerprint(spec: MethodSpec, config: RunConfig) -> dict | None:
@@ -143,10 +149,20 @@ def _task(name: str, config: RunConfig) -> TaskPlan:
     return TaskPlan(name, settings)
 
 
+def variant_targets(spec: MethodSpec, config: RunConfig) -> list[SparsityTarget]:
+    """The targets a spec is run at: one for dense and outside checkpoints, one (sparsity 0) for a quantizer, else
+    every sparsity target of the run, with the spec's quantization on top."""
+    if spec.name in ("dense", "checkpoint"):
+        return [DENSE_TARGET]
+    if not getattr(spec.method, "prunes", True):
+        return [SparsityTarget(0.0, quantization=spec.quantization)]
+    return [replace(target, quantization=spec.quantization) for target in config.targets]
+
+
 def build_plan(config: RunConfig) -> Plan:
     variants = []
     for method in config.all_methods:
         spec = parse_method_spec(method)
-        for target in [DENSE_TARGET] if spec.name in ("dense", "checkpoint") else config.targets:
+        for target in variant_targets(spec, config):
             variants.append(_variant(spec, target, config))
     return Plan(config, tuple(variants), tuple(_task(name, config) for name in config.tasks))

@@ -20,17 +20,18 @@ def validate(config: RunConfig) -> RunConfig:
 def _check_what_is_measured(config: RunConfig) -> None:
     from rac_bench.estimate import assumptions
     from rac_bench.methods.spec import parse_method_spec
+    from rac_bench.plan import variant_targets
     from rac_bench.tasks import get_task
 
     assumptions(config.estimate)  # checked on every run, not only on --dry-run, so a typo there never sits unseen
 
-    targets = config.targets  # parses every pattern
+    config.targets  # parses every pattern
     for spec in config.methods:
         parsed = parse_method_spec(spec)
         if parsed.source is not None:
             parsed.source.check(config.calibration)
         check_target = getattr(parsed.method, "check_target", None)
-        for target in targets if check_target else []:
+        for target in variant_targets(parsed, config) if check_target else []:
             check_target(target)
     for task_name in config.tasks:
         samples = config.evaluation.samples or get_task(task_name).samples
@@ -76,13 +77,24 @@ def check_run_inputs(config: RunConfig) -> None:
 
 
 def check_patterns_fit(config: RunConfig, model: str | None, model_config) -> None:
-    """An N:M pattern needs every pruned layer's input width to be a multiple of M."""
+    """An N:M pattern needs every pruned layer's input width to be a multiple of M, and a quantization group size
+    must divide it too."""
+    from rac_bench.methods.spec import parse_method_spec
     from rac_bench.models import EMBEDDED_MODEL_NAME, prunable_input_widths
+    from rac_bench.pruning.quantization import check_quantization_target
 
     patterns = [target for target in config.targets if target.is_n_m]
-    if not patterns or all(method == "dense" for method in config.methods):
+    grouped = [
+        spec for spec in map(parse_method_spec, config.methods) if spec.quantization and spec.quantization.group_size
+    ]
+    if not (patterns or grouped) or all(method == "dense" for method in config.methods):
         return
     widths = prunable_input_widths(model_config, config.pruning.ignore)
+    for spec in grouped:
+        try:
+            check_quantization_target(spec, widths)
+        except ConfigError as error:
+            raise ConfigError(f"{spec.label}: {error} ({model or EMBEDDED_MODEL_NAME})") from None
     for target in patterns:
         misfit = next((name for name, width in widths.items() if width % target.m), None)
         if misfit is not None:

@@ -165,6 +165,15 @@ def check_label(variant: Variant, achieved: dict) -> None:
             f"its saved checkpoint hold fewer than {target.n} zeros; an N:M variant needs {target.n} zeros in every "
             f"group of {target.m}"
         )
+    off_grid = (achieved.get("quantization") or {}).get("violations", 0)
+    if target.quantization is not None and off_grid:
+        quantization = target.quantization
+        groups = f"groups of {quantization.group_size}" if quantization.group_size else "rows"
+        raise LabelError(
+            f"{variant.method} is labelled {quantization.bits}-bit, but {off_grid:,} {groups} of its saved weights hold "
+            f"more than {quantization.levels} distinct values; a {quantization.bits}-bit variant's weights lie on a "
+            f"grid of {quantization.levels} levels per group"
+        )
     if achieved["prunable"] < target.sparsity - LABEL_TOLERANCE:
         raise LabelError(
             f"{variant.method} is labelled sparsity {target.sparsity:g}, but its saved weights are "

@@ -38,6 +38,18 @@ def _at_n(table: str) -> Callable[[Cell], Estimate | None]:
     return lambda cell: getattr(cell.results, table).get(str(cell.results.samples_per_problem))
 
 
+def _quantization(cell: Cell) -> dict | None:
+    return cell.settings.get("quantization")
+
+
+def _group(cell: Cell) -> str | None:
+    """The inputs that share one scale: a group size, or `row` (one per output row)."""
+    quantization = _quantization(cell)
+    if not quantization:
+        return None
+    return str(quantization["group_size"]) if quantization["group_size"] else "row"
+
+
 def _calibration_tokens(cell: Cell) -> str | None:
     """Tokens the variant was calibrated on, split into prompt and generated chain of thought."""
     manifest = (cell.pruning or {}).get("calibration")
@@ -53,6 +65,8 @@ COLUMNS = [
     Column("sparsity", "text", lambda c: c.identity.target_label),
     # zeros over the prunable weights, counted in the weights evaluated (rac_bench.pruning.achieved)
     Column("achieved", "number", lambda c: (c.achieved_sparsity or {}).get("prunable"), None, 3, "measured"),
+    Column("bits", "number", lambda c: (_quantization(c) or {}).get("bits"), None, 0, "measured"),
+    Column("group", "text", lambda c: _group(c), hidden_unless="measured"),
     Column("problems", "number", lambda c: c.results.problems, None, 0),
     Column("accuracy [95% CI]", "estimate", lambda c: c.results.accuracy, True),
     Column("Δ vs dense [95% CI]", "estimate", lambda c: c.delta_vs_dense, True),
@@ -145,7 +159,8 @@ def _best(cells: list[Cell], columns: list[Column]) -> set[tuple[int, str]]:
     for index, cell in enumerate(cells):
         identity = cell.identity
         if not identity.is_dense:
-            group = (identity.model, identity.task, problem_set(cell), identity.pattern, identity.sparsity)
+            bits = (_quantization(cell) or {}).get("bits")
+            group = (identity.model, identity.task, problem_set(cell), identity.pattern, identity.sparsity, bits)
             groups.setdefault(group, []).append(index)
     for members in (m for m in groups.values() if len(m) > 1):
         for column in (c for c in columns if c.higher_is_better is not None):

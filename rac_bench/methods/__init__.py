@@ -49,9 +49,11 @@ def _load() -> dict[str, Method]:
         from rac_bench.methods import (  # noqa: F401 (they register)
             checkpoint,
             dense,
+            gptq,
             magnitude,
             rac,
             rac_wanda,
+            rtn,
             sparsegpt,
             wanda,
         )

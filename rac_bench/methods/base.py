@@ -74,6 +74,8 @@ class LayerwiseMethod:
     algorithm: PruneFunction
     calibration_source: str | None
     check_target: Callable[[SparsityTarget], None] = accepts_every_target
+    prunes: bool = True  # takes the run's sparsity targets (False: a quantizer, run once per quantization spec)
+    quantizes: bool = False  # accepts quantization options (`gptq:w4g128`)
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport:
         from rac_bench.calibration.sources import parse_source

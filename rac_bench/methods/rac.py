@@ -12,5 +12,6 @@ register_method(
         sparsegpt_prune,
         "traces",
         check_sparsegpt_target,
+        quantizes=True,  # sparsegpt:w4 prunes, then quantizes the kept weights in the same sweep
     )
 )

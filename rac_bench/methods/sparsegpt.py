@@ -11,5 +11,6 @@ register_method(
         sparsegpt_prune,
         "prompts",
         check_sparsegpt_target,
+        quantizes=True,  # sparsegpt:w4 prunes, then quantizes the kept weights in the same sweep
     )
 )

@@ -1,8 +1,9 @@
-"""Method specs, `METHOD[@SOURCE]`: a method with the calibration source it reads, e.g. `sparsegpt@text`,
+"""Method specs, `METHOD[:QUANTIZATION][@SOURCE]`: a method with the calibration source it reads, e.g. `sparsegpt@text`,
 `wanda@traces` or `sparsegpt@traces:/data/r1-traces.jsonl`. Without `@`, the method's own default source
 (`sparsegpt`: prompts; `rac`: traces). The spec as written is the method's label in results.
 
-`[LABEL=]checkpoint:DIR` names a model saved by another tool (rac_bench.methods.checkpoint); its label is LABEL, or
+`:QUANTIZATION` sets a quantizer's grid (`gptq:w4g128@traces`, `rtn:w3`, and SparseGPT's joint prune-then-quantize
+`sparsegpt:w4`; rac_bench.pruning.quantization). `[LABEL=]checkpoint:DIR` names a model saved by another tool (rac_bench.methods.checkpoint); its label is LABEL, or
 `checkpoint:<directory name>`."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from rac_bench.calibration.sources import CalibrationSource, parse_source
 from rac_bench.errors import ConfigError
 from rac_bench.methods import Method, get_method
+from rac_bench.pruning.quantization import SYNTAX, QuantizationTarget, parse_quantization
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class MethodSpec:
     name: str
     source: CalibrationSource | None  # None: the method takes no calibration data
     checkpoint: Path | None = None  # an outside checkpoint's directory
+    quantization: QuantizationTarget | None = None  # `method:w4g128`: the grid the weights are rounded to
 
     @property
     def method(self) -> Method:
@@ -30,7 +33,8 @@ class MethodSpec:
     @property
     def canonical(self) -> str:
         """The same string for the same computation: `sparsegpt` and `sparsegpt@prompts` agree."""
-        return f"{self.name}@{self.source.name}" if self.source else self.name
+        name = f"{self.name}:{self.quantization.label}" if self.quantization else self.name
+        return f"{name}@{self.source.name}" if self.source else name
 
 
 CHECKPOINT_SPEC = re.compile(r"(?:(?P<label>[\w.+:-]+)=)?checkpoint:(?P<directory>.+)")
@@ -50,11 +54,26 @@ def parse_method_spec(text: str) -> MethodSpec:
         raise ConfigError(
             f"{text!r} names no directory; write [LABEL=]checkpoint:DIR, e.g. gptq-w4=checkpoint:/models/q"
         )
-    name, at, source = text.partition("@")
+    head, at, source = text.partition("@")
+    name, colon, options = head.partition(":")
     method = get_method(name)
+    quantization = _quantization(method, name, options) if colon else None
+    if getattr(method, "quantizes", False) and not getattr(method, "prunes", True) and quantization is None:
+        raise ConfigError(f"{name} needs its bits: write {name}:w4, {name}:w4g128 or {name}:w3asym ({SYNTAX})")
     if not at:
         default = method.calibration_source
-        return MethodSpec(text, name, parse_source(default) if default else None)
+        return MethodSpec(text, name, parse_source(default) if default else None, quantization=quantization)
     if method.calibration_source is None:
-        raise ConfigError(f"{name} takes no calibration data, so {text!r} is not accepted; write plain {name}")
-    return MethodSpec(text, name, parse_source(source))
+        raise ConfigError(f"{name} takes no calibration data, so {text!r} is not accepted; write plain {head}")
+    return MethodSpec(text, name, parse_source(source), quantization=quantization)
+
+
+def _quantization(method, name: str, options: str) -> QuantizationTarget:
+    if not getattr(method, "quantizes", False):
+        raise ConfigError(
+            f"{name} takes no quantization options ({name}:{options}); methods that do: rtn, gptq, sparsegpt, rac"
+        )
+    quantization = parse_quantization(options, name)
+    if quantization.act_order and name != "gptq":
+        raise ConfigError(f"{name}:{options}: activation order (act) is GPTQ's; drop it or use gptq:{options}")
+    return quantization

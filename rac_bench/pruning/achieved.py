@@ -1,7 +1,8 @@
 """The sparsity a model's weights actually have, counted from its parameters (read back from the saved checkpoint,
 rac_bench.variants), never from what a method meant to do: over the prunable weights (rac_bench.pruning.layout,
 plus the output head when it is pruned) and over every parameter of the decoder layers; for an N:M target, how
-many groups of M consecutive input weights hold fewer than N zeros."""
+many groups of M consecutive input weights hold fewer than N zeros; for a quantization target, how many groups
+hold more distinct values than its bits allow."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from torch import nn
 
 from rac_bench.pruning.layout import find_decoder_layers, model_layouts
 from rac_bench.pruning.pattern import SparsityTarget
+from rac_bench.pruning.quantization import distinct_values_violations
 
 
 def achieved_sparsity(model: nn.Module, target: SparsityTarget, ignore: str | None, lm_head: bool) -> dict:
@@ -34,6 +36,13 @@ def achieved_sparsity(model: nn.Module, target: SparsityTarget, ignore: str | No
     }
     if target.is_n_m:
         record["n_m_violations"] = sum(_n_m_violations(matrix, target) for matrix in matrices)
+    if target.quantization is not None:
+        record["quantization"] = {
+            "bits": target.quantization.bits,
+            "group_size": target.quantization.group_size,
+            # groups of a row with more than 2^bits distinct values: weights off any grid of that many levels
+            "violations": sum(distinct_values_violations(matrix, target.quantization) for matrix in matrices),
+        }
     return record
 
 

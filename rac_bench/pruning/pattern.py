@@ -1,4 +1,5 @@
-"""Sparsity targets and masks: unstructured (a fraction of each matrix) or N:M (N zeros in every M inputs)."""
+"""Compression targets and masks: unstructured sparsity (a fraction of each matrix) or N:M (N zeros in every M
+inputs), optionally with weight quantization (rac_bench.pruning.quantization) on top."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ from dataclasses import dataclass
 import torch
 
 from rac_bench.errors import ConfigError
+from rac_bench.pruning.quantization import QuantizationTarget
 
 
 @dataclass(frozen=True)
 class SparsityTarget:
-    """`sparsity` for unstructured pruning; for N:M, `n` of every `m` consecutive weights in a row are zeroed."""
+    """`sparsity` for unstructured pruning; for N:M, `n` of every `m` consecutive weights in a row are zeroed;
+    `quantization`: the grid the kept weights are rounded to (None: not quantized)."""
 
     sparsity: float
     n: int = 0
     m: int = 0
+    quantization: QuantizationTarget | None = None
 
     @property
     def is_n_m(self) -> bool:
@@ -28,7 +32,10 @@ class SparsityTarget:
 
     @property
     def label(self) -> str:
-        return self.pattern if self.is_n_m else f"{self.sparsity:g}"
+        sparsity = self.pattern if self.is_n_m else f"{self.sparsity:g}"
+        if self.quantization is None:
+            return sparsity
+        return self.quantization.label if not self.sparsity else f"{sparsity}+{self.quantization.label}"
 
 
 def parse_sparsity(text: str) -> float:

@@ -99,7 +99,12 @@ def sparsegpt_prune(
     block_size: int = BLOCK_SIZE,
     dampening: float = DAMPENING,
 ) -> torch.Tensor:
-    """Return the pruned, updated weight (same dtype); `weight` is left untouched."""
+    """Return the pruned, updated weight (same dtype); `weight` is left untouched. With a quantization target too,
+    the joint prune-then-quantize sweep of rac_bench.pruning.gptq."""
+    if target.quantization is not None:
+        from rac_bench.pruning.gptq import gptq_quantize
+
+        return gptq_quantize(weight, statistics, target, block_size, dampening)
     check_sparsegpt_target(target, block_size)
     Hinv, dead = statistics.derived(("sparsegpt", dampening), lambda H: prepared_inverse(H, dampening))
     Wt = weight.detach().to(torch.float32).T.contiguous()  # Wt[j] is column j of W

@@ -1,0 +1,18 @@
+"""GPTQ (Frantar et al., 2023): weight quantization with the OBS update SparseGPT uses, calibrated like any method
+(`gptq:w4g128` on task prompts, `gptq:w4g128@traces` on the dense model's own chains of thought, at the same token
+budget); settings in the spec (rac_bench.pruning.quantization)."""
+
+from rac_bench.methods import LayerwiseMethod, register_method
+from rac_bench.methods.base import LazyFunction
+
+register_method(
+    LayerwiseMethod(
+        "gptq",
+        "GPTQ weight quantization (gptq:w4g128), calibrated on task prompts",
+        LazyFunction("rac_bench.pruning.gptq", "gptq_quantize"),
+        "prompts",
+        LazyFunction("rac_bench.pruning.sparsegpt", "check_sparsegpt_target"),
+        prunes=False,
+        quantizes=True,
+    )
+)
