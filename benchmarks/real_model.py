@@ -8,6 +8,9 @@ MATH-500, so accuracy is not the point: drift and length are. For each cell:
 - prune time (calibration excluded) and calibration tokens.
 
     python benchmarks/real_model.py [--seeds 0,1,2] [--tokens 4096] [--problems 16] [--cap 256] [--work DIR]
+                                    [--methods wanda,sparsegpt,rac-wanda,rac]
+
+`--methods rtn:w3g64,gptq:w3g64,gptq:w3g64@traces` compares quantizers the same way.
 
 Evaluation prompts: the first `--problems` level-1 problems of MATH-500 (../shared/data), greedy, at most `--cap`
 new tokens: the easiest level, so that dense often stops before the cap and length can move both ways.
@@ -52,7 +55,7 @@ def level_one_data(work: Path) -> Path:
 
 
 def run_seed(seed: int, args) -> None:
-    command = [sys.executable, "-m", "rac_bench.cli", "run", "--model", str(args.gguf), "--methods", ",".join(METHODS)]
+    command = [sys.executable, "-m", "rac_bench.cli", "run", "--model", str(args.gguf), "--methods", args.methods]
     command += ["--sparsity", "0.5", "--tasks", "math500", "--data-dir", str(args.data), "--limit", str(args.problems)]
     command += ["--samples", "1", "--max-new-tokens", str(args.cap), "--calibration-prompts", "competition_math"]
     command += ["--calibration-tokens", str(args.tokens), "--calibration-seed", str(seed), "--store", str(args.store)]
@@ -74,7 +77,7 @@ def rows_of(seed: int, args) -> list[list]:
         store.close()
     dense_lengths = per_problem(samples["dense"], "generated_tokens")
     rows = []
-    for method in ("dense", *METHODS):
+    for method in ("dense", *args.methods.split(",")):
         cell, cell_samples = by_method[method], samples[method]
         capped = sum(s["generated_tokens"] >= args.cap for s in cell_samples) / len(cell_samples)
         length = metrics.paired_ratio(dense_lengths, per_problem(cell_samples, "generated_tokens"))
@@ -102,6 +105,7 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=16)
     parser.add_argument("--cap", type=int, default=256)
     parser.add_argument("--work", type=Path, default=Path("/tmp/rac-bench-real-model"))
+    parser.add_argument("--methods", default=",".join(METHODS))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     args.gguf, args.data, args.store = smollm2(), level_one_data(args.work), args.work / "results.sqlite"
@@ -114,7 +118,8 @@ def main() -> None:
     headers = ["seed", "method", "achieved", "KL from dense", "top-1 agree", "mean tokens", "length × dense"]
     print(tabulate(rows, headers=[*headers, "at cap", "prune s"], tablefmt="github", disable_numparse=True))
     print(
-        f"\nSmolLM2-135M-Instruct, 50% unstructured, {args.tokens:,} calibration tokens per method; "
+        f"\nSmolLM2-135M-Instruct, {args.methods} (pruning at 50% unstructured), {args.tokens:,} calibration tokens "
+        "per method; "
         f"{args.problems} MATH-500 level-1 problems, greedy, cap {args.cap}; {time.time() - started:.0f} s; load "
         f"average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
     )
