@@ -1,10 +1,11 @@
-"""rac-bench's pruning engine against llm-compressor's SparseGPTModifier (via `oneshot`), side by side on the
-same model and the same calibration token ids: wall time, peak RSS, per-layer relative reconstruction error
-(one evaluator for both), perplexity on held-out tokens; then the achieved GFLOP/s of Hessian accumulation
-against this machine's measured fp32 matmul peak.
+"""rac-bench's pruning engine against llm-compressor's SparseGPTModifier (or, with `--algorithm gptq`, its
+GPTQModifier at W4A16: 4 bits, symmetric, groups of 128) via `oneshot`, side by side on the same model and the same
+calibration token ids: wall time, peak RSS, per-layer relative reconstruction error (one evaluator for both),
+perplexity on held-out tokens; then the achieved GFLOP/s of Hessian accumulation against this machine's measured
+fp32 matmul peak.
 
     make bench-llmcompressor        # creates the llm-compressor environment, then runs everything below
-    python benchmarks/vs_llmcompressor.py all --llmc-python /work/llmc-venv/bin/python [--work DIR]
+    python benchmarks/vs_llmcompressor.py all --llmc-python /work/llmc-venv/bin/python [--work DIR] [--algorithm gptq]
 
 The model is a randomly initialised Qwen2 (hidden 768, 8 layers, MLP 2048, vocab 32000: 75M parameters, built
 from a config and saved with save_pretrained). Both sides read the same calibration ids from one file and
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 SPARSITY, BLOCK, DAMPENING = 0.5, 128, 0.01
+BITS, GROUP = 4, 128  # --algorithm gptq: llm-compressor's W4A16 preset
 SHAPE = dict(hidden_size=768, num_hidden_layers=8, intermediate_size=2048, vocab_size=32000)
 
 
@@ -61,19 +63,24 @@ def prepare(work: Path, sequences: int, length: int, seed: int) -> None:
     )
 
 
-def prune_rac(work: Path, threads: int) -> None:
+def prune_rac(work: Path, threads: int, algorithm: str = "sparsegpt") -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
     from rac_bench.pruning.engine import prune_model
+    from rac_bench.pruning.gptq import gptq_quantize
     from rac_bench.pruning.pattern import SparsityTarget
+    from rac_bench.pruning.quantization import QuantizationTarget
     from rac_bench.pruning.sparsegpt import sparsegpt_prune
 
     torch.set_num_threads(threads)
     model = AutoModelForCausalLM.from_pretrained(work / "dense", dtype=torch.float32).eval()
     calibration = list(torch.load(work / "tokens.pt")["calibration"])
+    solver, target = sparsegpt_prune, SparsityTarget(SPARSITY)
+    if algorithm == "gptq":
+        solver, target = gptq_quantize, SparsityTarget(0.0, quantization=QuantizationTarget(BITS, GROUP))
     started, cpu_started = time.perf_counter(), time.process_time()
-    report = prune_model(model, sparsegpt_prune, SparsityTarget(SPARSITY), calibration, progress=False)
+    report = prune_model(model, solver, target, calibration, progress=False)
     seconds = time.perf_counter() - started
     torch.save(model.state_dict(), work / "rac.pt")
     result = {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_started, "peak_rss_gb": peak_rss_gb()}
@@ -82,7 +89,7 @@ def prune_rac(work: Path, threads: int) -> None:
     print("rac-bench", json.dumps(result))
 
 
-def sparsegpt_oneshot(model, ids) -> tuple[float, float]:
+def sparsegpt_oneshot(model, ids, algorithm: str = "sparsegpt") -> tuple[float, float]:
     """llm-compressor's SparseGPTModifier through `oneshot` (sequential pipeline) on `model` in place: every decoder
     linear layer to SPARSITY unstructured, block BLOCK, dampening DAMPENING, lm_head ignored, calibration `ids`
     (sequences x length) in order. Returns the wall and CPU seconds of the `oneshot` call. `model` must come from
@@ -101,6 +108,17 @@ def sparsegpt_oneshot(model, ids) -> tuple[float, float]:
     modifier = SparseGPTModifier(
         sparsity=SPARSITY, mask_structure="0:0", block_size=BLOCK, dampening_frac=DAMPENING, ignore=["re:.*lm_head"]
     )
+    if algorithm == "gptq":
+        from llmcompressor.modifiers.quantization import GPTQModifier
+
+        modifier = GPTQModifier(
+            targets="Linear",
+            scheme="W4A16",
+            ignore=["lm_head"],
+            block_size=BLOCK,
+            dampening_frac=DAMPENING,
+            actorder=None,
+        )
     placeholder = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel({"<unk>": 0}, unk_token="<unk>")))
     started, cpu_started = time.perf_counter(), time.process_time()
     oneshot(
@@ -116,15 +134,18 @@ def sparsegpt_oneshot(model, ids) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def prune_llmcompressor(work: Path, threads: int) -> None:
+def prune_llmcompressor(work: Path, threads: int, algorithm: str = "sparsegpt") -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
     torch.set_num_threads(threads)
     model = AutoModelForCausalLM.from_pretrained(work / "dense", dtype=torch.float32).eval()
     ids = torch.load(work / "tokens.pt")["calibration"]
-    seconds, cpu_seconds = sparsegpt_oneshot(model, ids)
-    torch.save(model.state_dict(), work / "llmcompressor.pt")
+    seconds, cpu_seconds = sparsegpt_oneshot(model, ids, algorithm)
+    if algorithm == "gptq":  # the fake-quant weights, as rac-bench evaluates them (compressed-tensors keeps them so)
+        model = model.to(torch.float32)
+    plain = AutoModelForCausalLM.from_pretrained(work / "dense").state_dict().keys()  # scales and zero points dropped
+    torch.save({k: v.to(torch.float32) for k, v in model.state_dict().items() if k in plain}, work / "llmcompressor.pt")
     result = {"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_gb": peak_rss_gb()}
     (work / "llmcompressor.json").write_text(json.dumps(result))
     print("llm-compressor", json.dumps(result))
@@ -266,14 +287,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side, alternating")
+    parser.add_argument("--algorithm", choices=["sparsegpt", "gptq"], default="sparsegpt")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if args.step == "prepare":
         prepare(args.work, args.sequences, args.length, args.seed)
     elif args.step == "rac":
-        prune_rac(args.work, args.threads)
+        prune_rac(args.work, args.threads, args.algorithm)
     elif args.step == "llmcompressor":
-        prune_llmcompressor(args.work, args.threads)
+        prune_llmcompressor(args.work, args.threads, args.algorithm)
     elif args.step == "evaluate":
         print(
             json.dumps(
@@ -289,7 +311,7 @@ def main() -> None:
 def run_all(args) -> None:
     from tabulate import tabulate
 
-    common = [f"--work={args.work}", f"--threads={args.threads}"]
+    common = [f"--work={args.work}", f"--threads={args.threads}", f"--algorithm={args.algorithm}"]
     me = [sys.executable, __file__]
     log = open(args.work / "log.txt", "w")
 
