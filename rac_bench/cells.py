@@ -51,18 +51,18 @@ class CellIdentity:
 
     @property
     def target_label(self) -> str:
-        """'-' for dense and outside checkpoints, the N:M pattern, or the unstructured sparsity."""
-        if self.is_dense or self.is_outside:
+        """'-' for dense, outside checkpoints and quantizers that prune nothing; the N:M pattern, or the sparsity."""
+        if self.is_dense or self.is_outside or (self.pattern == "unstructured" and self.sparsity == 0):
             return "-"
         return self.pattern if self.pattern != "unstructured" else f"{self.sparsity:g}"
 
     @property
     def variant_label(self) -> str:
-        """e.g. 'dense', 'rac-0.5', 'sparsegpt-2:4'."""
-        return self.method if self.is_dense or self.is_outside else f"{self.method}-{self.target_label}"
+        """e.g. 'dense', 'rac-0.5', 'sparsegpt-2:4', 'gptq:w4'."""
+        return self.method if self.target_label == "-" else f"{self.method}-{self.target_label}"
 
     def describe(self) -> str:
-        target = "" if self.is_dense else f" {self.target_label}"
+        target = "" if self.target_label == "-" else f" {self.target_label}"
         return f"{self.method}{target} on {self.task} ({self.model})"
 
     def sort_key(self) -> tuple:

@@ -281,20 +281,30 @@ def _names(name: str, value: str | None) -> list[str] | None:
 def _leaderboard(args) -> int:
     from rac_bench.errors import StoreError
     from rac_bench.files import unwritable_ancestor, write_atomic
-    from rac_bench.leaderboard.render import EXTENSIONS, render
+    from rac_bench.leaderboard.render import EXTENSIONS, FORMATS, TAKE_COLUMNS, render
+    from rac_bench.leaderboard.rows import chosen_columns
+    from rac_bench.leaderboard.site import check_site_directory, site_pages, write_site
     from rac_bench.store import open_store
 
     formats = _names("--format", args.format)
-    unknown = [f for f in formats if f not in EXTENSIONS]
+    unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise ConfigError(f"unknown format {unknown[0]!r}; accepted: {', '.join(EXTENSIONS)}")
-    if len(formats) > 1 and args.out is None:
-        raise ConfigError("several formats need --out PATH (each is written to PATH.<extension>)")
+        raise ConfigError(f"unknown format {unknown[0]!r}; accepted: {', '.join(FORMATS)}")
+    columns = chosen_columns(_names("--columns", args.columns))
+    if columns is not None and not set(formats) & set(TAKE_COLUMNS):
+        raise ConfigError(f"--columns applies to {', '.join(TAKE_COLUMNS)}; html, site and baseline show their own")
+    if (len(formats) > 1 or "site" in formats) and args.out is None:
+        raise ConfigError(
+            "--format site and several formats need --out PATH (a site is written to the directory PATH, "
+            "each other format to PATH.<extension>)"
+        )
     if args.out is not None:
         blocked = unwritable_ancestor(args.out.parent)
         if blocked is not None:
             raise ConfigError(f"cannot write --out {args.out}: {blocked} is not a writable directory")
-        if len(formats) == 1 and args.out.is_dir():
+        if formats == ["site"] or (len(formats) > 1 and "site" in formats):
+            check_site_directory(args.out)
+        if len(formats) == 1 and formats != ["site"] and args.out.is_dir():
             raise ConfigError(f"--out {args.out} is a directory; give a file path")
     store = open_store(args.store, read_only=True)
     try:
@@ -303,10 +313,16 @@ def _leaderboard(args) -> int:
         if not cells:
             raise StoreError(f"store {store.path} holds no finished cells for that selection")
         commands = store.commands({cell.run_id for cell in cells})
-        examples = {cell.key: store.examples(cell.key) for cell in cells} if "html" in formats else {}
+        pages = {"html", "site"} & set(formats)
+        examples = {cell.key: store.examples(cell.key) for cell in cells} if pages else {}
     finally:
         store.close()
-    documents = {fmt: render(cells, fmt, args.title, commands, examples) for fmt in formats}
+    documents = {
+        fmt: render(cells, fmt, args.title, commands, examples, columns if fmt in TAKE_COLUMNS else None)
+        for fmt in formats
+        if fmt != "site"
+    }
+    site = site_pages(cells, args.title, commands, examples) if "site" in formats else None
     for fmt, text in documents.items():
         if args.out is None:
             print(text, end="")
@@ -315,6 +331,51 @@ def _leaderboard(args) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text)
         print(f"{fmt} leaderboard written to {path}")
+    if site is not None:
+        write_site(args.out, site)
+        print(f"site written to {args.out}/ ({sum(name.endswith('.html') for name in site)} pages; open index.html)")
+    return 0
+
+
+def _compare(args) -> int:
+    from rac_bench.errors import StoreError
+    from rac_bench.files import unwritable_ancestor, write_atomic
+    from rac_bench.leaderboard.compare import compare_cells, render_comparison
+    from rac_bench.store import open_store
+
+    if args.format not in ("terminal", "markdown", "html"):
+        raise ConfigError(f"unknown format {args.format!r}; accepted: terminal, markdown, html")
+    if args.out is not None:
+        blocked = unwritable_ancestor(args.out.parent)
+        if blocked is not None or args.out.is_dir():
+            raise ConfigError(f"cannot write --out {args.out}: {blocked or args.out} is not a writable file path")
+    from rac_bench.store import default_store_path
+
+    if (args.store or default_store_path()).resolve() == args.against.resolve():
+        raise ConfigError(f"--store and --against are the same file ({args.against}); give two stores")
+    selector = _selector(args)
+    sides, stores = {}, {}
+    try:
+        for side, path in (("store", args.store), ("against", args.against)):
+            stores[side] = open_store(path, read_only=True)
+            sides[side] = [c for c in _selected_cells(stores[side], None, None) if selector.matches(c.identity)]
+            if not sides[side]:
+                raise StoreError(f"store {stores[side].path} holds no finished cells for that selection")
+        comparison = compare_cells(sides["store"], sides["against"], lambda side, cell: stores[side].samples(cell.key))
+    finally:
+        for store in stores.values():
+            store.close()
+    if not comparison.cells:
+        raise StoreError(
+            f"{stores['store'].path} and {stores['against'].path} share no cell (model, task, method and sparsity); "
+            "nothing to compare"
+        )
+    text = render_comparison(comparison, args.format, str(stores["store"].path), str(stores["against"].path))
+    if args.out is None:
+        print(text, end="")
+    else:
+        write_atomic(args.out, text)
+        print(f"comparison written to {args.out}")
     return 0
 
 
@@ -395,7 +456,8 @@ def _methods(args) -> int:
     for name, method in sorted(available_methods().items()):
         origin = method_origin(name)
         plugin = f" (plugin: {origin.distribution} {origin.version})" if origin.distribution != "rac-bench" else ""
-        print(f"{name:12} {method.description}{plugin}")
+        paper = getattr(method, "paper", None)
+        print(f"{name:12} {method.description}{plugin}" + (f"; {paper}" if paper else ""))
     for reason in unavailable_methods().values():
         print(f"rac-bench: warning: {reason}", file=sys.stderr)
     return 0
@@ -431,14 +493,38 @@ def _add_report_commands(commands) -> None:
     _add_store_option(parser)
     _add_selector_options(parser)
     parser.add_argument(
-        "--format", default="terminal", help="terminal, markdown, csv, latex, html or json; a comma list writes several"
+        "--format",
+        default="terminal",
+        help="terminal, markdown, csv, latex, html, json (every column), baseline (what `gate` reads) or site (a "
+        "static site in the directory --out); a comma list writes several",
     )
-    parser.add_argument("--out", type=Path, help="file to write (several formats: PATH.<extension>)")
-    parser.add_argument("--title", default="rac-bench leaderboard", help="title of the HTML page")
+    parser.add_argument(
+        "--columns",
+        help="comma list of column keys for terminal, markdown, latex, csv and json, or `all` (the keys are the CSV's "
+        "headers, e.g. method,sparsity,accuracy,delta_vs_dense,thinking_ratio)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="file to write (a site: a directory; several formats: PATH.<extension>)"
+    )
+    parser.add_argument(
+        "--title", default="rac-bench leaderboard", help="title of the HTML page, site or LaTeX caption"
+    )
     parser.set_defaults(handler=_leaderboard)
+    parser = commands.add_parser("compare", help="two stores side by side, cell by cell, with paired differences")
+    _add_store_option(parser)
+    parser.add_argument(
+        "--against", type=Path, required=True, help="the store to compare with (differences: store - against)"
+    )
+    parser.add_argument("--format", default="terminal", help="terminal, markdown or html")
+    parser.add_argument("--out", type=Path, help="file to write (default: print)")
+    _add_selector_options(parser)
+    parser.set_defaults(handler=_compare)
     parser = commands.add_parser("gate", help="compare the store's cells with a baseline; exit 1 on regression")
     parser.add_argument(
-        "--baseline", type=Path, required=True, help="a JSON leaderboard, e.g. leaderboards/embedded.json"
+        "--baseline",
+        type=Path,
+        required=True,
+        help="a baseline from `leaderboard --format baseline`, e.g. leaderboards/embedded.baseline.json",
     )
     _add_store_option(parser)
     parser.add_argument(

@@ -225,8 +225,9 @@ def _eval_tokens(plan: Plan, mean_response: dict) -> int:
     return tokens
 
 
-def _model_plan(plan: Plan, model: str | None, costs: Assumptions) -> ModelPlan:
-    """One model's variants with their calibration, pruning and evaluation costs."""
+def _model_plan(plan: Plan, model: str | None, costs: Assumptions, on_gpu: bool) -> ModelPlan:
+    """One model's variants with their calibration, pruning and evaluation costs (GPU hours only `on_gpu`: the
+    throughput assumptions are a GPU's, and a CPU run's time is not derived from them)."""
     shape, shape_source = model_shape(model)
     decode_tokens_per_second = costs.decode_utilization * costs.peak_tflops * 1e12 / (2 * shape.active_parameters)
     prune_flops_per_second = costs.prune_utilization * costs.peak_tflops * 1e12
@@ -243,8 +244,9 @@ def _model_plan(plan: Plan, model: str | None, costs: Assumptions) -> ModelPlan:
         prune_hours = shape.prune_flops(tokens, solve) / prune_flops_per_second / 3600 if source else 0.0
         hours += prune_hours + eval_hours
         target = "-" if variant.is_dense or variant.is_outside else variant.target.label
-        row = [variant.method, target, source.name if source else "-", f"{tokens:,}", f"{prune_hours:.2f}"]
-        rows.append([*row, f"{eval_tokens:,}", f"{eval_hours:.1f}"])
+        row = [variant.method, target, source.name if source else "-", f"{tokens:,}"]
+        row += [f"{prune_hours:.2f}", f"{eval_tokens:,}", f"{eval_hours:.1f}"] if on_gpu else [f"{eval_tokens:,}"]
+        rows.append(row)
     hours += trace_tokens / decode_tokens_per_second / 3600
     pruned = sum(1 for v in plan.variants if not (v.is_dense or v.is_outside))
     checkpoint = shape.parameters * costs.bytes_per_parameter
@@ -255,12 +257,13 @@ def _model_plan(plan: Plan, model: str | None, costs: Assumptions) -> ModelPlan:
     )
     lines = [
         f"model {model or 'rac-bench/tiny-reasoner'}: {_count(shape.parameters)} parameters{experts} "
-        f"({shape.layers} layers, hidden {shape.hidden}; shape from {shape_source}); decode at "
-        f"{decode_tokens_per_second:,.0f} tokens/s per GPU; {pruned} checkpoints of {checkpoint / 1e9:.2f} GB, "
-        f"the memory each cell's weights take",
+        f"({shape.layers} layers, hidden {shape.hidden}; shape from {shape_source}); "
+        + (f"decode at {decode_tokens_per_second:,.0f} tokens/s per GPU (assumed); " if on_gpu else "")
+        + f"{pruned} checkpoints of {checkpoint / 1e9:.2f} GB, the memory each cell's weights take",
         tabulate(
             rows,
-            headers=["method", "sparsity", "calibration", "cal. tokens", "prune GPU h", "eval tokens", "eval GPU h"],
+            headers=["method", "sparsity", "calibration", "cal. tokens"]
+            + (["prune GPU h", "eval tokens", "eval GPU h"] if on_gpu else ["eval tokens"]),
             disable_numparse=True,
         ),
         "",
@@ -280,7 +283,8 @@ def plan_report(plan: Plan, available_gpus: float) -> str:
             f"each model variant needs {gpus:g} GPU(s) (execution.gpus_per_cell, or vLLM tensor x data parallel "
             f"size) but the cluster has {available_gpus:g}; lower them, or give --gpus N to plan for a larger cluster"
         )
-    plans = [_model_plan(plan, model, costs) for model in plan.models]
+    on_gpu = gpus > 0
+    plans = [_model_plan(plan, model, costs, on_gpu) for model in plan.models]
     mean_response = dict(costs.response_tokens)
     cells = len(plan.models) * len(plan.variants) * len(plan.tasks)
     lines = [
@@ -291,12 +295,20 @@ def plan_report(plan: Plan, available_gpus: float) -> str:
         *[line for model_plan in plans for line in model_plan.lines],
         f"generated tokens: {sum(p.eval_tokens for p in plans):,} for evaluation + "
         f"{sum(p.trace_tokens for p in plans):,} for RAC traces",
-        f"GPU hours: {sum(p.gpu_hours for p in plans):.1f} on {costs.gpu}",
+        f"GPU hours: {sum(p.gpu_hours for p in plans):.1f} on {costs.gpu}"
+        if on_gpu
+        else "time: not estimated (this plan runs on the CPU; the estimate's throughput assumptions are a GPU's)",
         f"disk: {sum(p.disk_bytes for p in plans) / 1e9:.1f} GB (checkpoints, traces, results store)",
         f"GPUs: {gpus:g} per variant job; {available_gpus:g} available",
         "",
-        f"assumptions (override under `estimate:` in the config): {costs.peak_tflops:g} TFLOP/s peak, decode at "
-        f"{costs.decode_utilization:.0%} of it, pruning at {costs.prune_utilization:.0%}; mean response tokens "
+        "assumptions (override under `estimate:` in the config): "
+        + (
+            f"{costs.peak_tflops:g} TFLOP/s peak, decode at {costs.decode_utilization:.0%} of it, pruning at "
+            f"{costs.prune_utilization:.0%}; "
+            if on_gpu
+            else ""
+        )
+        + "mean response tokens "
         + ", ".join(f"{task.name} {mean_response.get(task.name, '?')}" for task in plan.tasks),
         "dry run: nothing was pruned, generated or written",
     ]

@@ -15,8 +15,13 @@ PACKAGES = ("rac-bench", "torch", "transformers", "lm_eval", "vllm", "math-verif
 
 
 def package_versions() -> dict[str, str | None]:
+    from rac_bench import __version__
+
     versions = {}
     for name in PACKAGES:
+        if name == "rac-bench":  # the code that runs: an editable install's metadata can be older
+            versions[name] = __version__
+            continue
         try:
             versions[name] = version(name)
         except PackageNotFoundError:
@@ -60,6 +65,24 @@ def plugins() -> list[dict]:
     return found
 
 
+def method_descriptions() -> dict[str, dict]:
+    """Every available method's one-line description, paper link and package, for the leaderboards' method pages
+    (a store rendered where a plugin is not installed still describes it)."""
+    from rac_bench import __version__
+    from rac_bench.methods import available_methods, method_origin
+
+    found = {}
+    for name, method in sorted(available_methods().items()):
+        origin = method_origin(name)
+        found[name] = {
+            "description": method.description,
+            "paper": getattr(method, "paper", None),
+            "distribution": origin.distribution,
+            "version": origin.version or (__version__ if origin.distribution == "rac-bench" else None),
+        }
+    return found
+
+
 def hardware() -> dict:
     import torch
 
@@ -83,6 +106,7 @@ def provenance() -> dict:
         "packages": package_versions(),
         "package_set_sha256": hashlib.sha256("\n".join(packages).encode()).hexdigest()[:16],
         "plugins": plugins(),
+        "methods": method_descriptions(),
         "git_commit": git_commit(),
         "hardware": hardware(),
     }

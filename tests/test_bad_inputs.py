@@ -204,7 +204,7 @@ CASES = [
     ("gate", "gate --baseline {baseline_1e400}", "cell 1 is malformed"),
     ("gate", "gate --baseline {baseline_duplicate}", "twice"),
     ("gate", "gate --baseline {files_dir}", "cannot read baseline"),
-    ("gate", "gate --baseline leaderboards/embedded.json --tolerance nan", "--tolerance"),
+    ("gate", "gate --baseline leaderboards/embedded.baseline.json --tolerance nan", "--tolerance"),
 ]
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from rac_bench.cli import main
 from rac_bench.leaderboard.text import latex_escape
+from tests.browser import chromium_command, chromium_path
 
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
 
@@ -54,15 +55,33 @@ def test_text_formats_show_every_cell_with_intervals_deltas_and_best_marks(store
     markdown = render(store, capsys, "markdown")
     assert "| **0." in markdown and "Δ vs dense" in markdown
     latex = render(store, capsys, "latex")
-    assert r"rac\_arith" in latex and r"\textbf{" in latex and r"$\Delta$" in latex
+    assert r"rac\_arith" in latex and r"$\mathbf{" in latex and r"$\Delta$" in latex
     rows = list(csv.DictReader(io.StringIO(render(store, capsys, "csv"))))
     by_method = {row["method"]: row for row in rows}
     assert set(by_method) == {"dense", "magnitude", "rac"}
     rac, magnitude = by_method["rac"], by_method["magnitude"]
-    assert float(rac["accuracy low"]) <= float(rac["accuracy"]) <= float(rac["accuracy high"])
+    assert float(rac["accuracy_low"]) <= float(rac["accuracy"]) <= float(rac["accuracy_high"])
     best = rac if float(rac["accuracy"]) >= float(magnitude["accuracy"]) else magnitude
-    assert best["accuracy is best"] == "1" and by_method["dense"]["accuracy is best"] == "0"
-    assert by_method["dense"]["Δ vs dense"] == ""
+    assert best["accuracy_is_best"] == "1" and by_method["dense"]["accuracy_is_best"] == "0"
+    assert by_method["dense"]["delta_vs_dense"] == ""
+
+
+def test_no_entry_is_best_when_every_candidate_ties(store):
+    """Rows tied at the bottom (all at 0.000, say) are not "best"; a tie at the top among others is."""
+    from dataclasses import replace
+
+    from rac_bench.leaderboard.rows import BY_KEY, leaderboard_rows
+    from rac_bench.metrics import Estimate
+    from rac_bench.store import open_store
+
+    opened = open_store(store, read_only=True)
+    cells = opened.latest_cells()
+    opened.close()
+    zero = Estimate(0.0, 0.0, 0.006, 0.0)
+    tied = [replace(c, results=replace(c.results, accuracy=zero)) if not c.identity.is_dense else c for c in cells]
+    column = [BY_KEY["accuracy"]]
+    assert not any(entry.best for row in leaderboard_rows(tied, column) for entry in row)
+    assert sum(entry.best for row in leaderboard_rows(cells, column) for entry in row) == 1
 
 
 def test_latex_escaping_covers_special_characters():
@@ -75,52 +94,29 @@ def test_html_escapes_model_output(store, capsys):
     assert "&lt;script&gt;document.title=&quot;pwned&quot;&lt;/script&gt;" in page
 
 
-def _chromium():
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("RAC_BENCH_REQUIRE_BROWSER"):
-            pytest.fail("chromium is required (RAC_BENCH_REQUIRE_BROWSER is set) but not installed")
-        pytest.skip("chromium is not installed (`make browser` installs Debian's package)")
-    return path
-
-
-def _chromium_command(path, profile):
-    return [
-        path,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-    ]
-
-
 def test_html_page_renders_in_a_real_browser(store, tmp_path):
     from PIL import Image
 
-    browser = _chromium()
+    browser = chromium_path()
     page = tmp_path / "leaderboard.html"
     assert main(["leaderboard", "--store", str(store), "--format", "html", "--out", str(page)]) == 0
-    command = _chromium_command(browser, tmp_path / "profile")
-    # sort by accuracy (the third column of the page's table), descending, through the page's own script
+    command = chromium_command(browser, tmp_path / "profile")
+    # sort by accuracy, descending, through the page's own script
     dom = subprocess.run(
-        command + ["--virtual-time-budget=5000", "--dump-dom", f"{page.as_uri()}#sort=2-desc"],
+        command + ["--virtual-time-budget=5000", "--dump-dom", f"{page.as_uri()}#sort=accuracy-desc"],
         capture_output=True,
         text=True,
         timeout=120,
     ).stdout
     assert 'data-ready="1"' in dom  # the script ran
     assert "pwned" not in re.search(r"<title>(.*?)</title>", dom).group(1)  # the hostile response did not
+    keys = re.findall(r'<th scope="col"[^>]*data-key="([^"]+)"', dom)
     body = dom.split("<tbody>")[1].split("</tbody>")[0]
     rows = [re.findall(r'data-sort="([^"]*)"', row) for row in re.findall(r"<tr.*?</tr>", body)]
-    accuracies = [float(row[2]) for row in rows]
+    accuracies = [float(row[keys.index("accuracy")]) for row in rows]
     assert len(accuracies) == 3 and accuracies == sorted(accuracies, reverse=True)
     # accuracy and thinking vs sparsity, accuracy vs thinking, thinking per response (boxes), accuracy vs latency
-    assert dom.count('<svg class="chart"') == 5 and dom.count("<circle") >= 4 * 3 and dom.count('class="box"') == 3
+    assert dom.count('<svg class="chart"') == 5 and dom.count("<circle") >= 4 * 2 and dom.count('class="box"') == 3
 
     screenshot = tmp_path / "leaderboard.png"
     subprocess.run(
@@ -133,14 +129,14 @@ def test_html_page_renders_in_a_real_browser(store, tmp_path):
     assert image.size == (1400, 1400)
     pixels = numpy.asarray(image).reshape(-1, 3).astype(int)
     assert (pixels != 255).any(axis=1).mean() > 0.02  # not a blank page
-    # the charts' series colours (Okabe-Ito orange and sky blue) are on screen: the plots were drawn
-    for colour in ((0xE6, 0x9F, 0x00), (0x56, 0xB4, 0xE9)):
+    # the charts' series colours (magnitude's Okabe-Ito orange, rac's vermillion) are on screen: the plots were drawn
+    for colour in ((0xE6, 0x9F, 0x00), (0xD5, 0x5E, 0x00)):
         assert (numpy.abs(pixels - numpy.array(colour)).max(axis=1) < 30).sum() > 50, colour
 
 
 def _baseline(store, capsys, tmp_path):
     path = tmp_path / "baseline.json"
-    assert main(["leaderboard", "--store", str(store), "--format", "json", "--out", str(path)]) == 0
+    assert main(["leaderboard", "--store", str(store), "--format", "baseline", "--out", str(path)]) == 0
     capsys.readouterr()
     return path
 

@@ -55,6 +55,11 @@ def test_an_installed_plugin_method_is_run_and_ranked(tmp_path):
     assert set(accuracy) == {"dense", "random", "magnitude"}
     # ranked: a random mask is the floor that magnitude pruning beats
     assert accuracy["random"] < accuracy["magnitude"] < accuracy["dense"]
+    # its description and package, recorded when it ran, in the formats that describe methods
+    markdown = rac_bench("leaderboard", "--format", "markdown").stdout
+    assert "- `random`: uniformly random mask; no calibration (entry-point example); rac-bench-random 0.1.0" in markdown
+    table = json.loads(rac_bench("leaderboard", "--format", "json").stdout)
+    assert table["methods"]["random"]["distribution"] == "rac-bench-random"
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     [plugin] = summary["provenance"]["plugins"]
     assert plugin["distribution"] == "rac-bench-random" and plugin["version"] == "0.1.0"
@@ -86,7 +91,7 @@ def test_an_edited_plugin_is_pruned_again_and_the_gate_fails_a_broken_one(tmp_pa
     good = command(site, tmp_path / "good.sqlite")
     good(*run, "--output-dir", str(tmp_path / "good"))
     baseline = tmp_path / "baseline.json"
-    good("leaderboard", "--format", "json", "--out", str(baseline))
+    good("leaderboard", "--format", "baseline", "--out", str(baseline))
     assert len(list((cache / "checkpoints").iterdir())) == 1
 
     edited(source, "-weight.abs()")  # prunes the largest weights: broken

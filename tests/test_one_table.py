@@ -42,7 +42,7 @@ def test_the_leaderboard_and_the_lm_eval_export_agree_on_every_cell(tmp_path, ca
         row = rows[document["config"]["method"]]
         results = document["results"]["rac_arith"]
         assert results["accuracy,none"] == pytest.approx(float(row["accuracy"]), abs=5e-4)
-        assert results["truncated,none"] == pytest.approx(float(row["truncated"]), abs=5e-4)
+        assert results["truncated,none"] == pytest.approx(float(row["truncation"]), abs=5e-4)
         # lm-eval's own process_results, scored through the task YAML, is the same number
         assert results["lm_eval_accuracy,none"] == pytest.approx(results["accuracy,none"], abs=1e-12)
         assert results["lm_eval_truncated,none"] == pytest.approx(results["truncated,none"], abs=1e-12)

@@ -110,7 +110,7 @@ def test_a_file_that_is_not_our_store_is_refused_and_left_as_it_was(tmp_path, ca
     before = _digest(path)
     commands = [
         ["leaderboard", "--store", str(path)],
-        ["gate", "--baseline", "leaderboards/embedded.json", "--store", str(path)],
+        ["gate", "--baseline", "leaderboards/embedded.baseline.json", "--store", str(path)],
     ]
     if kind != "empty":  # an empty file may become a new store; only readers refuse it
         commands.append(["run", "--limit", "5", "--store", str(path)])
@@ -190,7 +190,7 @@ def test_leaderboard_and_gate_read_a_store_in_a_read_only_directory(tmp_path):
     path = directory / "results.sqlite"
     _store_with_cells(path)
     baseline = directory / "baseline.json"
-    assert main(["leaderboard", "--store", str(path), "--format", "json", "--out", str(baseline)]) == 0
+    assert main(["leaderboard", "--store", str(path), "--format", "baseline", "--out", str(baseline)]) == 0
     before = {p.name: _digest(p) for p in directory.iterdir()}
     try:
         prefix = read_only_to_commands(directory)

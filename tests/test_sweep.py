@@ -33,8 +33,8 @@ def test_dry_run_prints_the_plan_and_does_no_work(tmp_path, capsys):
     argv = ["run", "--config", "configs/leaderboard-embedded.yaml", "--dry-run", "--store", str(store)]
     assert main(argv + ["--output-dir", str(tmp_path / "out")]) == 0
     plan = capsys.readouterr().out
-    assert "1 model(s) x 9 variants x 1 task(s) = 9 cells" in plan
-    assert "rac        0.6         traces" in plan and "dry run: nothing was" in plan
+    assert "1 model(s) x 15 variants x 1 task(s) = 15 cells" in plan
+    assert re.search(r"rac +0.6 +traces", plan) and re.search(r"gptq:w3@traces +w3 +traces", plan) and "dry run: nothing was" in plan
     assert not store.exists() and not (tmp_path / "out").exists()
 
 
@@ -94,3 +94,10 @@ def test_each_recipes_own_dry_run_comment_works_on_this_machine(capsys):
         [command] = re.findall(r"^#\s+rac-bench (run .*--dry-run.*?)\s+#", recipe.read_text(), flags=re.M)
         assert main(command.split()) == 0, capsys.readouterr().err
         assert "GPU hours" in capsys.readouterr().out
+
+
+def test_a_cpu_dry_run_prints_no_gpu_hours_or_throughput_it_did_not_derive(capsys):
+    assert main(["run", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "GPU hours" not in out and "tokens/s" not in out and "GPU h" not in out
+    assert "time: not estimated (this plan runs on the CPU" in out and "79,200 for evaluation" in out

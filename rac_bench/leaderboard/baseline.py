@@ -1,4 +1,4 @@
-"""The baseline file: the leaderboard in JSON (`rac-bench leaderboard --format json`), one entry per cell with
+"""The baseline file (`rac-bench leaderboard --format baseline`), one entry per cell with
 its identity, the settings it was measured with and every gated metric as value and 95% interval. The gate
 (rac_bench.gate) compares a run with it; a file that is not a well-formed baseline is refused."""
 
@@ -18,7 +18,7 @@ FORMAT = "rac-bench-baseline/1"
 # Settings that must agree for two cells to be comparable at all (a different backend or batch size may
 # change the numbers a little, which the interval allows for; a different problem set may not).
 COMPARABLE_SETTINGS = ("task_definition", "data", "limit", "samples", "max_new_tokens", "seed")
-MAKE_ONE = "make baselines with `rac-bench leaderboard --format json`"
+MAKE_ONE = "make baselines with `rac-bench leaderboard --format baseline`"
 
 
 @dataclass(frozen=True)

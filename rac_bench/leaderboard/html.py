@@ -1,6 +1,7 @@
-"""The leaderboard as one static HTML page: per model and task a sortable table (click a header; or open the
-page with `#sort=<column>-asc|desc`), charts of accuracy and thinking tokens against sparsity and of accuracy
-against latency, example responses, and how the numbers were made.
+"""The HTML leaderboard's sections, and `--format html`: one self-contained page with, per model and task, the
+sortable table, charts (accuracy and thinking tokens against sparsity and bits, accuracy against thinking and
+latency, thinking per response), example responses and how the numbers were made. The site
+(rac_bench.leaderboard.site) puts the same sections on pages of their own.
 
 Everything shown is escaped with html.escape, model-generated text above all: a response is untrusted input.
 """
@@ -8,197 +9,298 @@ Everything shown is escaped with html.escape, model-generated text above all: a 
 from __future__ import annotations
 
 import html
+import re
 from itertools import groupby
 
 from rac_bench.cells import Cell
-from rac_bench.leaderboard.plots import PALETTE, Box, Point, box_chart, chart
-from rac_bench.leaderboard.rows import leaderboard_rows, order_cells, shown_columns
+from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
+from rac_bench.leaderboard.plots import Box, Point, Styles, box_chart, chart, legend
+from rac_bench.leaderboard.rows import Column, leaderboard_rows, order_cells, shown_columns
+from rac_bench.provenance import git_commit
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1400px; }
-table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; white-space: nowrap; }
-th { background: #f0f0f0; cursor: pointer; user-select: none; }
-th[aria-sort="ascending"]::after { content: " ▲"; } th[aria-sort="descending"]::after { content: " ▼"; }
-td.text { text-align: left; } td.best { font-weight: bold; background: #e6f4ea; }
-tr.dense td { background: #fafafa; font-style: italic; }
-.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
-svg.chart text { font-size: 11px; } svg.chart .title { font-size: 13px; font-weight: bold; }
-svg.chart .axis { stroke: #444; } svg.chart .grid { stroke: #eee; }
-pre { white-space: pre-wrap; background: #f7f7f7; padding: 0.5rem; max-width: 100%; }
-code { background: #f3f3f3; padding: 0 3px; }
-"""
-
-SCRIPT = """
-function sortTable(table, column, descending) {
-  const body = table.tBodies[0];
-  const rows = Array.from(body.rows);
-  const key = (row) => {
-    const value = row.cells[column].dataset.sort;
-    const number = parseFloat(value);
-    return isNaN(number) ? value : number;
-  };
-  rows.sort((a, b) => {
-    const x = key(a), y = key(b);
-    const order = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0) : (typeof x === "number" ? -1 : 1);
-    return descending ? -order : order;
-  });
-  rows.forEach((row) => body.appendChild(row));
-  Array.from(table.tHead.rows[0].cells).forEach((cell, index) => {
-    cell.setAttribute("aria-sort", index === column ? (descending ? "descending" : "ascending") : "none");
-  });
-}
-document.querySelectorAll("table.leaderboard").forEach((table) => {
-  Array.from(table.tHead.rows[0].cells).forEach((header, index) => {
-    header.addEventListener("click", () => sortTable(table, index, header.getAttribute("aria-sort") === "ascending"));
-  });
-});
-const requested = /^#sort=(\\d+)-(asc|desc)$/.exec(window.location.hash);
-if (requested) {
-  document.querySelectorAll("table.leaderboard").forEach((table) =>
-    sortTable(table, parseInt(requested[1], 10), requested[2] === "desc"));
-}
-document.body.dataset.ready = "1";
-"""
+NOTE = (
+    "Bold: best among the pruned models at the same sparsity and bits (none when all tie). Brackets: 95% intervals "
+    "over problems (Clopper-Pearson for shares, bootstrap otherwise); Δ and think × dense are paired with dense on "
+    "the same problems. Click a header to sort, best first."
+)
 
 
-def _table(cells: list[Cell]) -> str:
-    # the section's heading names the model and task
-    columns = [c for c in shown_columns(cells) if c.name not in ("model", "task")]
-    head = "".join(f'<th scope="col" aria-sort="none">{html.escape(c.name)}</th>' for c in columns)
-    body = []
-    for cell, entries in zip(order_cells(cells), leaderboard_rows(cells, columns)):
-        tds = "".join(
-            f'<td class="{"text" if column.kind == "text" else "num"}{" best" if entry.best else ""}" '
-            f'data-sort="{html.escape(str(entry.sort_value))}">{html.escape(entry.text)}</td>'
-            for column, entry in zip(columns, entries)
+def slug(text: str) -> str:
+    """A name that is safe in a URL fragment or a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
+def series_name(cell: Cell) -> str:
+    """A method as written without its quantization options: `gptq:w4@traces` -> gptq@traces (bits are marks)."""
+    if cell.identity.is_outside:
+        return cell.identity.method
+    return re.sub(r":[^@]*", "", cell.identity.method, count=1)
+
+
+def level(cell: Cell) -> str:
+    """The sparsity and bits a cell's mark stands for: '0.5', '2:4', 'w4', '0.5+w4'; '' for dense."""
+    parts = [] if cell.identity.target_label == "-" else [cell.identity.target_label]
+    quantization = cell.settings.get("quantization")
+    if quantization:
+        parts.append(f"w{quantization['bits']}")
+    return "+".join(parts)
+
+
+def styles_for(cells: list[Cell]) -> Styles:
+    levels = sorted({level(c) for c in cells} - {""}, key=lambda name: (name.startswith("w"), name))
+    return Styles.of({series_name(c) for c in cells}, levels)
+
+
+def cell_table(cells: list[Cell], table_id: str, caption: str, columns: list[Column], links=None) -> str:
+    """The full table of some cells; `links(cell)` gives the hrefs of a row's entries by column key."""
+    rows = [
+        Row(
+            entries,
+            f"{table_id}-{slug(cell.identity.variant_label)}",
+            "dense" if cell.identity.is_dense else "pruned",
+            links(cell) if links else None,
         )
-        body.append(f'<tr class="{"dense" if cell.identity.is_dense else "pruned"}">{tds}</tr>')
+        for cell, entries in zip(order_cells(cells), leaderboard_rows(cells, columns))
+    ]
+    return table_html(table_id, caption, columns, rows)
+
+
+def _point(x: float, estimate, cell: Cell) -> Point:
+    return Point(x, estimate.value, estimate.low, estimate.high, level(cell))
+
+
+def _figure(chart_id: str, title: str, svg: str, cells: list[Cell], styles: Styles, caption: str) -> str:
+    if not svg:
+        return ""
+    names = sorted({series_name(c) for c in cells}, key=lambda name: (name != "dense", name))
+    levels = sorted({level(c) for c in cells} - {""}, key=list(styles.marks).index)
     return (
-        f'<table class="leaderboard"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-        "<p>Bold: best among the pruned models at the same sparsity. Intervals are 95% bootstrap intervals over "
-        "problems; Δ is paired with dense on the same problems.</p>"
+        f'<figure><h4 id="{chart_id}-heading">{html.escape(title)}</h4>{svg}{legend(names, levels, styles)}'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 
 
-def _x(cell: Cell) -> float:
-    return cell.identity.sparsity  # an N:M cell's sparsity is N/M
-
-
-def _series_name(cell: Cell) -> str:
-    identity = cell.identity
-    return identity.method if identity.pattern == "unstructured" else f"{identity.method} ({identity.pattern})"
-
-
-def _point(x: float, estimate) -> Point:
-    return Point(x, estimate.value, estimate.low, estimate.high)
-
-
-def _charts(cells: list[Cell]) -> str:
+def charts(cells: list[Cell], styles: Styles, prefix: str) -> str:
+    """The charts of one model and task."""
     dense = next((c for c in cells if c.identity.is_dense), None)
-    names = sorted({_series_name(c) for c in cells if not c.identity.is_dense})
-    colors = {name: PALETTE[(i + 1) % len(PALETTE)] for i, name in enumerate(names)}
-    colors["dense"] = PALETTE[0]
-    accuracy: dict[str, list[Point]] = {name: [] for name in names}
-    thinking: dict[str, list[Point]] = {name: [] for name in names}
-    latency: dict[str, list[Point]] = {}
-    by_thinking: dict[str, list[Point]] = {}
-    for cell in cells:
-        estimate, tokens = cell.results.accuracy, cell.results.thinking_tokens
-        series = "dense" if cell.identity.is_dense else _series_name(cell)
-        latency.setdefault(series, []).append(_point(cell.results.latency_seconds, estimate))
-        by_thinking.setdefault(series, []).append(_point(tokens.value, estimate))
-        if cell.identity.is_dense:
-            continue
-        accuracy[series].append(_point(_x(cell), estimate))
-        thinking[series].append(_point(_x(cell), tokens))
-    if dense is not None:  # every curve starts from the dense model at sparsity 0
-        for name in names:
-            accuracy[name].append(_point(0.0, dense.results.accuracy))
-            thinking[name].append(_point(0.0, dense.results.thinking_tokens))
-    scatter = dict(lines=False, colors=colors, y_range=(0.0, 1.0))
-    return (
-        '<div class="charts">'
-        + chart("Accuracy vs sparsity", "sparsity", "accuracy", accuracy, colors=colors, y_range=(0.0, 1.0))
-        + chart("Thinking tokens vs sparsity", "sparsity", "mean thinking tokens", thinking, colors=colors)
-        + chart(
-            "Accuracy vs thinking", "mean thinking tokens", "accuracy", dict(sorted(by_thinking.items())), **scatter
+    pruned = [c for c in cells if c.identity.sparsity > 0]
+    quantized = [c for c in cells if c.settings.get("quantization")]
+    figures = []
+    if pruned:
+        accuracy: dict[str, list[Point]] = {}
+        thinking: dict[str, list[Point]] = {}
+        for cell in pruned:
+            accuracy.setdefault(series_name(cell), []).append(
+                _point(cell.identity.sparsity, cell.results.accuracy, cell)
+            )
+            thinking.setdefault(series_name(cell), []).append(
+                _point(cell.identity.sparsity, cell.results.thinking_tokens, cell)
+            )
+        if dense is not None:  # every curve starts from the dense model at sparsity 0
+            for name, points in accuracy.items():
+                points.append(_point(0.0, dense.results.accuracy, dense))
+                thinking[name].append(_point(0.0, dense.results.thinking_tokens, dense))
+        shown = pruned + ([dense] if dense else [])
+        figures.append(
+            _figure(
+                f"{prefix}-acc-sparsity",
+                "Accuracy vs sparsity",
+                chart(
+                    f"{prefix}-acc-sparsity",
+                    "Accuracy vs sparsity",
+                    "sparsity",
+                    "accuracy",
+                    accuracy,
+                    styles,
+                    y_range=(0.0, 1.0),
+                ),
+                shown,
+                styles,
+                "Accuracy of each pruning method at each sparsity, from dense at 0; bars: 95% intervals.",
+            )
         )
-        + box_chart(
-            "Thinking tokens per response",
-            "thinking tokens (p10, p25, median, p75, p90)",
-            _boxes(cells),
-            [colors["dense" if c.identity.is_dense else _series_name(c)] for c in order_cells(cells)],
+        figures.append(
+            _figure(
+                f"{prefix}-think-sparsity",
+                "Thinking tokens vs sparsity",
+                chart(
+                    f"{prefix}-think-sparsity",
+                    "Thinking tokens vs sparsity",
+                    "sparsity",
+                    "mean thinking tokens",
+                    thinking,
+                    styles,
+                    digits=1,
+                ),
+                shown,
+                styles,
+                "Mean thinking tokens per response at each sparsity: pruned models tend to think longer.",
+            )
         )
-        + chart(
-            "Accuracy vs latency", "mean latency per request (s)", "accuracy", dict(sorted(latency.items())), **scatter
+    if quantized:
+        by_bits: dict[str, list[Point]] = {}
+        for cell in quantized:
+            bits = cell.settings["quantization"]["bits"]
+            by_bits.setdefault(series_name(cell), []).append(_point(bits, cell.results.accuracy, cell))
+        reference = f" Dense: {dense.results.accuracy.value:.3f}." if dense else ""
+        figures.append(
+            _figure(
+                f"{prefix}-acc-bits",
+                "Accuracy vs bits",
+                chart(
+                    f"{prefix}-acc-bits",
+                    "Accuracy vs bits",
+                    "bits per weight",
+                    "accuracy",
+                    by_bits,
+                    styles,
+                    y_range=(0.0, 1.0),
+                ),
+                quantized,
+                styles,
+                "Accuracy of each quantizer at each bit width; bars: 95% intervals." + reference,
+            )
         )
-        + "</div>"
-    )
-
-
-def _boxes(cells: list[Cell]) -> list[Box]:
-    boxes = []
+    scatter_thinking: dict[str, list[Point]] = {}
+    scatter_latency: dict[str, list[Point]] = {}
     for cell in order_cells(cells):
-        spread = cell.results.thinking_distribution["all"]
-        boxes.append(Box(cell.identity.variant_label, *(spread[k] for k in ("p10", "p25", "median", "p75", "p90"))))
-    return boxes
+        name = series_name(cell)
+        scatter_thinking.setdefault(name, []).append(
+            _point(cell.results.thinking_tokens.value, cell.results.accuracy, cell)
+        )
+        scatter_latency.setdefault(name, []).append(_point(cell.results.latency_seconds, cell.results.accuracy, cell))
+    figures.append(
+        _figure(
+            f"{prefix}-acc-thinking",
+            "Accuracy vs thinking",
+            chart(
+                f"{prefix}-acc-thinking",
+                "Accuracy vs thinking",
+                "mean thinking tokens",
+                "accuracy",
+                scatter_thinking,
+                styles,
+                lines=False,
+                y_range=(0.0, 1.0),
+            ),
+            cells,
+            styles,
+            "Each variant's accuracy against its mean thinking tokens: colour is the method, mark the level.",
+        )
+    )
+    boxes = [
+        Box(
+            c.identity.variant_label,
+            series_name(c),
+            *(c.results.thinking_distribution["all"][k] for k in ("p10", "p25", "median", "p75", "p90")),
+        )
+        for c in order_cells(cells)
+    ]
+    figures.append(
+        _figure(
+            f"{prefix}-think-boxes",
+            "Thinking tokens per response",
+            box_chart(f"{prefix}-think-boxes", "Thinking tokens per response", "thinking tokens", boxes, styles),
+            cells,
+            styles,
+            "Spread of thinking tokens per response: whiskers p10-p90, box p25-p75, bar the median.",
+        )
+    )
+    figures.append(
+        _figure(
+            f"{prefix}-acc-latency",
+            "Accuracy vs latency",
+            chart(
+                f"{prefix}-acc-latency",
+                "Accuracy vs latency",
+                "mean latency per request (s)",
+                "accuracy",
+                scatter_latency,
+                styles,
+                lines=False,
+                y_range=(0.0, 1.0),
+            ),
+            cells,
+            styles,
+            "Each variant's accuracy against its mean wall time per request on this run's machine.",
+        )
+    )
+    return f'<div class="charts">{"".join(figures)}</div>'
 
 
-def _examples(cells: list[Cell], examples: dict[str, list[dict]]) -> str:
+def examples(cells: list[Cell], found: dict[str, list[dict]]) -> str:
     parts = []
     for cell in order_cells(cells):
-        shown = examples.get(cell.key, [])
+        shown = found.get(cell.key, [])
         if not shown:
             continue
-        label = cell.identity.variant_label
         items = "".join(
-            f"<p>{'correct' if s['correct'] else 'wrong'}: extracted <code>{html.escape(str(s.get('extracted')))}"
-            f"</code>, reference <code>{html.escape(str(s.get('reference')))}</code></p>"
+            f"<p>{'correct' if s['correct'] else 'wrong'}: "
+            + (
+                f"extracted <code>{html.escape(str(s['extracted']))}</code>"
+                if s.get("extracted") is not None
+                else "no answer extracted"
+            )
+            + f", reference <code>{html.escape(str(s.get('reference')))}</code></p>"
             f"<pre>{html.escape(str(s.get('prompt', '')))}</pre><pre>{html.escape(str(s.get('response', '')))}</pre>"
             for s in shown
         )
-        parts.append(f"<details><summary>{html.escape(label)}</summary>{items}</details>")
+        parts.append(f"<details><summary>{html.escape(cell.identity.variant_label)}</summary>{items}</details>")
     return "<h3>Example responses</h3>" + "".join(parts) if parts else ""
 
 
-def _calibrations(cells: list[Cell]) -> str:
-    """Each pruned variant's calibration: its source and every setting that made its tokens."""
+def calibration(manifest: dict) -> str:
+    """A calibration set as a reader needs it: its tokens, then every setting that made them."""
+    counts = {
+        "tokens in the set": f"{manifest['tokens']:,} ({manifest['prompt_tokens']:,} prompt + "
+        f"{manifest['generated_tokens']:,} generated chain of thought)",
+        "sequences": manifest.get("sequences"),
+        "content sha256": manifest.get("content_sha256"),
+    }
+    settings = {"token budget" if key == "tokens" else key: value for key, value in manifest["settings"].items()}
+    return settings_list({**{k: v for k, v in counts.items() if v is not None}, **settings})
+
+
+def calibrations(cells: list[Cell]) -> str:
+    """Each compressed variant's calibration: its source and every setting that made its tokens."""
     seen, items = set(), []
     for cell in order_cells(cells):
         manifest = (cell.pruning or {}).get("calibration")
         label = f"{cell.identity.model} {cell.identity.variant_label}"
         if manifest and label not in seen:
             seen.add(label)
-            settings = ", ".join(f"{key} {value}" for key, value in manifest["settings"].items())
             items.append(
-                f"<li><code>{html.escape(label)}</code>: {manifest['tokens']:,} tokens ({manifest['prompt_tokens']:,} "
-                f"prompt, {manifest['generated_tokens']:,} generated); {html.escape(settings)}</li>"
+                f"<details><summary><code>{html.escape(label)}</code></summary>{calibration(manifest)}</details>"
             )
-    return f"<h3>Calibration</h3><ul>{''.join(items)}</ul>" if items else ""
+    return f"<h3>Calibration</h3>{''.join(items)}" if items else ""
 
 
-def render_html(
-    cells: list[Cell], title: str, commands: list[str], examples: dict[str, list[dict]] | None = None
-) -> str:
+def commands_html(commands: list[str]) -> str:
+    return "".join(f"<pre>{html.escape(command)}</pre>" for command in commands)
+
+
+def task_section(cells: list[Cell], styles: Styles, prefix: str, found_examples: dict, links=None) -> str:
+    """One model and task: the table, a note on reading it, the charts and example responses."""
+    columns = [c for c in shown_columns(cells) if c.key not in ("model", "task")]  # the heading names them
+    model, task = cells[0].identity.model, cells[0].identity.task
+    caption = f"{model} on {task}: {len(cells)} variants"
+    return (
+        cell_table(cells, prefix, caption, columns, links)
+        + f'<p class="note">{html.escape(NOTE)}</p>'
+        + charts(cells, styles, prefix)
+        + examples(cells, found_examples)
+    )
+
+
+def render_html(cells: list[Cell], title: str, commands: list[str], found_examples: dict | None = None) -> str:
+    styles = styles_for(cells)
     sections = []
     for (model, task), group in groupby(order_cells(cells), key=lambda c: (c.identity.model, c.identity.task)):
         group = list(group)
+        prefix = slug(f"{model}-{task}")
         sections.append(
             f"<section><h2>{html.escape(model)} on {html.escape(task)}</h2>"
-            f"{_table(group)}{_charts(group)}{_examples(group, examples or {})}</section>"
+            f"{task_section(group, styles, prefix, found_examples or {})}</section>"
         )
-    provenance = cells[0].provenance if cells else {}
-    packages = ", ".join(f"{k} {v}" for k, v in sorted(provenance.get("packages", {}).items()) if v)
-    hardware = provenance.get("hardware", {})
-    made_by = "".join(f"<pre>{html.escape(command)}</pre>" for command in commands)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{''.join(sections)}"
-        f"<h2>How these numbers were made</h2>{made_by}{_calibrations(cells)}"
-        f"<p>git commit <code>{html.escape(str(provenance.get('git_commit')))}</code>; {html.escape(packages)}; "
-        f"{html.escape(str(hardware.get('cpus')))} CPUs, {html.escape(str(hardware.get('machine')))}, "
-        f"Python {html.escape(str(hardware.get('python')))}.</p>"
-        f"<script>{SCRIPT}</script></body></html>\n"
-    )
+    body = "".join(sections) + f"<h2>How these numbers were made</h2>{commands_html(commands)}{calibrations(cells)}"
+    return page(title, body, footer(cells, git_commit()))

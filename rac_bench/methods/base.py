@@ -38,14 +38,14 @@ class PruneContext:
 
 class Method(Protocol):
     name: str
-    description: str
+    description: str  # one line, shown by `rac-bench methods` and on the leaderboards
     # the default calibration source ("prompts", "traces", ...) or None when it takes no calibration data
     calibration_source: str | None
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport | None: ...
 
     # Optional: `check_target(target)` raises ConfigError for a sparsity target the method cannot meet; a run
-    # calls it for every target before any work.
+    # calls it for every target before any work. `paper`: a link to the method's paper (method pages link it).
 
 
 def accepts_every_target(target: SparsityTarget) -> None:
@@ -76,6 +76,7 @@ class LayerwiseMethod:
     check_target: Callable[[SparsityTarget], None] = accepts_every_target
     prunes: bool = True  # takes the run's sparsity targets (False: a quantizer, run once per quantization spec)
     quantizes: bool = False  # accepts quantization options (`gptq:w4g128`)
+    paper: str | None = None  # a link to the paper that describes the algorithm
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport:
         from rac_bench.calibration.sources import parse_source

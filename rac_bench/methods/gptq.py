@@ -14,5 +14,6 @@ register_method(
         LazyFunction("rac_bench.pruning.sparsegpt", "check_sparsegpt_target"),
         prunes=False,
         quantizes=True,
+        paper="https://arxiv.org/abs/2210.17323",
     )
 )

@@ -13,5 +13,6 @@ register_method(
         "traces",
         check_sparsegpt_target,
         quantizes=True,  # sparsegpt:w4 prunes, then quantizes the kept weights in the same sweep
+        paper="https://arxiv.org/abs/2509.12464",
     )
 )

@@ -7,5 +7,11 @@ from rac_bench.methods.base import LazyFunction
 wanda_prune = LazyFunction("rac_bench.pruning.wanda", "wanda_prune")
 
 register_method(
-    LayerwiseMethod("rac-wanda", "Wanda calibrated on prompts + the dense model's own traces", wanda_prune, "traces")
+    LayerwiseMethod(
+        "rac-wanda",
+        "Wanda calibrated on prompts + the dense model's own traces",
+        wanda_prune,
+        "traces",
+        paper="https://arxiv.org/abs/2509.12464",
+    )
 )

@@ -12,5 +12,6 @@ register_method(
         "prompts",
         check_sparsegpt_target,
         quantizes=True,  # sparsegpt:w4 prunes, then quantizes the kept weights in the same sweep
+        paper="https://arxiv.org/abs/2301.00774",
     )
 )

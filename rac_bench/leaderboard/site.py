@@ -1,0 +1,324 @@
+"""`rac-bench leaderboard --format site --out DIR`: the leaderboard as a static site a lab can push to any static
+host as it is (no server, no network at view time, no JavaScript framework):
+
+    index.html                      one table per model: tasks as columns, the mean over tasks, headline metrics
+    leaderboard.csv, .json          every cell, every column (the data behind the index)
+    models/MODEL/TASK.html          the full table, charts and example responses of one model on one task
+    methods/METHOD.html             what a method is (description, paper, package), its calibration, every cell
+    (each page's data beside it as .csv and .json)
+
+Every page is rendered before anything is written; the site is written to a temporary directory beside DIR and
+renamed into place, so DIR is either the old site or the new one. DIR must be new, empty or an earlier site
+(marked by a `.rac-bench-site` file): nothing else is ever replaced.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import tempfile
+from functools import partial
+from itertools import groupby
+from pathlib import Path
+
+from rac_bench import strict_json
+from rac_bench.cells import Cell
+from rac_bench.errors import ConfigError
+from rac_bench.leaderboard.html import (
+    NOTE,
+    calibration,
+    calibrations,
+    cell_table,
+    commands_html,
+    slug,
+    styles_for,
+    task_section,
+)
+from rac_bench.leaderboard.method_info import MethodInfo, method_infos
+from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
+from rac_bench.leaderboard.rows import BY_KEY, Column, Entry, format_estimate, numeric, order_cells, shown_columns
+from rac_bench.leaderboard.table_json import table_document
+from rac_bench.leaderboard.text import render_csv
+from rac_bench.metrics import Estimate
+from rac_bench.provenance import git_commit
+
+MARKER = ".rac-bench-site"
+
+
+def check_site_directory(directory: Path) -> None:
+    """Refuse a DIR that holds anything but an earlier site, before any work."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"--out {directory} is a file; --format site needs a directory")
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / MARKER).is_file():
+        raise ConfigError(
+            f"--out {directory} is a directory that holds no rac-bench site ({MARKER} is missing); give a new or "
+            "empty directory, or an earlier site to replace"
+        )
+
+
+class _Names:
+    """File names from model, task and method names: safe, and distinct even where two names slug alike."""
+
+    def __init__(self):
+        self._given: dict[str, str] = {}
+
+    def __call__(self, name: str) -> str:
+        if name not in self._given:
+            base, number = slug(name), 1
+            candidate = base
+            while candidate in self._given.values():
+                number += 1
+                candidate = f"{base}-{number}"
+            self._given[name] = candidate
+        return self._given[name]
+
+
+def _downloads(stem: str) -> str:
+    return (
+        f'<p class="note">Data behind this page: <a href="{stem}.csv" download>{stem}.csv</a> · '
+        f'<a href="{stem}.json" download>{stem}.json</a></p>'
+    )
+
+
+def _navigation(depth: int, here: str) -> str:
+    up = "../" * depth
+    return f'<nav aria-label="site"><a href="{up}index.html">All models</a><span>{html.escape(here)}</span></nav>'
+
+
+def _variant_key(cell: Cell) -> tuple:
+    identity = cell.identity
+    return (not identity.is_dense, identity.pattern, identity.sparsity, identity.method)
+
+
+def _bits(cell: Cell):
+    return (cell.settings.get("quantization") or {}).get("bits")
+
+
+def _index_table(model: str, cells: list[Cell], task_pages: dict[str, str], method_pages: dict[str, str]) -> str:
+    """Tasks as columns, a row per variant; the mean over tasks where a variant has every task."""
+    tasks = sorted({c.identity.task for c in cells})
+    variants: dict[tuple, dict[str, Cell]] = {}
+    for cell in sorted(cells, key=_variant_key):
+        variants.setdefault(_variant_key(cell), {})[cell.identity.task] = cell
+    head = [
+        BY_KEY[key]
+        for key in ("method", "sparsity", "achieved", "bits")
+        if BY_KEY[key].kind == "text" or any(numeric(BY_KEY[key].read(cell)) is not None for cell in cells)
+    ]
+    task_columns = [
+        Column(f"accuracy:{task}", f"{task} accuracy [95% CI]", "estimate", lambda c: None, True) for task in tasks
+    ]
+    means = [
+        Column("mean_accuracy", "mean accuracy", "number", lambda c: None, True),
+        Column("mean_delta_vs_dense", "mean Δ vs dense", "number", lambda c: None, True),
+        Column("mean_thinking_ratio", "mean think × dense", "number", lambda c: None, None, 2),
+    ]
+    columns = head + task_columns + means
+    values: list[list[object]] = []
+    for by_task in variants.values():
+        first = next(iter(by_task.values()))
+        row = [column.read(first) for column in head]
+        row += [by_task[task].results.accuracy if task in by_task else None for task in tasks]
+        complete = len(by_task) == len(tasks)
+        row.append(_mean([c.results.accuracy for c in by_task.values()]) if complete else None)
+        row.append(_mean([c.delta_vs_dense for c in by_task.values()]) if complete else None)
+        row.append(_mean([c.thinking_ratio for c in by_task.values()]) if complete else None)
+        values.append(row)
+    best = _index_best(list(variants.values()), columns, values)
+    rows = []
+    for number, (by_task, row_values) in enumerate(zip(variants.values(), values)):
+        first = next(iter(by_task.values()))
+        entries = [_entry(column, value, (number, column.key) in best) for column, value in zip(columns, row_values)]
+        links = {"method": method_pages[first.identity.method]}
+        row_id = f"{slug(model)}-{slug(first.identity.variant_label)}"
+        links.update(
+            {f"accuracy:{t}": f"{task_pages[t]}#cells-{slug(c.identity.variant_label)}" for t, c in by_task.items()}
+        )
+        rows.append(Row(entries, row_id, "dense" if first.identity.is_dense else "pruned", links))
+    return table_html(f"index-{slug(model)}", f"{model}: accuracy per task and the mean over tasks", columns, rows)
+
+
+def _mean(estimates: list[Estimate | None]) -> float | None:
+    numbers = [numeric(e) for e in estimates]
+    return None if not numbers or any(n is None for n in numbers) else sum(numbers) / len(numbers)
+
+
+def _entry(column: Column, value, best: bool) -> Entry:
+    if column.kind == "text":
+        return Entry("-" if value is None else str(value), "" if value is None else str(value), best, value)
+    number = numeric(value)
+    if isinstance(value, Estimate):
+        text = format_estimate(value, digits=column.digits)
+    else:
+        text = (
+            "-" if number is None else f"{number:{'+' if column.key == 'mean_delta_vs_dense' else ''}.{column.digits}f}"
+        )
+    return Entry(text, number, best, value)
+
+
+def _index_best(variants: list[dict[str, Cell]], columns: list[Column], values: list[list]) -> set[tuple[int, str]]:
+    """Best per column among the compressed variants at the same sparsity and bits (none when all tie)."""
+    groups: dict[tuple, list[int]] = {}
+    for number, by_task in enumerate(variants):
+        first = next(iter(by_task.values()))
+        if not first.identity.is_dense:
+            groups.setdefault((first.identity.pattern, first.identity.sparsity, _bits(first)), []).append(number)
+    best = set()
+    for members in (m for m in groups.values() if len(m) > 1):
+        for index, column in enumerate(columns):
+            if column.higher_is_better is None:
+                continue
+            scored = [(numeric(values[m][index]), m) for m in members]
+            scored = [(value, m) for value, m in scored if value is not None]
+            if len({value for value, _ in scored}) > 1:
+                top = (max if column.higher_is_better else min)(value for value, _ in scored)
+                best.update((m, column.key) for value, m in scored if value == top)
+    return best
+
+
+def _method_link(method_pages: dict[str, str], cell: Cell) -> dict[str, str]:
+    """From a task page (two folders down) to the row's method page."""
+    return {"method": f"../../{method_pages[cell.identity.method]}"}
+
+
+def _task_link(task_pages: dict[tuple, str], cell: Cell) -> dict[str, str]:
+    """From a method page (one folder down) to the cell's row on its task page."""
+    page = task_pages[(cell.identity.model, cell.identity.task)]
+    return {"task": f"../{page}#cells-{slug(cell.identity.variant_label)}"}
+
+
+def _method_page(
+    info: MethodInfo, cells: list[Cell], method_stem: str, task_pages: dict[tuple, str], commit, commands
+) -> str:
+    described = {
+        "method": info.label,
+        "runs": info.name,
+        "description": info.summary,
+        "package": f"{info.distribution} {info.version or ''}".strip() if info.distribution else "unknown",
+    }
+    paper = f'<p>Paper: <a href="{html.escape(info.paper)}">{html.escape(info.paper)}</a></p>' if info.paper else ""
+    manifests = []
+    for cell in order_cells(cells):
+        manifest = (cell.pruning or {}).get("calibration")
+        if manifest:
+            manifests.append(
+                f"<details><summary><code>{html.escape(cell.identity.model)} {html.escape(cell.identity.variant_label)}"
+                f"</code> on {html.escape(cell.identity.task)}</summary>{calibration(manifest)}</details>"
+            )
+    calibrated = (
+        "<h2>Calibration</h2>" + "".join(manifests) if manifests else "<p>This method takes no calibration.</p>"
+    )
+    columns = shown_columns(cells)
+    columns = [BY_KEY["model"], *[c for c in columns if c.key != "model"]]
+    links = partial(_task_link, task_pages)
+    body = (
+        settings_list(described)
+        + paper
+        + "<h2>Every cell</h2>"
+        + cell_table(cells, "cells", f"{info.label}: {len(cells)} cells", columns, links)
+        + f'<p class="note">{html.escape(NOTE)}</p>'
+        + _downloads(Path(method_stem).name)
+        + calibrated
+        + "<h2>How these numbers were made</h2>"
+        + commands_html(commands)
+    )
+    return page(f"Method: {info.label}", body, footer(cells, commit), _navigation(1, f"method {info.label}"))
+
+
+def site_pages(cells: list[Cell], title: str, commands: list[str], examples: dict) -> dict[str, str]:
+    """Every file of the site, by its path relative to the site's directory."""
+    commit = git_commit()
+    styles = styles_for(cells)
+    model_names, task_names, method_names = _Names(), _Names(), _Names()
+    ordered = order_cells(cells)
+    task_pages = {
+        (c.identity.model, c.identity.task): f"models/{model_names(c.identity.model)}/"
+        f"{task_names(c.identity.task)}.html"
+        for c in ordered
+    }
+    method_pages = {c.identity.method: f"methods/{method_names(c.identity.method)}.html" for c in ordered}
+    files: dict[str, str] = {MARKER: "a static site written by `rac-bench leaderboard --format site`\n"}
+
+    def add_data(stem: str, subset: list[Cell], subset_title: str) -> None:
+        files[f"{stem}.csv"] = render_csv(subset)
+        files[f"{stem}.json"] = strict_json.dumps(table_document(subset, subset_title, commands), indent=2) + "\n"
+
+    for (model, task), group in groupby(ordered, key=lambda c: (c.identity.model, c.identity.task)):
+        group = list(group)
+        path = task_pages[(model, task)]
+        stem = path.removesuffix(".html")
+        name = Path(stem).name
+        links = partial(_method_link, method_pages)
+        related = "".join(
+            f'<a href="../../{task_pages[(model, other)]}">{html.escape(other)}</a> '
+            for other in sorted({c.identity.task for c in ordered if c.identity.model == model})
+            if other != task
+        )
+        body = (
+            task_section(group, styles, "cells", examples, links)
+            + _downloads(name)
+            + (f'<p class="note">Other tasks of this model: {related}</p>' if related else "")
+            + "<h2>How these numbers were made</h2>"
+            + commands_html(commands)
+            + calibrations(group)
+        )
+        page_title = f"{model} on {task}"
+        files[path] = page(page_title, body, footer(group, commit), _navigation(2, page_title))
+        add_data(stem, group, page_title)
+    infos = method_infos(cells)
+    for label, path in method_pages.items():
+        subset = [c for c in ordered if c.identity.method == label]
+        files[path] = _method_page(infos[label], subset, path.removesuffix(".html"), task_pages, commit, commands)
+        add_data(path.removesuffix(".html"), subset, f"Method: {label}")
+    models = []
+    for model, group in groupby(ordered, key=lambda c: c.identity.model):
+        group = list(group)
+        pages = {c.identity.task: task_pages[(model, c.identity.task)] for c in group}
+        task_links = " · ".join(f'<a href="{pages[t]}">{html.escape(t)}</a>' for t in sorted(pages))
+        models.append(
+            f"<section><h2>{html.escape(model)}</h2><p>Full tables and charts per task: {task_links}</p>"
+            f"{_index_table(model, group, pages, method_pages)}</section>"
+        )
+    method_list = "".join(
+        f'<li><a href="{method_pages[label]}"><code>{html.escape(label)}</code></a>: '
+        f"{html.escape(info.summary)}"
+        + (f' (<a href="{html.escape(info.paper)}">paper</a>)' if info.paper else "")
+        + "</li>"
+        for label, info in infos.items()
+    )
+    index = (
+        "".join(models)
+        + f'<p class="note">{html.escape(NOTE)} The means are unweighted over tasks, shown for variants measured on '
+        "every task of their model.</p>"
+        + f"<h2>Methods</h2><ul>{method_list}</ul>"
+        + _downloads("leaderboard")
+        + "<h2>How these numbers were made</h2>"
+        + commands_html(commands)
+    )
+    files["index.html"] = page(title, index, footer(cells, commit))
+    add_data("leaderboard", cells, title)
+    return files
+
+
+def write_site(directory: Path, files: dict[str, str]) -> None:
+    """Write every file into a temporary directory beside `directory`, then swap it into place."""
+    directory = directory.resolve()
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        for relative, text in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        staging.chmod(0o755)
+        previous = None
+        if directory.exists():
+            previous = directory.with_name(f".{directory.name}.previous")
+            shutil.rmtree(previous, ignore_errors=True)
+            directory.rename(previous)
+        staging.rename(directory)
+        if previous is not None:
+            shutil.rmtree(previous)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
