@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 
 import torch
 
-from rac_bench.backends import ModelHandle, create_backend
+from rac_bench.backends import ModelHandle, create_backend, release_engines
 from rac_bench.cells import Cell, CellIdentity
 from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import evaluate_task
@@ -55,11 +55,14 @@ def run(plan: Plan, executor: Executor, command: str = "") -> RunResult:
     store, keys, run_provenance = None, [], provenance()
     try:
         for model in plan.models:
-            job = executor.prepare(plan, model)
-            if store is None:
-                store = open_store(config.execution.store)
-                run_id = store.start_run(command, _config_record(config), run_provenance)
-            keys += job(store, run_id)
+            try:
+                job = executor.prepare(plan, model)
+                if store is None:
+                    store = open_store(config.execution.store)
+                    run_id = store.start_run(command, _config_record(config), run_provenance)
+                keys += job(store, run_id)
+            finally:
+                release_engines()  # one engine per model: the traces' and every variant's
         store.finish_run(run_id)
         cells = [store.cell(key) for key in keys]
         samples = [sample for key in keys for sample in store.samples(key)]
@@ -107,7 +110,7 @@ def run_variant(
                 backend, dense.tokenizer, get_task(task.name), config.evaluation, config.seed, generations
             )
     finally:
-        backend.close()  # before drift puts both models on the device the engine held
+        backend.close()  # frees the device the engine holds before drift puts both models on it
     for task in pending:
         samples = [_labelled(variant, record) for record in evaluations[task.name].samples]
         dense_cell = None if variant.is_dense else store.cell(dense_keys[task.name])

@@ -63,9 +63,14 @@ def test_a_run_on_vllm_makes_its_rac_traces_on_vllm_and_caches_exactly_them(tmp_
     from rac_bench.config_loader import build_config
     from rac_bench.dense_model import load_dense
 
+    from rac_bench.backends import release_engines
+
     flags = {"backend": "vllm", "calibration_tokens": 1500, "cache_dir": tmp_path / "cache", "output_dir": tmp_path}
     dense = load_dense(build_config(None, flags), None)
-    traces = dense.calibration(parse_source("traces"))
+    try:
+        traces = dense.calibration(parse_source("traces"))
+    finally:
+        release_engines()  # the engine a run would keep for its dense model
     directory = trace_cache_dir(dense.calibration.inputs)
     assert dense.calibration.inputs.backend_identity["backend"] == "vllm" and traces.tokens == 1500
     records = [record for chunk in sorted(directory.glob("chunk-*.jsonl")) for record in load_traces(chunk)]
@@ -85,7 +90,7 @@ def test_vllm_serves_a_pruned_mixture_of_experts_checkpoint_as_transformers_does
     from transformers import AutoModelForCausalLM
 
     from rac_bench.backends.base import SamplingSettings
-    from rac_bench.backends.vllm import VLLMBackend
+    from rac_bench.backends.vllm import VLLMBackend, release_engine
     from rac_bench.models import load_model
 
     dense = tmp_path / "dense"
@@ -102,6 +107,7 @@ def test_vllm_serves_a_pruned_mixture_of_experts_checkpoint_as_transformers_does
         served = [generation.token_ids for generation in engine.generate(prompts, settings)]
     finally:
         engine.close()
+        release_engine()
     model = AutoModelForCausalLM.from_pretrained(pruned)
     agree = 0
     for prompt, tokens in zip(prompts, served):
@@ -109,3 +115,50 @@ def test_vllm_serves_a_pruned_mixture_of_experts_checkpoint_as_transformers_does
         expected = model.generate(ids, max_new_tokens=4, do_sample=False)[0, ids.shape[1] :].tolist()
         agree += tokens[:2] == tuple(expected[:2])
     assert all(len(tokens) > 0 for tokens in served) and agree >= 3
+
+
+def test_one_engine_per_model_each_variants_weights_swapped_in_as_a_fresh_engine_serves_them(tmp_path):
+    """vLLM starts once for a model: a pruned variant's weights are loaded into the running engine (and the prefix
+    cache cleared), and it then generates exactly what an engine started on that checkpoint generates."""
+    from rac_bench.backends.base import SamplingSettings
+    from rac_bench.backends.vllm import VLLMBackend, release_engine
+    from rac_bench.models import EMBEDDED_MODEL_DIR, load_model
+
+    pruned = tmp_path / "magnitude"
+    assert main(["prune", "--method", "magnitude", "--sparsity", "0.5", "--out", str(pruned)]) == 0
+    _, tokenizer = load_model(None)
+    prompts = ["<q>12+34=</q>", "<q>56+7=</q>", "<q>81-19=</q>", "<q>5*5=</q>"]
+    settings = SamplingSettings(temperature=0.0, top_p=1.0, top_k=None, max_new_tokens=64, seed=0)
+
+    def served(path):
+        backend = VLLMBackend(path, tokenizer, progress=False)
+        tokens = [generation.token_ids for generation in backend.generate(prompts, settings)]
+        backend.close()
+        return tokens, backend.startup_seconds
+
+    try:
+        release_engine()
+        dense, started = served(EMBEDDED_MODEL_DIR)
+        swapped, swap_seconds = served(pruned)
+        again, again_seconds = served(EMBEDDED_MODEL_DIR)  # and back: the prefix cache holds no stale KV
+        release_engine()
+        fresh, fresh_seconds = served(pruned)
+    finally:
+        release_engine()
+    assert swapped != dense and again == dense and swapped == fresh
+    assert swap_seconds < 2 and again_seconds < 2 and started > 5 and fresh_seconds > 5
+
+
+def test_a_run_on_vllm_starts_one_engine_for_its_traces_and_every_variant(tmp_path):
+    """RAC's traces (seeded sampling, chunks that fill several engine steps), dense, magnitude and rac: one engine
+    start; the variants' weights are swapped in."""
+    out = tmp_path / "out"
+    argv = ["run", "--backend", "vllm", "--methods", "magnitude,rac", "--limit", "30", "--calibration-tokens", "8192"]
+    assert main([*argv, "--output-dir", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    cells = {c["identity"]["method"]: c for c in json.loads((out / "summary.json").read_text())["cells"]}
+    assert set(cells) == {"dense", "magnitude", "rac"}
+    assert all(cell["engine_startup_seconds"] < 2 for cell in cells.values()), {
+        name: cell["engine_startup_seconds"] for name, cell in cells.items()
+    }  # the engine the traces started serves dense; the pruned variants' weights are loaded into it
+    accuracy = {name: cell["results"]["accuracy"]["value"] for name, cell in cells.items()}
+    assert accuracy["magnitude"] < accuracy["rac"] < accuracy["dense"]  # each served its own weights, not dense's

@@ -4,6 +4,7 @@ on vLLM too."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -55,6 +56,13 @@ def create_backend(handle: ModelHandle, execution, progress: bool = False) -> Ge
     """The backend `execution.backend` (resolved: hf or vllm) on a model, with the run's execution settings
     (batch size, device, vLLM options)."""
     return BACKENDS[execution.backend](handle, execution, progress)
+
+
+def release_engines() -> None:
+    """End an engine kept for the next variant (vLLM keeps one per model); called when a model's cells are done."""
+    engine = sys.modules.get("rac_bench.backends.vllm")  # never imported: no engine to end
+    if engine is not None:
+        engine.release_engine()
 
 
 def backend_identity(execution) -> dict:

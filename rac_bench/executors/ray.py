@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 def _variant_job(plan: Plan, model: str | None, run_id: str, variant: Variant) -> list[str]:
     """One Ray task: load the dense model in this worker, then build and evaluate one variant."""
+    from rac_bench.backends import release_engines
     from rac_bench.dense_model import load_dense
     from rac_bench.logs import configure_logging
     from rac_bench.runner import run_variant
@@ -33,6 +34,7 @@ def _variant_job(plan: Plan, model: str | None, run_id: str, variant: Variant) -
     try:
         return run_variant(plan, store, run_id, dense, variant)
     finally:
+        release_engines()  # a Ray worker outlives its task: nothing may hold its GPU after it
         store.close()
 
 
