@@ -80,114 +80,94 @@ def _figure(chart_id: str, title: str, svg: str, cells: list[Cell], styles: Styl
     )
 
 
-def charts(cells: list[Cell], styles: Styles, prefix: str) -> str:
-    """The charts of one model and task."""
-    dense = next((c for c in cells if c.identity.is_dense), None)
-    pruned = [c for c in cells if c.identity.sparsity > 0]
-    quantized = [c for c in cells if c.settings.get("quantization")]
-    figures = []
-    if pruned:
-        accuracy: dict[str, list[Point]] = {}
-        thinking: dict[str, list[Point]] = {}
-        for cell in pruned:
-            accuracy.setdefault(series_name(cell), []).append(
-                _point(cell.identity.sparsity, cell.results.accuracy, cell)
-            )
-            thinking.setdefault(series_name(cell), []).append(
-                _point(cell.identity.sparsity, cell.results.thinking_tokens, cell)
-            )
-        if dense is not None:  # every curve starts from the dense model at sparsity 0
-            for name, points in accuracy.items():
-                points.append(_point(0.0, dense.results.accuracy, dense))
-                thinking[name].append(_point(0.0, dense.results.thinking_tokens, dense))
-        shown = pruned + ([dense] if dense else [])
-        figures.append(
-            _figure(
-                f"{prefix}-acc-sparsity",
-                "Accuracy vs sparsity",
-                chart(
-                    f"{prefix}-acc-sparsity",
-                    "Accuracy vs sparsity",
-                    "sparsity",
-                    "accuracy",
-                    accuracy,
-                    styles,
-                    y_range=(0.0, 1.0),
-                ),
-                shown,
-                styles,
-                "Accuracy of each pruning method at each sparsity, from dense at 0; bars: 95% intervals.",
-            )
-        )
-        figures.append(
-            _figure(
-                f"{prefix}-think-sparsity",
-                "Thinking tokens vs sparsity",
-                chart(
-                    f"{prefix}-think-sparsity",
-                    "Thinking tokens vs sparsity",
-                    "sparsity",
-                    "mean thinking tokens",
-                    thinking,
-                    styles,
-                    digits=1,
-                ),
-                shown,
-                styles,
-                "Mean thinking tokens per response at each sparsity: pruned models tend to think longer.",
-            )
-        )
-    if quantized:
-        by_bits: dict[str, list[Point]] = {}
-        for cell in quantized:
-            bits = cell.settings["quantization"]["bits"]
-            by_bits.setdefault(series_name(cell), []).append(_point(bits, cell.results.accuracy, cell))
-        reference = f" Dense: {dense.results.accuracy.value:.3f}." if dense else ""
-        figures.append(
-            _figure(
-                f"{prefix}-acc-bits",
-                "Accuracy vs bits",
-                chart(
-                    f"{prefix}-acc-bits",
-                    "Accuracy vs bits",
-                    "bits per weight",
-                    "accuracy",
-                    by_bits,
-                    styles,
-                    y_range=(0.0, 1.0),
-                ),
-                quantized,
-                styles,
-                "Accuracy of each quantizer at each bit width; bars: 95% intervals." + reference,
-            )
-        )
-    scatter_thinking: dict[str, list[Point]] = {}
-    scatter_latency: dict[str, list[Point]] = {}
+def _sparsity(cell: Cell) -> float:
+    return cell.identity.sparsity  # an N:M cell's is N/M
+
+
+def _series(cells: list[Cell], x, y) -> dict[str, list[Point]]:
+    """Points (x(cell), y(cell) with its interval) per series, in table order."""
+    found: dict[str, list[Point]] = {}
     for cell in order_cells(cells):
-        name = series_name(cell)
-        scatter_thinking.setdefault(name, []).append(
-            _point(cell.results.thinking_tokens.value, cell.results.accuracy, cell)
-        )
-        scatter_latency.setdefault(name, []).append(_point(cell.results.latency_seconds, cell.results.accuracy, cell))
-    figures.append(
-        _figure(
-            f"{prefix}-acc-thinking",
-            "Accuracy vs thinking",
-            chart(
-                f"{prefix}-acc-thinking",
-                "Accuracy vs thinking",
-                "mean thinking tokens",
-                "accuracy",
-                scatter_thinking,
-                styles,
-                lines=False,
-                y_range=(0.0, 1.0),
-            ),
-            cells,
-            styles,
-            "Each variant's accuracy against its mean thinking tokens: colour is the method, mark the level.",
-        )
-    )
+        found.setdefault(series_name(cell), []).append(_point(x(cell), y(cell), cell))
+    return found
+
+
+def _chart_figure(
+    chart_id: str, title: str, axes: tuple[str, str], series, shown, styles: Styles, caption: str, **options
+) -> str:
+    svg = chart(chart_id, title, *axes, series, styles, **options)
+    return _figure(chart_id, title, svg, shown, styles, caption)
+
+
+def _accuracy(cell: Cell):
+    return cell.results.accuracy
+
+
+def _thinking(cell: Cell):
+    return cell.results.thinking_tokens
+
+
+SHARE = {"y_range": (0.0, 1.0)}  # accuracy on a fixed axis, so that noise is never drawn as a large effect
+
+
+def _sparsity_figures(cells: list[Cell], dense: Cell | None) -> list[tuple]:
+    pruned = [c for c in cells if c.identity.sparsity > 0]
+    if not pruned:
+        return []
+    by_accuracy, by_thinking = _series(pruned, _sparsity, _accuracy), _series(pruned, _sparsity, _thinking)
+    if dense is not None:  # every curve starts from the dense model at sparsity 0
+        for name in by_accuracy:
+            by_accuracy[name].append(_point(0.0, dense.results.accuracy, dense))
+            by_thinking[name].append(_point(0.0, dense.results.thinking_tokens, dense))
+    shown = pruned + ([dense] if dense else [])
+    caption = "Accuracy of each pruning method at each sparsity, from dense at 0; bars: 95% intervals."
+    return [
+        ("acc-sparsity", "Accuracy vs sparsity", ("sparsity", "accuracy"), by_accuracy, shown, caption, SHARE),
+        (
+            "think-sparsity", "Thinking tokens vs sparsity", ("sparsity", "mean thinking tokens"), by_thinking, shown,
+            "Mean thinking tokens per response at each sparsity: pruned models tend to think longer.", {"digits": 1},
+        ),
+    ]  # fmt: skip
+
+
+def _bits_figures(cells: list[Cell], dense: Cell | None) -> list[tuple]:
+    quantized = [c for c in cells if c.settings.get("quantization")]
+    if not quantized:
+        return []
+    series = _series(quantized, lambda c: c.settings["quantization"]["bits"], _accuracy)
+    caption = "Accuracy of each quantizer at each bit width; bars: 95% intervals."
+    caption += f" Dense: {dense.results.accuracy.value:.3f}." if dense else ""
+    return [("acc-bits", "Accuracy vs bits", ("bits per weight", "accuracy"), series, quantized, caption, SHARE)]
+
+
+def charts(cells: list[Cell], styles: Styles, prefix: str) -> str:
+    """The charts of one model and task: against sparsity and bits where there are such variants, then every
+    variant's accuracy against its thinking, its thinking per response, and its accuracy against latency."""
+    dense = next((c for c in cells if c.identity.is_dense), None)
+    scatter = {**SHARE, "lines": False}
+    specs = [
+        *_sparsity_figures(cells, dense),
+        *_bits_figures(cells, dense),
+        (
+            "acc-thinking", "Accuracy vs thinking", ("mean thinking tokens", "accuracy"),
+            _series(cells, lambda c: c.results.thinking_tokens.value, _accuracy), cells,
+            "Each variant's accuracy against its mean thinking tokens: colour is the method, mark the level.", scatter,
+        ),
+        (
+            "acc-latency", "Accuracy vs latency", ("mean latency per request (s)", "accuracy"),
+            _series(cells, lambda c: c.results.latency_seconds, _accuracy), cells,
+            "Each variant's accuracy against its mean wall time per request on this run's machine.", scatter,
+        ),
+    ]  # fmt: skip
+    figures = [
+        _chart_figure(f"{prefix}-{key}", title, axes, series, shown, styles, caption, **options)
+        for key, title, axes, series, shown, caption, options in specs
+    ]
+    figures.insert(len(figures) - 1, _thinking_boxes(cells, styles, prefix))  # before latency
+    return f'<div class="charts">{"".join(figures)}</div>'
+
+
+def _thinking_boxes(cells: list[Cell], styles: Styles, prefix: str) -> str:
     boxes = [
         Box(
             c.identity.variant_label,
@@ -196,36 +176,15 @@ def charts(cells: list[Cell], styles: Styles, prefix: str) -> str:
         )
         for c in order_cells(cells)
     ]
-    figures.append(
-        _figure(
-            f"{prefix}-think-boxes",
-            "Thinking tokens per response",
-            box_chart(f"{prefix}-think-boxes", "Thinking tokens per response", "thinking tokens", boxes, styles),
-            cells,
-            styles,
-            "Spread of thinking tokens per response: whiskers p10-p90, box p25-p75, bar the median.",
-        )
+    chart_id, title = f"{prefix}-think-boxes", "Thinking tokens per response"
+    return _figure(
+        chart_id,
+        title,
+        box_chart(chart_id, title, "thinking tokens", boxes, styles),
+        cells,
+        styles,
+        "Spread of thinking tokens per response: whiskers p10-p90, box p25-p75, bar the median.",
     )
-    figures.append(
-        _figure(
-            f"{prefix}-acc-latency",
-            "Accuracy vs latency",
-            chart(
-                f"{prefix}-acc-latency",
-                "Accuracy vs latency",
-                "mean latency per request (s)",
-                "accuracy",
-                scatter_latency,
-                styles,
-                lines=False,
-                y_range=(0.0, 1.0),
-            ),
-            cells,
-            styles,
-            "Each variant's accuracy against its mean wall time per request on this run's machine.",
-        )
-    )
-    return f'<div class="charts">{"".join(figures)}</div>'
 
 
 def examples(cells: list[Cell], found: dict[str, list[dict]]) -> str:

@@ -27,6 +27,11 @@ class MethodInfo:
         return f"{text}; here calibrated on {self.calibrated_on}" if "@" in self.label and self.calibrated_on else text
 
 
+def _web_link(url) -> str | None:
+    """A paper link the pages may show: http(s) only (a store is data, and `javascript:` is not a paper)."""
+    return url if isinstance(url, str) and re.match(r"https?://[^\s\"'<>]+$", url) else None
+
+
 def method_name(cell: Cell) -> str:
     """The registered method a cell's label runs: `sparsegpt@text` -> sparsegpt, `q=checkpoint:DIR` -> checkpoint."""
     if cell.identity.is_outside:
@@ -50,7 +55,7 @@ def method_infos(cells: list[Cell]) -> dict[str, MethodInfo]:
             label,
             name,
             recorded.get("description"),
-            recorded.get("paper"),
+            _web_link(recorded.get("paper")),
             recorded.get("distribution"),
             recorded.get("version"),
             ((cell.pruning or {}).get("calibration") or {}).get("source"),

@@ -250,12 +250,18 @@ def _best(cells: list[Cell], columns: list[Column]) -> set[tuple[int, str]]:
             groups.setdefault(group, []).append(index)
     for members in (m for m in groups.values() if len(m) > 1):
         for column in (c for c in columns if c.higher_is_better is not None):
-            scored = [(numeric(column.read(cells[i])), i) for i in members]
-            scored = [(value, i) for value, i in scored if value is not None]
-            if len({value for value, _ in scored}) > 1:  # all tied (say all at 0.000): none is best
-                target = (max if column.higher_is_better else min)(value for value, _ in scored)
-                best.update((i, column.name) for value, i in scored if value == target)
+            winners = best_among([(numeric(column.read(cells[i])), i) for i in members], column.higher_is_better)
+            best.update((i, column.name) for i in winners)
     return best
+
+
+def best_among(scored: list[tuple[float | None, object]], higher_is_better: bool) -> set:
+    """The keys of the best values (None: not measured); none when every value ties (say all at 0.000)."""
+    measured = [(value, key) for value, key in scored if value is not None]
+    if len({value for value, _ in measured}) < 2:
+        return set()
+    target = (max if higher_is_better else min)(value for value, _ in measured)
+    return {key for value, key in measured if value == target}
 
 
 def leaderboard_rows(cells: list[Cell], columns: list[Column]) -> list[list[Entry]]:

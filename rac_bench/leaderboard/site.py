@@ -34,9 +34,18 @@ from rac_bench.leaderboard.html import (
     styles_for,
     task_section,
 )
-from rac_bench.leaderboard.method_info import MethodInfo, method_infos
+from rac_bench.leaderboard.method_info import method_infos
 from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
-from rac_bench.leaderboard.rows import BY_KEY, Column, Entry, format_estimate, numeric, order_cells, shown_columns
+from rac_bench.leaderboard.rows import (
+    BY_KEY,
+    Column,
+    Entry,
+    best_among,
+    format_estimate,
+    numeric,
+    order_cells,
+    shown_columns,
+)
 from rac_bench.leaderboard.table_json import table_document
 from rac_bench.leaderboard.text import render_csv
 from rac_bench.metrics import Estimate
@@ -166,13 +175,9 @@ def _index_best(variants: list[dict[str, Cell]], columns: list[Column], values: 
     best = set()
     for members in (m for m in groups.values() if len(m) > 1):
         for index, column in enumerate(columns):
-            if column.higher_is_better is None:
-                continue
-            scored = [(numeric(values[m][index]), m) for m in members]
-            scored = [(value, m) for value, m in scored if value is not None]
-            if len({value for value, _ in scored}) > 1:
-                top = (max if column.higher_is_better else min)(value for value, _ in scored)
-                best.update((m, column.key) for value, m in scored if value == top)
+            if column.higher_is_better is not None:
+                winners = best_among([(numeric(values[m][index]), m) for m in members], column.higher_is_better)
+                best.update((m, column.key) for m in winners)
     return best
 
 
@@ -183,121 +188,126 @@ def _method_link(method_pages: dict[str, str], cell: Cell) -> dict[str, str]:
 
 def _task_link(task_pages: dict[tuple, str], cell: Cell) -> dict[str, str]:
     """From a method page (one folder down) to the cell's row on its task page."""
-    page = task_pages[(cell.identity.model, cell.identity.task)]
-    return {"task": f"../{page}#cells-{slug(cell.identity.variant_label)}"}
+    page_path = task_pages[(cell.identity.model, cell.identity.task)]
+    return {"task": f"../{page_path}#cells-{slug(cell.identity.variant_label)}"}
 
 
-def _method_page(
-    info: MethodInfo, cells: list[Cell], method_stem: str, task_pages: dict[tuple, str], commit, commands
-) -> str:
-    described = {
-        "method": info.label,
-        "runs": info.name,
-        "description": info.summary,
-        "package": f"{info.distribution} {info.version or ''}".strip() if info.distribution else "unknown",
-    }
-    paper = f'<p>Paper: <a href="{html.escape(info.paper)}">{html.escape(info.paper)}</a></p>' if info.paper else ""
-    manifests = []
-    for cell in order_cells(cells):
-        manifest = (cell.pruning or {}).get("calibration")
-        if manifest:
-            manifests.append(
-                f"<details><summary><code>{html.escape(cell.identity.model)} {html.escape(cell.identity.variant_label)}"
-                f"</code> on {html.escape(cell.identity.task)}</summary>{calibration(manifest)}</details>"
+def _how_made(commands: list[str]) -> str:
+    return "<h2>How these numbers were made</h2>" + commands_html(commands)
+
+
+class _Site:
+    """The pages of one render, with the paths they link each other by."""
+
+    def __init__(self, cells: list[Cell], title: str, commands: list[str], examples: dict):
+        self.cells, self.title, self.commands, self.examples = order_cells(cells), title, commands, examples
+        self.commit, self.styles, self.infos = git_commit(), styles_for(cells), method_infos(cells)
+        models, tasks, methods = _Names(), _Names(), _Names()
+        self.task_pages = {
+            (c.identity.model, c.identity.task): f"models/{models(c.identity.model)}/{tasks(c.identity.task)}.html"
+            for c in self.cells
+        }
+        self.method_pages = {c.identity.method: f"methods/{methods(c.identity.method)}.html" for c in self.cells}
+        self.files: dict[str, str] = {MARKER: "a static site written by `rac-bench leaderboard --format site`\n"}
+
+    def add(self, path: str, html_text: str, cells: list[Cell], title: str) -> None:
+        """A page and, beside it, the data behind it."""
+        stem = path.removesuffix(".html")
+        self.files[path] = html_text
+        self.files[f"{stem}.csv"] = render_csv(cells)
+        self.files[f"{stem}.json"] = strict_json.dumps(table_document(cells, title, self.commands), indent=2) + "\n"
+
+    def task_page(self, model: str, task: str, cells: list[Cell]) -> None:
+        path = self.task_pages[(model, task)]
+        others = sorted({c.identity.task for c in self.cells if c.identity.model == model} - {task})
+        related = " ".join(f'<a href="../../{self.task_pages[(model, t)]}">{html.escape(t)}</a>' for t in others)
+        body = (
+            task_section(cells, self.styles, "cells", self.examples, partial(_method_link, self.method_pages))
+            + _downloads(Path(path).stem)
+            + (f'<p class="note">Other tasks of this model: {related}</p>' if related else "")
+            + _how_made(self.commands)
+            + calibrations(cells)
+        )
+        title = f"{model} on {task}"
+        self.add(path, page(title, body, footer(cells, self.commit), _navigation(2, title)), cells, title)
+
+    def method_page(self, label: str) -> None:
+        info, path = self.infos[label], self.method_pages[label]
+        cells = [c for c in self.cells if c.identity.method == label]
+        described = {
+            "method": info.label,
+            "runs": info.name,
+            "description": info.summary,
+            "package": f"{info.distribution} {info.version or ''}".strip() if info.distribution else "unknown",
+        }
+        paper = f'<p>Paper: <a href="{html.escape(info.paper)}">{html.escape(info.paper)}</a></p>' if info.paper else ""
+        manifests = [
+            f"<details><summary><code>{html.escape(c.identity.model)} {html.escape(c.identity.variant_label)}</code> "
+            f"on {html.escape(c.identity.task)}</summary>{calibration(c.pruning['calibration'])}</details>"
+            for c in cells
+            if (c.pruning or {}).get("calibration")
+        ]
+        calibrated = (
+            "<h2>Calibration</h2>" + "".join(manifests) if manifests else "<p>This method takes no calibration.</p>"
+        )
+        columns = [BY_KEY["model"], *[c for c in shown_columns(cells) if c.key != "model"]]
+        table = cell_table(
+            cells, "cells", f"{label}: {len(cells)} cells", columns, partial(_task_link, self.task_pages)
+        )
+        body = (
+            settings_list(described)
+            + paper
+            + "<h2>Every cell</h2>"
+            + table
+            + f'<p class="note">{html.escape(NOTE)}</p>'
+            + _downloads(Path(path).stem)
+            + calibrated
+            + _how_made(self.commands)
+        )
+        title = f"Method: {label}"
+        self.add(path, page(title, body, footer(cells, self.commit), _navigation(1, f"method {label}")), cells, title)
+
+    def index(self) -> None:
+        models = []
+        for model, group in groupby(self.cells, key=lambda c: c.identity.model):
+            group = list(group)
+            pages = {c.identity.task: self.task_pages[(model, c.identity.task)] for c in group}
+            task_links = " · ".join(f'<a href="{pages[t]}">{html.escape(t)}</a>' for t in sorted(pages))
+            models.append(
+                f"<section><h2>{html.escape(model)}</h2><p>Full tables and charts per task: {task_links}</p>"
+                f"{_index_table(model, group, pages, self.method_pages)}</section>"
             )
-    calibrated = (
-        "<h2>Calibration</h2>" + "".join(manifests) if manifests else "<p>This method takes no calibration.</p>"
-    )
-    columns = shown_columns(cells)
-    columns = [BY_KEY["model"], *[c for c in columns if c.key != "model"]]
-    links = partial(_task_link, task_pages)
-    body = (
-        settings_list(described)
-        + paper
-        + "<h2>Every cell</h2>"
-        + cell_table(cells, "cells", f"{info.label}: {len(cells)} cells", columns, links)
-        + f'<p class="note">{html.escape(NOTE)}</p>'
-        + _downloads(Path(method_stem).name)
-        + calibrated
-        + "<h2>How these numbers were made</h2>"
-        + commands_html(commands)
-    )
-    return page(f"Method: {info.label}", body, footer(cells, commit), _navigation(1, f"method {info.label}"))
+        methods = "".join(
+            f'<li><a href="{self.method_pages[label]}"><code>{html.escape(label)}</code></a>: '
+            f"{html.escape(info.summary)}"
+            + (f' (<a href="{html.escape(info.paper)}">paper</a>)' if info.paper else "")
+            + "</li>"
+            for label, info in self.infos.items()
+        )
+        body = (
+            "".join(models)
+            + f'<p class="note">{html.escape(NOTE)} The means are unweighted over tasks, shown for variants measured '
+            "on every task of their model.</p>"
+            + f"<h2>Methods</h2><ul>{methods}</ul>"
+            + _downloads("leaderboard")
+            + _how_made(self.commands)
+        )
+        self.files["index.html"] = page(self.title, body, footer(self.cells, self.commit))
+        self.files["leaderboard.csv"] = render_csv(self.cells)
+        self.files["leaderboard.json"] = (
+            strict_json.dumps(table_document(self.cells, self.title, self.commands), indent=2) + "\n"
+        )
 
 
 def site_pages(cells: list[Cell], title: str, commands: list[str], examples: dict) -> dict[str, str]:
     """Every file of the site, by its path relative to the site's directory."""
-    commit = git_commit()
-    styles = styles_for(cells)
-    model_names, task_names, method_names = _Names(), _Names(), _Names()
-    ordered = order_cells(cells)
-    task_pages = {
-        (c.identity.model, c.identity.task): f"models/{model_names(c.identity.model)}/"
-        f"{task_names(c.identity.task)}.html"
-        for c in ordered
-    }
-    method_pages = {c.identity.method: f"methods/{method_names(c.identity.method)}.html" for c in ordered}
-    files: dict[str, str] = {MARKER: "a static site written by `rac-bench leaderboard --format site`\n"}
-
-    def add_data(stem: str, subset: list[Cell], subset_title: str) -> None:
-        files[f"{stem}.csv"] = render_csv(subset)
-        files[f"{stem}.json"] = strict_json.dumps(table_document(subset, subset_title, commands), indent=2) + "\n"
-
-    for (model, task), group in groupby(ordered, key=lambda c: (c.identity.model, c.identity.task)):
-        group = list(group)
-        path = task_pages[(model, task)]
-        stem = path.removesuffix(".html")
-        name = Path(stem).name
-        links = partial(_method_link, method_pages)
-        related = "".join(
-            f'<a href="../../{task_pages[(model, other)]}">{html.escape(other)}</a> '
-            for other in sorted({c.identity.task for c in ordered if c.identity.model == model})
-            if other != task
-        )
-        body = (
-            task_section(group, styles, "cells", examples, links)
-            + _downloads(name)
-            + (f'<p class="note">Other tasks of this model: {related}</p>' if related else "")
-            + "<h2>How these numbers were made</h2>"
-            + commands_html(commands)
-            + calibrations(group)
-        )
-        page_title = f"{model} on {task}"
-        files[path] = page(page_title, body, footer(group, commit), _navigation(2, page_title))
-        add_data(stem, group, page_title)
-    infos = method_infos(cells)
-    for label, path in method_pages.items():
-        subset = [c for c in ordered if c.identity.method == label]
-        files[path] = _method_page(infos[label], subset, path.removesuffix(".html"), task_pages, commit, commands)
-        add_data(path.removesuffix(".html"), subset, f"Method: {label}")
-    models = []
-    for model, group in groupby(ordered, key=lambda c: c.identity.model):
-        group = list(group)
-        pages = {c.identity.task: task_pages[(model, c.identity.task)] for c in group}
-        task_links = " · ".join(f'<a href="{pages[t]}">{html.escape(t)}</a>' for t in sorted(pages))
-        models.append(
-            f"<section><h2>{html.escape(model)}</h2><p>Full tables and charts per task: {task_links}</p>"
-            f"{_index_table(model, group, pages, method_pages)}</section>"
-        )
-    method_list = "".join(
-        f'<li><a href="{method_pages[label]}"><code>{html.escape(label)}</code></a>: '
-        f"{html.escape(info.summary)}"
-        + (f' (<a href="{html.escape(info.paper)}">paper</a>)' if info.paper else "")
-        + "</li>"
-        for label, info in infos.items()
-    )
-    index = (
-        "".join(models)
-        + f'<p class="note">{html.escape(NOTE)} The means are unweighted over tasks, shown for variants measured on '
-        "every task of their model.</p>"
-        + f"<h2>Methods</h2><ul>{method_list}</ul>"
-        + _downloads("leaderboard")
-        + "<h2>How these numbers were made</h2>"
-        + commands_html(commands)
-    )
-    files["index.html"] = page(title, index, footer(cells, commit))
-    add_data("leaderboard", cells, title)
-    return files
+    site = _Site(cells, title, commands, examples)
+    for (model, task), group in groupby(site.cells, key=lambda c: (c.identity.model, c.identity.task)):
+        site.task_page(model, task, list(group))
+    for label in site.method_pages:
+        site.method_page(label)
+    site.index()
+    return site.files
 
 
 def write_site(directory: Path, files: dict[str, str]) -> None:

@@ -1,7 +1,7 @@
 """GPTQ (Frantar et al., 2023): quantize a linear layer column by column, each column rounded onto its group's grid and
 its rounding error spread over the not-yet-quantized columns through the upper Cholesky factor of H^-1: the same
-blocked OBS update as SparseGPT (rac_bench.pruning.sparsegpt, whose inverse-Hessian factor it shares), with the
-quantizer in place of the mask. With a sparsity target too, it is SparseGPT's joint prune-then-quantize: each block's
+blocked OBS update as SparseGPT (rac_bench.pruning.sparsegpt; the shared inverse-Hessian factor is in
+rac_bench.pruning.obs), with the quantizer in place of the mask. With a sparsity target too, it is SparseGPT's joint prune-then-quantize: each block's
 mask is chosen on the OBS saliency w^2 / [H^-1]_jj^2 as SparseGPT chooses it, pruned weights go to 0 and kept ones
 onto the grid, and both errors are spread alike.
 
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import torch
 
+from rac_bench.pruning.obs import BLOCK_SIZE, DAMPENING, check_sparsegpt_target, prepared_inverse
 from rac_bench.pruning.pattern import SparsityTarget, lowest_score_mask
 from rac_bench.pruning.quantization import grid, rounded
-from rac_bench.pruning.sparsegpt import BLOCK_SIZE, DAMPENING, check_sparsegpt_target, prepared_inverse
 from rac_bench.pruning.statistics import InputStatistics
 
 
