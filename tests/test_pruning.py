@@ -236,11 +236,11 @@ def test_modules_reading_the_same_input_share_one_statistics_object(architecture
 
 
 def test_shared_statistics_prune_exactly_as_unshared_ones_with_one_factorisation_per_input(monkeypatch):
-    from rac_bench.pruning import sparsegpt
+    from rac_bench.pruning import obs
 
     factorisations = []
-    real = sparsegpt.inverse_hessian_factor
-    monkeypatch.setattr(sparsegpt, "inverse_hessian_factor", lambda *a: factorisations.append(1) or real(*a))
+    real = obs.inverse_hessian_factor
+    monkeypatch.setattr(obs, "inverse_hessian_factor", lambda *a: factorisations.append(1) or real(*a))
     calibration = [torch.randint(0, 97, (n,), generator=torch.Generator().manual_seed(n)) for n in (30, 45)]
     shared, unshared = tiny_qwen2(), tiny_qwen2()
     report = prune_model(shared, sparsegpt_prune, SparsityTarget(0.5), calibration, progress=False)
