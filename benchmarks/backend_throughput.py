@@ -92,8 +92,8 @@ def main() -> None:
         )
     )
     print(
-        f"\n{args.model} on {task.name}; machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}, "
-        f"load average at the end {os.getloadavg()[0]:.2f}"
+        f"\n{args.model} on {task.name}; machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"torch threads {args.threads}, load average at the end {os.getloadavg()[0]:.2f}"
     )
 
 

@@ -10,7 +10,7 @@ for a CPU check), N decoder layers, bf16, built once on the GPU from a seed, sav
 on the CPU by every step, so each side prunes its own fresh instance: llm-compressor's `oneshot` leaves its
 offloading state on the model object it was given. Both sides prune every decoder linear layer to 50% unstructured
 with block 128 and dampening 0.01, by layer-wise offload to `--device` (rac-bench: `prune_model(device=...)`;
-llm-compressor: `oneshot(pipeline="sequential")`, via vs_llmcompressor.sparsegpt_oneshot). rac-bench runs once per
+llm-compressor: `oneshot(pipeline="sequential")`, via vs_llmcompressor.llmcompressor_oneshot). rac-bench runs once per
 `--rac-states` placement of its states between layers (auto: on the GPU when they fit; host: pinned CPU memory).
 
 One evaluator scores every side on a fresh instance with the side's pruned weights loaded: per linear layer
@@ -152,12 +152,12 @@ def prune_rac(args, states: str) -> dict:
 def prune_llmcompressor(args) -> dict:
     import torch
     from compressed_tensors.offload import remove_dispatch
-    from vs_llmcompressor import sparsegpt_oneshot
+    from vs_llmcompressor import llmcompressor_oneshot
 
     model = load_dense(args.work)
     ids = torch.load(args.work / "tokens.pt")["calibration"]
     warm_up(args.device)
-    seconds, _ = sparsegpt_oneshot(model, ids)
+    seconds, _ = llmcompressor_oneshot(model, ids)
     remove_dispatch(model)  # oneshot's offloading hooks off: the weights are plain tensors on the CPU again
     torch.save(decoder_linear_weights(model), args.work / "llmcompressor.pt")
     return {"wall_s": seconds, "s_per_layer": seconds / args.layers, **peak_memory(args.device)}

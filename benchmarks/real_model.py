@@ -2,7 +2,7 @@
 calibrated built-in method at one equal calibration budget, three calibration seeds. A 135M model does not solve
 MATH-500, so accuracy is not the point: drift and length are. For each cell:
 - KL(dense || pruned) in nats per token and top-1 agreement, teacher-forced on dense's own responses (rac-bench's
-  drift, bootstrap interval over responses);
+  drift, bootstrap interval over problems);
 - response length against dense (paired ratio of generated tokens over problems, bootstrap interval), and the
   share of responses that ran into the token cap;
 - prune time (calibration excluded) and calibration tokens.

@@ -89,13 +89,13 @@ def prune_rac(work: Path, threads: int, algorithm: str = "sparsegpt") -> None:
     print("rac-bench", json.dumps(result))
 
 
-def sparsegpt_oneshot(model, ids, algorithm: str = "sparsegpt") -> tuple[float, float]:
-    """llm-compressor's SparseGPTModifier through `oneshot` (sequential pipeline) on `model` in place: every decoder
-    linear layer to SPARSITY unstructured, block BLOCK, dampening DAMPENING, lm_head ignored, calibration `ids`
-    (sequences x length) in order. Returns the wall and CPU seconds of the `oneshot` call. `model` must come from
-    `from_pretrained` of a saved directory (oneshot reads its config again from `config._name_or_path`); the
-    tokenizer passed as processor is a placeholder: the dataset is token ids already, and without one oneshot
-    insists on loading a tokenizer from that directory."""
+def llmcompressor_oneshot(model, ids, algorithm: str = "sparsegpt") -> tuple[float, float]:
+    """llm-compressor's SparseGPTModifier (or, with algorithm "gptq", its GPTQModifier at W4A16) through `oneshot`
+    (sequential pipeline) on `model` in place: every decoder linear layer to SPARSITY unstructured, block BLOCK,
+    dampening DAMPENING, lm_head ignored, calibration `ids` (sequences x length) in order. Returns the wall and CPU
+    seconds of the `oneshot` call. `model` must come from `from_pretrained` of a saved directory (oneshot reads its
+    config again from `config._name_or_path`); the tokenizer passed as processor is a placeholder: the dataset is
+    token ids already, and without one oneshot insists on loading a tokenizer from that directory."""
     import torch
     from datasets import Dataset
     from llmcompressor import oneshot
@@ -105,9 +105,6 @@ def sparsegpt_oneshot(model, ids, algorithm: str = "sparsegpt") -> tuple[float, 
     from transformers import PreTrainedTokenizerFast
 
     dataset = Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": torch.ones_like(ids).tolist()})
-    modifier = SparseGPTModifier(
-        sparsity=SPARSITY, mask_structure="0:0", block_size=BLOCK, dampening_frac=DAMPENING, ignore=["re:.*lm_head"]
-    )
     if algorithm == "gptq":
         from llmcompressor.modifiers.quantization import GPTQModifier
 
@@ -118,6 +115,10 @@ def sparsegpt_oneshot(model, ids, algorithm: str = "sparsegpt") -> tuple[float, 
             block_size=BLOCK,
             dampening_frac=DAMPENING,
             actorder=None,
+        )
+    else:
+        modifier = SparseGPTModifier(
+            sparsity=SPARSITY, mask_structure="0:0", block_size=BLOCK, dampening_frac=DAMPENING, ignore=["re:.*lm_head"]
         )
     placeholder = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel({"<unk>": 0}, unk_token="<unk>")))
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -141,7 +142,7 @@ def prune_llmcompressor(work: Path, threads: int, algorithm: str = "sparsegpt") 
     torch.set_num_threads(threads)
     model = AutoModelForCausalLM.from_pretrained(work / "dense", dtype=torch.float32).eval()
     ids = torch.load(work / "tokens.pt")["calibration"]
-    seconds, cpu_seconds = sparsegpt_oneshot(model, ids, algorithm)
+    seconds, cpu_seconds = llmcompressor_oneshot(model, ids, algorithm)
     if algorithm == "gptq":  # the fake-quant weights, as rac-bench evaluates them (compressed-tensors keeps them so)
         model = model.to(torch.float32)
     plain = AutoModelForCausalLM.from_pretrained(work / "dense").state_dict().keys()  # scales and zero points dropped

@@ -96,10 +96,10 @@ class CellSelector:
 class CellResults:
     problems: int
     samples: int
-    accuracy: Estimate  # avg@n, with a bootstrap interval over problems
+    accuracy: Estimate  # avg@n, with its Clopper–Pearson interval over problems
     pass_at_k: dict[str, Estimate]  # k -> pass@k
     maj_at_k: dict[str, Estimate]  # k -> maj@k (only with several samples per problem)
-    accuracy_completed: Estimate | None  # over the responses that closed their thinking within the token limit
+    accuracy_completed: Estimate | None  # over the responses that closed </think> (graded, also when cut after it)
     accuracy_truncated: Estimate | None  # over truncated ones, their tail read as an answer (never in `accuracy`)
     thinking_tokens: Estimate  # mean tokens through </think> per response
     answer_tokens: float  # mean tokens after </think> per response

@@ -302,7 +302,7 @@ def _leaderboard(args) -> int:
         blocked = unwritable_ancestor(args.out.parent)
         if blocked is not None:
             raise ConfigError(f"cannot write --out {args.out}: {blocked} is not a writable directory")
-        if formats == ["site"] or (len(formats) > 1 and "site" in formats):
+        if "site" in formats:
             check_site_directory(args.out)
         if len(formats) == 1 and formats != ["site"] and args.out.is_dir():
             raise ConfigError(f"--out {args.out} is a directory; give a file path")
@@ -374,6 +374,7 @@ def _compare(args) -> int:
     if args.out is None:
         print(text, end="")
     else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(args.out, text)
         print(f"comparison written to {args.out}")
     return 0
@@ -423,9 +424,10 @@ def _gate(args) -> int:
             rows, headers=["cell", "metric", "baseline", "run", f"threshold ({rule})", "status"], disable_numparse=True
         )
     )
+    floor_from = f"--tolerance {args.tolerance:g}" if args.tolerance is not None else "the baseline's 95% CI"
     for comparison in unfailable(comparisons):
         print(
-            f"rac-bench: warning: --tolerance {args.tolerance:g} puts the floor of {comparison.metric} for "
+            f"rac-bench: warning: {floor_from} puts the floor of {comparison.metric} for "
             f"{comparison.cell} at {comparison.threshold:.3f}, below 0: that check cannot fail",
             file=sys.stderr,
         )

@@ -1,8 +1,8 @@
 """Cells in lm-eval's results-JSON shape (`results`, `configs`, `versions`, `n-shot`, ...), one document per
 model variant, so tooling that reads lm-eval output files reads rac-bench's too. One table of truth: each metric
 (`accuracy,<filter>`, `truncated,<filter>`) carries the leaderboard's value with the standard error of that same
-estimate (the bootstrap over problems); lm-eval's own aggregate, which the one truncation rule makes equal, is kept
-as `lm_eval_<metric>,<filter>`."""
+estimate (binomial for shares, beside their Clopper–Pearson intervals; bootstrap otherwise); lm-eval's own
+aggregate, which the one truncation rule makes equal, is kept as `lm_eval_<metric>,<filter>`."""
 
 from __future__ import annotations
 

@@ -113,15 +113,27 @@ def pass_at_k_estimate(problem_ids: list, correct: list[bool], k: int) -> Estima
     return proportion([pass_at_k(len(g), sum(g), k) for g in groups.values()])
 
 
+MAX_VOTE_COMPARISONS = 256  # equivalence checks per problem: each may reach math-verify's time limit
+
+
 def majority_vote_correct(answers: list, correct: list[bool], equal=None) -> bool:
     """Whether the answer most samples gave (ties: the earliest) is correct; no answer never wins. With `equal`
     (the scorer's equivalence), answers vote together when equivalent (`\\dfrac{1}{2}` and `\\frac12`), not only
-    when their strings match."""
+    when their strings match; after MAX_VOTE_COMPARISONS checks (k samples with k distinct answers take k^2/2)
+    the rest group by their strings alone, so a problem's vote stays bounded in time."""
     groups: list[list] = []  # [representative, votes, correct]
+    checks = 0
     for answer, is_correct in zip(answers, correct):
         if answer is None:
             continue
-        group = next((g for g in groups if g[0] == answer or (equal and equal(answer, g[0]))), None)
+        group = next((g for g in groups if g[0] == answer), None)
+        for candidate in groups if group is None and equal is not None else ():
+            if checks >= MAX_VOTE_COMPARISONS:
+                break
+            checks += 1
+            if equal(answer, candidate[0]):
+                group = candidate
+                break
         if group is None:
             groups.append([answer, 1, is_correct])
         else:

@@ -25,7 +25,7 @@ def _check_what_is_measured(config: RunConfig) -> None:
 
     assumptions(config.estimate)  # checked on every run, not only on --dry-run, so a typo there never sits unseen
 
-    config.targets  # parses every pattern
+    _ = config.targets  # parses every pattern
     for spec in config.methods:
         parsed = parse_method_spec(spec)
         if parsed.source is not None:

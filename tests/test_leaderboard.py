@@ -189,6 +189,12 @@ def test_gate_checks_several_metrics_of_selected_cells_and_warns_of_a_floor_belo
         len(warning) == 1
         and "floor of accuracy for rac 0.5 on rac_arith (rac-bench/tiny-reasoner) at -0." in warning[0]
     )
+    edited = json.loads(baseline.read_text())  # by hand, an interval below 0: no tolerance, still a warning
+    for cell in edited["cells"]:
+        cell["metrics"]["accuracy"]["low"] = -0.1 if cell["method"] == "rac" else cell["metrics"]["accuracy"]["low"]
+    baseline.write_text(json.dumps(edited))
+    assert main([*argv, "--methods", "rac"]) == 0
+    assert "the baseline's 95% CI puts the floor of accuracy for rac 0.5" in capsys.readouterr().err
     assert main(["delete", "--store", str(only)]) == 2
     assert "delete needs a selection" in capsys.readouterr().err
 

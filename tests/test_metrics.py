@@ -51,6 +51,19 @@ def test_maj_at_k_groups_equivalent_notations_before_voting():
     assert estimate.value == 1.0
 
 
+def test_a_vote_over_many_distinct_answers_makes_a_bounded_number_of_equivalence_checks():
+    """64 samples with 64 distinct answers would take 2,016 checks, each allowed math-verify's time limit."""
+    checks = []
+
+    def equal(a, b):
+        checks.append((a, b))
+        return False
+
+    answers = [str(i) for i in range(64)] + ["0"]
+    assert metrics.majority_vote_correct(answers, [True] + [False] * 64, equal)  # "0" still wins by its string
+    assert len(checks) == metrics.MAX_VOTE_COMPARISONS
+
+
 from math import comb  # noqa: E402
 
 from rac_bench.metrics import MetricError  # noqa: E402

@@ -155,6 +155,26 @@ def test_a_site_replaces_an_earlier_site_but_never_another_directory(site, store
     assert [p.name for p in other.iterdir()] == ["mine.txt"]
 
 
+def test_a_site_that_fails_to_write_leaves_the_earlier_one_in_place(site, tmp_path, monkeypatch):
+    from rac_bench.leaderboard import site as site_module
+
+    copy = tmp_path / "copy"
+    shutil.copytree(site, copy)
+    before = (copy / "index.html").read_text()
+    real_rename = Path.rename
+
+    def rename(self, target):
+        if self.name.startswith(".copy.") and self.name != ".copy.previous" and Path(target) == copy.resolve():
+            raise OSError(5, "Input/output error")  # the new site cannot be moved into place
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError):
+        site_module.write_site(copy, {"index.html": "new"})
+    assert (copy / "index.html").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]  # no staging and no moved-aside copy left
+
+
 def test_text_formats_take_columns_and_latex_is_a_booktabs_table(stores, capsys, tmp_path):
     store = str(stores[0])
     argv = ["leaderboard", "--store", store, "--columns", "method,sparsity,accuracy,delta_vs_dense"]
@@ -213,7 +233,7 @@ def test_compare_shows_two_seeds_side_by_side_with_paired_differences(stores, ca
     assert re.search(r"600 problems .*[+-]0\.\d{3} \[[+-]0\.\d{3}, [+-]0\.\d{3}\]", rows["rac 0.5"])
     assert main([*argv, "--format", "markdown"]) == 0
     assert capsys.readouterr().out.count("| rac 0.5 on rac_arith") == 1
-    page = tmp_path / "compare.html"
+    page = tmp_path / "reports" / "compare.html"  # a directory the command creates
     assert main([*argv, "--format", "html", "--out", str(page)]) == 0
     assert "<caption>" in page.read_text() and "rac 0.5 on rac_arith" in page.read_text()
     capsys.readouterr()

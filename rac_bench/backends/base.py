@@ -53,7 +53,8 @@ class GenerationBackend(Protocol):
         """One generation per prompt; `finished(n)` is called as sequences finish (a progress bar's update)."""
 
     def close(self) -> None:
-        """Free the engine (and give the model back where it was)."""
+        """Free the device for the next phase (and give the model back where it was); a pooled engine stays for
+        the next variant until `rac_bench.backends.release_engines()`."""
 
 
 def count_thinking_tokens(token_ids: list[int], tokenizer, think_close: str = "</think>") -> int:

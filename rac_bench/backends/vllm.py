@@ -73,7 +73,7 @@ def _token_timing(metrics, tokens: int) -> dict:
 class _Engine:
     llm: object
     key: str  # architecture and engine options: what a variant must share to reuse the engine
-    weights: str  # the checkpoint whose weights it holds
+    weights: str | None  # the checkpoint whose weights it holds; None once asleep (level 2 discards them)
     asleep: bool = False
 
 
@@ -115,12 +115,11 @@ def _engine(model_path: str, options: dict) -> tuple[object, float]:
 
 def free_device() -> None:
     """Give the GPU memory the engine holds back for a phase that needs it; a no-op on the CPU."""
-    global _ENGINE
     if _ENGINE is None or _ENGINE.asleep or os.environ.get("VLLM_TARGET_DEVICE") == "cpu":
         return
     if _ENGINE.llm.llm_engine.vllm_config.model_config.enable_sleep_mode:
-        _ENGINE.llm.sleep(level=2)  # weights are reloaded from the next variant's checkpoint anyway
-        _ENGINE.asleep = True
+        _ENGINE.llm.sleep(level=2)  # weights discarded: the next variant's (dense's too) are loaded on waking
+        _ENGINE.asleep, _ENGINE.weights = True, None
     else:
         release_engine()
 

@@ -36,7 +36,7 @@ class Difference:
     metric: str
     store: Estimate
     against: Estimate
-    difference: Estimate | None  # store minus against; None when it cannot be measured (no problem in common)
+    difference: Estimate  # store minus against: paired per problem where `paired`, else from the two intervals
     paired: bool
 
 

@@ -29,7 +29,7 @@ class MethodInfo:
 
 def _web_link(url) -> str | None:
     """A paper link the pages may show: http(s) only (a store is data, and `javascript:` is not a paper)."""
-    return url if isinstance(url, str) and re.match(r"https?://[^\s\"'<>]+$", url) else None
+    return url if isinstance(url, str) and re.fullmatch(r"https?://[^\s\"'<>]+", url) else None
 
 
 def method_name(cell: Cell) -> str:

@@ -15,6 +15,7 @@ renamed into place, so DIR is either the old site or the new one. DIR must be ne
 from __future__ import annotations
 
 import html
+import os
 import shutil
 import tempfile
 from functools import partial
@@ -24,6 +25,7 @@ from pathlib import Path
 from rac_bench import strict_json
 from rac_bench.cells import Cell
 from rac_bench.errors import ConfigError
+from rac_bench.files import disk_full_as_error
 from rac_bench.leaderboard.html import (
     NOTE,
     calibration,
@@ -311,24 +313,31 @@ def site_pages(cells: list[Cell], title: str, commands: list[str], examples: dic
 
 
 def write_site(directory: Path, files: dict[str, str]) -> None:
-    """Write every file into a temporary directory beside `directory`, then swap it into place."""
+    """Write every file into a temporary directory beside `directory`, then swap it into place: readers see the
+    old site or the new one, and a failure leaves the old one where it was."""
     directory = directory.resolve()
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    previous = directory.with_name(f".{directory.name}.previous")
+    moved_aside = False
     try:
-        for relative, text in files.items():
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        staging.chmod(0o755)
-        previous = None
+        with disk_full_as_error(directory):
+            for relative, text in files.items():
+                path = staging / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # what mkdir would give, not mkdtemp's 0700
         if directory.exists():
-            previous = directory.with_name(f".{directory.name}.previous")
             shutil.rmtree(previous, ignore_errors=True)
             directory.rename(previous)
+            moved_aside = True
         staging.rename(directory)
-        if previous is not None:
-            shutil.rmtree(previous)
     except BaseException:
+        if moved_aside and not directory.exists():
+            previous.rename(directory)
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if moved_aside:
+        shutil.rmtree(previous, ignore_errors=True)

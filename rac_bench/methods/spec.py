@@ -3,8 +3,8 @@
 (`sparsegpt`: prompts; `rac`: traces). The spec as written is the method's label in results.
 
 `:QUANTIZATION` sets a quantizer's grid (`gptq:w4g128@traces`, `rtn:w3`, and SparseGPT's joint prune-then-quantize
-`sparsegpt:w4`; rac_bench.pruning.quantization). `[LABEL=]checkpoint:DIR` names a model saved by another tool (rac_bench.methods.checkpoint); its label is LABEL, or
-`checkpoint:<directory name>`."""
+`sparsegpt:w4`; rac_bench.pruning.quantization). `[LABEL=]checkpoint:DIR` names a model saved by another tool
+(rac_bench.methods.checkpoint); its label is LABEL, or `checkpoint:<directory name>`."""
 
 from __future__ import annotations
 

@@ -82,9 +82,6 @@ class ExpertStatistics:
         self.source: dict[tuple[str, int], str] = {}  # (module, expert) -> which tokens its statistics came from
         self._fallback: dict[str, set[int]] | None = None  # the second pass: module -> experts fed every token
 
-    def __bool__(self) -> bool:
-        return bool(self.weights)
-
     @contextmanager
     def recording(self, token_weights, visited):
         """Within the block, the layer's experts modules record statistics as they run. `token_weights()` gives the

@@ -1,9 +1,9 @@
 """GPTQ (Frantar et al., 2023): quantize a linear layer column by column, each column rounded onto its group's grid and
 its rounding error spread over the not-yet-quantized columns through the upper Cholesky factor of H^-1: the same
 blocked OBS update as SparseGPT (rac_bench.pruning.sparsegpt; the shared inverse-Hessian factor is in
-rac_bench.pruning.obs), with the quantizer in place of the mask. With a sparsity target too, it is SparseGPT's joint prune-then-quantize: each block's
-mask is chosen on the OBS saliency w^2 / [H^-1]_jj^2 as SparseGPT chooses it, pruned weights go to 0 and kept ones
-onto the grid, and both errors are spread alike.
+rac_bench.pruning.obs), with the quantizer in place of the mask. With a sparsity target too, it is SparseGPT's
+joint prune-then-quantize: each block's mask is chosen on the OBS saliency w^2 / [H^-1]_jj^2 as SparseGPT chooses
+it, pruned weights go to 0 and kept ones onto the grid, and both errors are spread alike.
 
 As IST-DASLab's `fasterquant`: a group's scale and zero point are taken from the current, already updated weights
 when the sweep reaches the group's first column. With activation order (`act`), columns are swept by descending

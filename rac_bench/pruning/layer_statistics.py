@@ -12,7 +12,7 @@ from __future__ import annotations
 from torch import nn
 
 from rac_bench.pruning.capture import to_device
-from rac_bench.pruning.experts import ExpertStatistics
+from rac_bench.pruning.experts import DEFAULT_MIN_TOKENS, ExpertStatistics
 from rac_bench.pruning.layout import LayerLayout, PrunableWeight
 from rac_bench.pruning.statistics import InputStatistics
 
@@ -55,7 +55,7 @@ def gather_statistics(
     token_weights: list | None = None,
     share: bool = True,
     expert_routing: str = "routed",
-    expert_min_tokens: int = 0,
+    expert_min_tokens: int = DEFAULT_MIN_TOKENS,
 ) -> LayerStatistics:
     """Statistics of every prunable matrix of `layer` over `states` ((hidden, kwargs) per batch)."""
     experts = ExpertStatistics(layer, list(layout.prunable), expert_routing, expert_min_tokens)

@@ -161,7 +161,7 @@ def sample_traces(inputs: BuildInputs, directory: Path) -> list[dict]:
             bar.update(min(added, budget - bar.n))
     finally:
         if engine.get("backend") is not None:
-            engine["backend"].close()  # frees the engine; an HF model goes back to the CPU, where variants are copied
+            engine["backend"].close()  # frees the device (vLLM keeps its engine for dense); HF goes back to the CPU
         bar.close()
     if tokens < budget:
         raise too_few(inputs.settings.prompts, tokens, budget)
