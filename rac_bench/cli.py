@@ -253,9 +253,12 @@ def _traces(args) -> int:
         raise ConfigError("traces are built for one model at a time; give one --model")
     calibration = load_dense(config, config.model[0]).calibration
     manifest = calibration.manifest(parse_source("traces"))
+    sampled = manifest["sampled_generated_tokens"]
     print(
         f"{manifest['sequences']} on-policy traces, {manifest['tokens']:,} tokens ({manifest['prompt_tokens']:,} "
-        f"prompt + {manifest['generated_tokens']:,} generated; {manifest['hit_token_limit']} hit the token limit), "
+        f"prompt + {manifest['generated_tokens']:,} generated; {manifest['hit_token_limit']} hit the token limit); "
+        f"sampled {manifest['sampled_traces']} traces, {sampled:,} generated tokens "
+        f"({sampled / max(1, manifest['generated_tokens']):.2f}x those kept); "
         f"cached at {trace_cache_dir(calibration.inputs)}"
     )
     return 0

@@ -1,3 +1,4 @@
+import re
 from dataclasses import replace
 
 import torch
@@ -116,7 +117,10 @@ def test_traces_cli_builds_traces_from_the_openr1_math_prompt_set(tmp_path, caps
     fixtures = str(Path(__file__).parent / "fixtures")
     argv = ["traces", "--calibration-prompts", "openr1_math", "--data-dir", fixtures, "--calibration-tokens", "300"]
     assert main(argv) == 0
-    assert "on-policy traces, 300 tokens" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "on-policy traces, 300 tokens" in printed
+    sampled = re.search(r"sampled \d+ traces, [\d,]+ generated tokens \((\d\.\d\d)x those kept\)", printed)
+    assert sampled and 1.0 <= float(sampled.group(1)) <= 1.25, printed
     assert main(["traces", "--calibration-prompts", "c4"]) == 2
     assert "available: rac_arith, openr1_math" in capsys.readouterr().err
 
