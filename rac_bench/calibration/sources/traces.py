@@ -6,7 +6,8 @@ The sequence is the rendered prompt's token ids followed by the engine's generat
 assistant turn through the chat template: DeepSeek-R1's template strips `<think>` content from assistant turns
 and would silently turn RAC back into prompt-only calibration.
 
-Traces are sampled to the budget, not past it: after a first chunk of FIRST_CHUNK prompts, each chunk holds as many
+Traces are sampled to the budget, not past it: after a first chunk of FIRST_CHUNK prompts (fewer when fewer would
+reach the budget even if every trace ran to its token limit), each chunk holds as many
 prompts as the tokens still needed take at the mean trace length seen so far (up to the backend's batch), and no
 trace is given more new tokens than are still needed (the budget cuts it there anyway). Each chunk has its own seed
 (from its first prompt's position) and is cached, named by where it starts, how many prompts it holds and its token
@@ -47,11 +48,11 @@ def recipe(settings) -> dict:
     return asdict(settings.traces)
 
 
-def next_chunk(records: list[dict], needed: int, per_prompt: int, largest: int) -> int:
-    """Prompts in the next chunk: the first FIRST_CHUNK, then as many as `needed` tokens take at the mean length
+def next_chunk(records: list[dict], needed: int, per_prompt: int, largest: int, first: int) -> int:
+    """Prompts in the next chunk: `first` (first_chunk), then as many as `needed` tokens take at the mean length
     (prompt + generated) of the traces so far."""
     if not records:
-        return min(FIRST_CHUNK, largest)
+        return min(first, largest)
     mean = sum(len(r["prompt_ids"]) + len(r["generated_ids"]) for r in records) / len(records)
     return max(1, min(largest, math.ceil(needed / (mean * per_prompt))))
 
@@ -130,28 +131,44 @@ def _chunk(inputs: BuildInputs, directory: Path, start: int, size: int, needed: 
     return load_traces(path)
 
 
+def _most_tokens(inputs: BuildInputs):
+    """(prompts so far, tokens they give if every trace runs to the token limit), prompt by prompt."""
+    traces = inputs.settings.traces
+    most = 0
+    for count, question in enumerate(inputs.questions, start=1):
+        most += (len(inputs.renderer.ids(question)) + traces.max_new_tokens) * traces.per_prompt
+        yield count, most
+
+
 def _check_reachable(inputs: BuildInputs) -> None:
     """Fail before sampling when even traces that all ran to the token limit could not reach the budget."""
-    budget, traces = inputs.settings.tokens, inputs.settings.traces
-    most = 0
-    for question in inputs.questions:
-        most += (len(inputs.renderer.ids(question)) + traces.max_new_tokens) * traces.per_prompt
+    budget, most = inputs.settings.tokens, 0
+    for _, most in _most_tokens(inputs):
         if most >= budget:
             return
     raise too_few(inputs.settings.prompts, most, budget, "at most ")
+
+
+def first_chunk(inputs: BuildInputs) -> int:
+    """FIRST_CHUNK prompts, or fewer when fewer reach the budget even if every trace runs to its token limit."""
+    for count, most in _most_tokens(inputs):
+        if most >= inputs.settings.tokens or count == FIRST_CHUNK:
+            return count
+    return FIRST_CHUNK
 
 
 def sample_traces(inputs: BuildInputs, directory: Path) -> list[dict]:
     """Trace records until prompt + generated tokens reach the budget (the last chunk may go past it), with
     their chunks cached in `directory`."""
     _check_reachable(inputs)
+    first = first_chunk(inputs)
     budget, per_prompt = inputs.settings.tokens, inputs.settings.traces.per_prompt
     directory.mkdir(parents=True, exist_ok=True)
     records, tokens, start, engine = [], 0, 0, {}
     bar = tqdm(total=budget, unit="tok", unit_scale=True, desc="RAC traces", disable=not inputs.progress)
     try:
         while tokens < budget:
-            size = next_chunk(records, budget - tokens, per_prompt, largest_chunk(inputs))
+            size = next_chunk(records, budget - tokens, per_prompt, largest_chunk(inputs), first)
             chunk = _chunk(inputs, directory, start, size, budget - tokens, engine)
             if not chunk:
                 break
