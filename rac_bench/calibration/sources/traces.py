@@ -7,13 +7,13 @@ assistant turn through the chat template: DeepSeek-R1's template strips `<think>
 and would silently turn RAC back into prompt-only calibration.
 
 Traces are sampled to the budget, not past it: after a first chunk of FIRST_CHUNK prompts (fewer when fewer would
-reach the budget even if every trace ran to its token limit), each chunk holds as many
-prompts as the tokens still needed take at the mean trace length seen so far (up to the backend's batch), and no
-trace is given more new tokens than are still needed (the budget cuts it there anyway). Each chunk has its own seed
-(from its first prompt's position) and is cached, named by where it starts, how many prompts it holds and its token
-limit, under a fingerprint of everything that changes the traces. Chunk sizes depend only on the cached chunks
-before them, so a run killed while sampling reuses every finished chunk and ends with the same traces as an
-uninterrupted one. Beside the chunks, `manifest.json` records the recipe and what it gave.
+reach the budget even if every trace ran to its token limit), each chunk holds as many prompts as the tokens still
+needed take at the mean trace length seen so far (up to the backend's batch), and no trace is given more new tokens
+than are still needed (the budget cuts it there anyway). Each chunk has its own seed (from its first prompt's
+position) and is cached, named by where it starts, how many prompts it holds and its token limit, under a
+fingerprint of everything that changes the traces. Chunk sizes depend only on the cached chunks before them, so a
+run killed while sampling reuses every finished chunk and ends with the same traces as an uninterrupted one. Beside
+the chunks, `manifest.json` records the recipe and what it gave.
 """
 
 from __future__ import annotations
