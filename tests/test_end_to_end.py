@@ -78,3 +78,19 @@ def test_pruned_checkpoint_loads_with_transformers_at_target_sparsity(default_ru
         for module in layer.modules():
             if isinstance(module, torch.nn.Linear):
                 assert float((module.weight == 0).float().mean()) == pytest.approx(0.5, abs=1e-3)
+
+
+def test_provenance_can_trace_a_difference_to_its_packages_hardware_and_calibration_data(default_run):
+    """What issue 23 asked a run to record so that two runs that differ can be told apart."""
+    import hashlib
+
+    _, summary = default_run
+    provenance = summary["provenance"]
+    installed = provenance["installed_packages"]
+    assert any(p.startswith("torch==") for p in installed) and any(p.startswith("lm_eval==") for p in installed)
+    expected = hashlib.sha256("\n".join(installed).encode()).hexdigest()[:16]
+    assert provenance["package_set_sha256"] == expected
+    assert provenance["hardware"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    cells = {cell["identity"]["method"]: cell for cell in summary["cells"]}
+    hashes = {m: cells[m]["pruning"]["calibration"]["content_sha256"] for m in ("sparsegpt", "rac")}
+    assert all(len(h) == 16 for h in hashes.values()) and hashes["sparsegpt"] != hashes["rac"]

@@ -81,7 +81,7 @@ def edited(source: Path, replacement: str | None = None, version: str | None = N
 
 
 def test_an_edited_plugin_is_pruned_again_and_the_gate_fails_a_broken_one(tmp_path):
-    """Same method name, same package version, the usual cache: only the plugin's code changed."""
+    """Same method name, same package version, the usual cache and store: only the plugin's code changed."""
     source, site, cache = tmp_path / "plugin", tmp_path / "site", tmp_path / "cache"
     shutil.copytree(PACKAGE, source)
     run = ["run", "--methods", "random", "--limit", "60", "--cache-dir", str(cache)]
@@ -93,11 +93,14 @@ def test_an_edited_plugin_is_pruned_again_and_the_gate_fails_a_broken_one(tmp_pa
     baseline = tmp_path / "baseline.json"
     good("leaderboard", "--format", "baseline", "--out", str(baseline))
     assert len(list((cache / "checkpoints").iterdir())) == 1
+    again = good(*run, "--output-dir", str(tmp_path / "again"))  # nothing changed: taken from the store
+    assert "random 0.5: every cell is in the store; skipped" in again.stderr
 
     edited(source, "-weight.abs()")  # prunes the largest weights: broken
     install(source, site)
-    broken = command(site, tmp_path / "broken.sqlite")
-    broken(*run, "--output-dir", str(tmp_path / "broken"))
+    broken = command(site, tmp_path / "good.sqlite")  # the same command, the same store
+    rerun = broken(*run, "--output-dir", str(tmp_path / "broken"))
+    assert "random 0.5: every cell" not in rerun.stderr  # evaluated again (dense alone is taken from the store)
     assert len(list((cache / "checkpoints").iterdir())) == 2  # pruned again, not reused
     gate = broken("gate", "--baseline", str(baseline), expect=1)
     assert "REGRESSED" in gate.stdout

@@ -46,18 +46,22 @@ def test_the_printed_table_shows_pass_and_maj_at_n_when_a_task_draws_several_sam
     assert "pass@n" in table and "maj@n" in table
 
 
-def test_traces_sampled_by_another_backend_or_batch_size_are_cached_apart(tmp_path):
+def test_traces_sampled_by_another_backend_batch_size_dtype_or_device_are_cached_apart(tmp_path):
     from rac_bench.backends import backend_identity
     from rac_bench.calibration.sources import BuildInputs
     from rac_bench.calibration.sources.traces import trace_cache_dir
     from rac_bench.config import CalibrationSettings, ExecutionSettings
 
-    def path(backend: str, batch_size: int):
-        identity = backend_identity(ExecutionSettings(backend=backend, batch_size=batch_size))
+    def path(backend: str, batch_size: int, dtype: str = "float32", device: str = "cpu"):
+        execution = ExecutionSettings(backend=backend, batch_size=batch_size, dtype=dtype, device=device)
+        identity = backend_identity(execution)
         inputs = BuildInputs(
             None, "weights", CalibrationSettings(prompts="rac_arith"), 0, None, tmp_path, None, None, None, identity
         )
         return trace_cache_dir(inputs)
 
-    assert len({path("hf", 64), path("hf", 16), path("vllm", 64)}) == 3
+    assert len({path("hf", 64), path("hf", 16), path("vllm", 64), path("hf", 64, "bfloat16")}) == 4
+    assert path("hf", 64, device="cuda:0") != path("hf", 64) and path("hf", 64, device="cuda:1") == path(
+        "hf", 64, device="cuda:0"
+    )  # the device type, not which card
     assert path("hf", 64) == path("hf", 64)

@@ -4,6 +4,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from rac_bench.cli import main
 from rac_bench.models import EMBEDDED_MODEL_DIR
 
@@ -34,7 +36,11 @@ def test_dry_run_prints_the_plan_and_does_no_work(tmp_path, capsys):
     assert main(argv + ["--output-dir", str(tmp_path / "out")]) == 0
     plan = capsys.readouterr().out
     assert "1 model(s) x 15 variants x 1 task(s) = 15 cells" in plan
-    assert re.search(r"rac +0.6 +traces", plan) and re.search(r"gptq:w3@traces +w3 +traces", plan) and "dry run: nothing was" in plan
+    assert (
+        re.search(r"rac +0.6 +traces", plan)
+        and re.search(r"gptq:w3@traces +w3 +traces", plan)
+        and "dry run: nothing was" in plan
+    )
     assert not store.exists() and not (tmp_path / "out").exists()
 
 
@@ -101,3 +107,30 @@ def test_a_cpu_dry_run_prints_no_gpu_hours_or_throughput_it_did_not_derive(capsy
     out = capsys.readouterr().out
     assert "GPU hours" not in out and "tokens/s" not in out and "GPU h" not in out
     assert "time: not estimated (this plan runs on the CPU" in out and "79,200 for evaluation" in out
+
+
+def test_a_moe_models_dry_run_counts_its_experts_and_names_the_real_model_defaults(tmp_path, capsys):
+    """No --tasks with a model other than the embedded one: MATH-500 on openr1_math prompts, said in the plan; the
+    parameter count includes every expert and the active count top-k of them."""
+    from architectures import tiny_model
+
+    from rac_bench.models import load_model
+
+    directory = tmp_path / "moe"
+    model = tiny_model("qwen3_moe")
+    model.save_pretrained(directory)
+    load_model(None)[1].save_pretrained(directory)
+    assert main(["run", "--model", str(directory), "--methods", "sparsegpt,rac", "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "tasks: math500; calibration prompts: openr1_math" in plan
+    total = sum(p.numel() for p in model.parameters())
+    experts = model.config.num_experts
+    top_k = model.config.num_experts_per_tok
+    match = re.search(
+        r"([\d.]+)([KM]?) parameters.*?([\d.]+)([KM]?) active per token \((\d+) experts, top-(\d+)\)", plan
+    )
+    assert match, plan
+    assert (int(match.group(5)), int(match.group(6))) == (experts, top_k)
+    scale = {"": 1, "K": 1e3, "M": 1e6}
+    parameters, active = (float(match.group(i)) * scale[match.group(i + 1)] for i in (1, 3))
+    assert parameters == pytest.approx(total, rel=0.05) and active < parameters
