@@ -141,6 +141,25 @@ def _baseline(store, capsys, tmp_path):
     return path
 
 
+def test_cells_on_other_problem_sets_are_their_own_group_with_their_own_dense(store, tmp_path, monkeypatch):
+    """A --limit 30 run of dense and magnitude into a store of 60-problem cells: a cell is the latest of its model,
+    task, method and sparsity, so the table holds dense and magnitude on 30 problems beside rac on 60, each problem
+    set its own group with its problems shown, Δ paired with the dense cell of the same problems, no best across
+    groups."""
+    mixed = tmp_path / "mixed.sqlite"
+    shutil.copy(store, mixed)
+    monkeypatch.setenv("RAC_BENCH_CACHE", str(tmp_path / "cache"))
+    argv = ["run", "--methods", "magnitude", "--limit", "30", "--store", str(mixed), "--output-dir", str(tmp_path)]
+    assert main(argv) == 0
+    out = tmp_path / "table.csv"
+    assert main(["leaderboard", "--store", str(mixed), "--format", "csv", "--out", str(out)]) == 0
+    table = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [(r["problems"], r["method"]) for r in table] == [("30", "dense"), ("30", "magnitude"), ("60", "rac")]
+    delta = float(table[1]["accuracy"]) - float(table[0]["accuracy"])
+    assert float(table[1]["delta_vs_dense"]) == pytest.approx(delta)
+    assert table[1]["accuracy_is_best"] == table[2]["accuracy_is_best"] == "0"  # each alone in its problem set
+
+
 def test_gate_passes_a_run_against_its_own_baseline(store, capsys, tmp_path):
     baseline = _baseline(store, capsys, tmp_path)
     assert main(["gate", "--baseline", str(baseline), "--store", str(store)]) == 0
