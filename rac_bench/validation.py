@@ -26,13 +26,14 @@ def _check_what_is_measured(config: RunConfig) -> None:
     assumptions(config.estimate)  # checked on every run, not only on --dry-run, so a typo there never sits unseen
 
     _ = config.targets  # parses every pattern
-    for spec in config.methods:
-        parsed = parse_method_spec(spec)
+    specs = [parse_method_spec(spec) for spec in config.methods]
+    for parsed in specs:
         if parsed.source is not None:
             parsed.source.check(config.calibration)
         check_target = getattr(parsed.method, "check_target", None)
         for target in variant_targets(parsed, config) if check_target else []:
             check_target(target)
+    _check_targets_are_used(config, specs)
     for task_name in config.tasks:
         samples = config.evaluation.samples or get_task(task_name).samples
         too_large = [k for k in config.evaluation.pass_at_k or [] if k > samples]
@@ -41,6 +42,28 @@ def _check_what_is_measured(config: RunConfig) -> None:
                 f"pass@{too_large[0]} needs k <= samples per problem, but {task_name} draws {samples}; "
                 "lower --pass-at-k or raise --samples"
             )
+
+
+def _check_targets_are_used(config: RunConfig, specs: list) -> None:
+    """A sparsity or pattern that no method of the run prunes to would be dropped without a word (`gptq:w4
+    --pattern 2:4` is one 4-bit variant, not a sparse one): say so instead."""
+    if (config.sparsity, config.pattern) == ([0.5], ["unstructured"]):
+        return  # the defaults: nothing was asked that could be ignored
+    if not specs or any(s.name not in ("dense", "checkpoint") and getattr(s.method, "prunes", True) for s in specs):
+        return
+    asked = " ".join(
+        flag
+        for flag, default in (
+            (f"--sparsity {','.join(f'{s:g}' for s in config.sparsity)}", config.sparsity == [0.5]),
+            (f"--pattern {','.join(config.pattern)}", config.pattern == ["unstructured"]),
+        )
+        if not default
+    )
+    raise ConfigError(
+        f"{asked} applies to no method of this run ({', '.join(s.label for s in specs)}: a quantizer is one variant "
+        "at sparsity 0, dense and outside checkpoints take none); for sparse and quantized weights use sparsegpt:wN "
+        "or rac:wN, e.g. sparsegpt:w4"
+    )
 
 
 def _check_inputs(config: RunConfig) -> None:

@@ -217,12 +217,15 @@ def test_a_method_whose_weights_are_off_its_grid_is_refused(monkeypatch, tmp_pat
         ("gptq", "needs its bits"),
         ("rtn:w4act", "activation order"),
         ("rtn:w4@traces", "takes no calibration data"),
+        ("gptq:w4 --pattern 2:4", "rac-bench: error: --pattern 2:4 applies to no method of this run (gptq:w4: a"),
+        ("rtn:w4,gptq:w3 --sparsity 0.6", "--sparsity 0.6 applies to no method of this run (rtn:w4, gptq:w3: a"),
     ],
 )
 def test_quantization_a_model_cannot_meet_is_one_line_before_any_write(methods, message, tmp_path, capsys):
     from rac_bench.cli import main
 
     store = tmp_path / "results.sqlite"
-    assert main(["run", "--methods", methods, "--limit", "5", "--store", str(store)]) == 2
+    methods, *extra = methods.split()
+    assert main(["run", "--methods", methods, *extra, "--limit", "5", "--store", str(store)]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and message in error[0] and not store.exists()
