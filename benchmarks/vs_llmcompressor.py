@@ -252,7 +252,7 @@ def kernel_timings(seconds) -> dict:
     import torch.nn.functional as F
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    from rac_bench.pruning.sparsegpt import prepared_inverse
+    from rac_bench.pruning.obs import prepared_inverse
 
     length, hidden, kv, mlp = 512, SHAPE["hidden_size"], 256, SHAPE["intermediate_size"]
     result = {}

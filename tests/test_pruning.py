@@ -279,7 +279,7 @@ def first_layer_states(model, lengths):
 
 
 def test_inverse_hessian_factor_is_the_upper_cholesky_factor_of_the_damped_inverse():
-    from rac_bench.pruning.sparsegpt import inverse_hessian_factor, lower_triangular_inverse
+    from rac_bench.pruning.obs import inverse_hessian_factor, lower_triangular_inverse
 
     _, _, statistics = correlated_layer(columns=600)
     hessian = statistics.hessian.double()
@@ -345,7 +345,8 @@ def separated_layer(rows: int = 24, columns: int = 4 * 128 + 64, tokens: int = 4
 def test_sparsegpt_equals_a_plain_algorithm_1_loop_over_the_whole_matrix(device, pattern):
     """Four full blocks of 128 columns (on CUDA: replays of the captured block sweep) and a last one of 64, each
     swept in sub-blocks of 32, against the paper's loop in float64 on the same inverse-Hessian factor."""
-    from rac_bench.pruning.sparsegpt import _captured_sweep, _CapturedSweep, prepared_inverse
+    from rac_bench.pruning.obs import prepared_inverse
+    from rac_bench.pruning.sparsegpt import _captured_sweep, _CapturedSweep
 
     weight, statistics = separated_layer(device=device)
     target = parse_pattern(pattern, 0.5)

@@ -4,6 +4,7 @@ budget); settings in the spec (rac_bench.pruning.quantization)."""
 
 from rac_bench.methods import LayerwiseMethod, register_method
 from rac_bench.methods.base import LazyFunction
+from rac_bench.methods.sparsegpt import check_sparsegpt_target
 
 register_method(
     LayerwiseMethod(
@@ -11,7 +12,7 @@ register_method(
         "GPTQ weight quantization (gptq:w4g128), calibrated on task prompts",
         LazyFunction("rac_bench.pruning.gptq", "gptq_quantize"),
         "prompts",
-        LazyFunction("rac_bench.pruning.sparsegpt", "check_sparsegpt_target"),
+        check_sparsegpt_target,  # the same column blocks: an N:M pattern's M must divide them
         prunes=False,
         quantizes=True,
         paper="https://arxiv.org/abs/2210.17323",

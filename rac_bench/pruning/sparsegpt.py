@@ -22,14 +22,7 @@ from functools import lru_cache
 import torch
 
 from rac_bench.pruning.gptq import gptq_quantize
-from rac_bench.pruning.obs import (  # noqa: F401  (also imported from here by benchmarks and tests)
-    BLOCK_SIZE,
-    DAMPENING,
-    check_sparsegpt_target,
-    inverse_hessian_factor,
-    lower_triangular_inverse,
-    prepared_inverse,
-)
+from rac_bench.pruning.obs import BLOCK_SIZE, DAMPENING, check_sparsegpt_target, prepared_inverse
 from rac_bench.pruning.pattern import SparsityTarget, lowest_score_mask
 from rac_bench.pruning.statistics import InputStatistics
 
