@@ -41,14 +41,19 @@ def write_atomic(path: Path, text: str) -> None:
         try:
             with handle:
                 handle.write(text)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(handle.name, 0o666 & ~umask)  # the permissions a plain open() would give, not mkstemp's 0600
+            os.chmod(handle.name, 0o666 & ~current_umask())  # what a plain open() would give, not mkstemp's 0600
             os.replace(handle.name, path)
         except BaseException:
             with suppress(FileNotFoundError):
                 os.unlink(handle.name)
             raise
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: it is set straight back)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def unwritable_ancestor(path: Path) -> Path | None:

@@ -15,7 +15,7 @@ from itertools import groupby
 from rac_bench.cells import Cell
 from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
 from rac_bench.leaderboard.plots import Box, Point, Styles, box_chart, chart, legend
-from rac_bench.leaderboard.rows import Column, leaderboard_rows, order_cells, shown_columns
+from rac_bench.leaderboard.rows import Column, leaderboard_rows, order_cells, quantization_bits, shown_columns
 from rac_bench.provenance import git_commit
 
 NOTE = (
@@ -40,9 +40,9 @@ def series_name(cell: Cell) -> str:
 def level(cell: Cell) -> str:
     """The sparsity and bits a cell's mark stands for: '0.5', '2:4', 'w4', '0.5+w4'; '' for dense."""
     parts = [] if cell.identity.target_label == "-" else [cell.identity.target_label]
-    quantization = cell.settings.get("quantization")
-    if quantization:
-        parts.append(f"w{quantization['bits']}")
+    bits = quantization_bits(cell)
+    if bits:
+        parts.append(f"w{bits}")
     return "+".join(parts)
 
 
@@ -131,10 +131,10 @@ def _sparsity_figures(cells: list[Cell], dense: Cell | None) -> list[tuple]:
 
 
 def _bits_figures(cells: list[Cell], dense: Cell | None) -> list[tuple]:
-    quantized = [c for c in cells if c.settings.get("quantization")]
+    quantized = [c for c in cells if quantization_bits(c)]
     if not quantized:
         return []
-    series = _series(quantized, lambda c: c.settings["quantization"]["bits"], _accuracy)
+    series = _series(quantized, quantization_bits, _accuracy)
     caption = "Accuracy of each quantizer at each bit width; bars: 95% intervals."
     caption += f" Dense: {dense.results.accuracy.value:.3f}." if dense else ""
     return [("acc-bits", "Accuracy vs bits", ("bits per weight", "accuracy"), series, quantized, caption, SHARE)]

@@ -47,6 +47,9 @@ class Styles:
         colors = {**METHOD_COLORS, **{name: EXTRA_COLORS[i % len(EXTRA_COLORS)] for i, name in zip(count(), others)}}
         return cls(colors, {level: MARKS[i % len(MARKS)] for i, level in enumerate(levels)})
 
+    def color(self, series: str) -> str:
+        return self.colors.get(series, "#555555")
+
 
 @dataclass(frozen=True)
 class Point:
@@ -125,6 +128,11 @@ def _x_label(height: int, label: str) -> str:
     )
 
 
+def _x_tick_label(frame: Frame, x: float, spec: str) -> str:
+    y = frame.height - BOTTOM + FONT + 4
+    return f'<text x="{frame.sx(x):.1f}" y="{y}" text-anchor="middle">{_number(x, spec)}</text>'
+
+
 def _axes(frame: Frame, x_label: str, y_label: str, x_ticks: bool = True) -> list[str]:
     """The frame, grid, ticks and axis labels."""
     bottom = frame.height - BOTTOM
@@ -135,10 +143,7 @@ def _axes(frame: Frame, x_label: str, y_label: str, x_ticks: bool = True) -> lis
     if x_ticks:
         ticks = nice_ticks(frame.x0, frame.x1)
         spec = _tick_format(ticks)
-        for x in ticks:
-            parts.append(
-                f'<text x="{frame.sx(x):.1f}" y="{bottom + FONT + 4}" text-anchor="middle">{_number(x, spec)}</text>'
-            )
+        parts += [_x_tick_label(frame, x, spec) for x in ticks]
     ticks = nice_ticks(frame.y0, frame.y1)
     spec = _tick_format(ticks)
     for y in ticks:
@@ -179,7 +184,7 @@ def mark(shape: str, x: float, y: float, size: float = 4.5) -> str:
 def _series(frame: Frame, name: str, points: list[Point], styles: Styles, lines: bool) -> list[str]:
     """One series: its line (in x order) and its points with error bars."""
     ordered = sorted(points, key=lambda p: p.x)
-    color = styles.colors.get(name, "#555555")
+    color = styles.color(name)
     group = [f'<g class="series" data-series="{html.escape(name)}" stroke="{color}" fill="{color}">']
     if lines and len(ordered) > 1:
         path = " ".join(f"{frame.sx(p.x):.1f},{frame.sy(p.y):.1f}" for p in ordered)
@@ -264,12 +269,10 @@ def box_chart(chart_id: str, title: str, x_label: str, boxes: list[Box], styles:
     spec = _tick_format(ticks)
     for x in ticks:
         parts.append(f'<line x1="{frame.sx(x):.1f}" y1="{TOP}" x2="{frame.sx(x):.1f}" y2="{bottom}" class="grid"/>')
-        parts.append(
-            f'<text x="{frame.sx(x):.1f}" y="{bottom + FONT + 4}" text-anchor="middle">{_number(x, spec)}</text>'
-        )
+        parts.append(_x_tick_label(frame, x, spec))
     parts.append(_x_label(height, x_label))
     for index, box in enumerate(boxes):
-        color = styles.colors.get(box.series, "#555555")
+        color = styles.color(box.series)
         top = TOP + index * ROW
         middle = top + ROW - 11
         name = box.name if len(box.name) <= LABEL_CHARACTERS else box.name[: LABEL_CHARACTERS - 1] + "…"
@@ -296,7 +299,7 @@ def legend(series: list[str], levels: list[str], styles: Styles) -> str:
     """The colours and marks a chart uses, as HTML that wraps at any width."""
     items = [
         f'<li><svg class="swatch" viewBox="0 0 14 14" aria-hidden="true"><rect x="1" y="1" width="12" height="12" '
-        f'fill="{styles.colors.get(name, "#555555")}"/></svg>{html.escape(name)}</li>'
+        f'fill="{styles.color(name)}"/></svg>{html.escape(name)}</li>'
         for name in series
     ]
     items += [

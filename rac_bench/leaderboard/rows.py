@@ -50,6 +50,10 @@ def _quantization(cell: Cell) -> dict | None:
     return cell.settings.get("quantization")
 
 
+def quantization_bits(cell: Cell) -> int | None:
+    return (_quantization(cell) or {}).get("bits")
+
+
 def _group(cell: Cell) -> str | None:
     """The inputs that share one scale: a group size, or `row` (one per output row)."""
     quantization = _quantization(cell)
@@ -74,7 +78,7 @@ COLUMNS = [
     Column(
         "achieved", "achieved", "number", lambda c: (c.achieved_sparsity or {}).get("prunable"), None, 3, "measured"
     ),
-    Column("bits", "bits", "number", lambda c: (_quantization(c) or {}).get("bits"), None, 0, "measured"),
+    Column("bits", "bits", "number", quantization_bits, None, 0, "measured"),
     Column("group", "group", "text", lambda c: _group(c), hidden_unless="measured"),
     Column("problems", "problems", "number", lambda c: c.results.problems, None, 0),
     Column("accuracy", "accuracy [95% CI]", "estimate", lambda c: c.results.accuracy, True),
@@ -239,20 +243,29 @@ def shown_columns(cells: list[Cell], headline: bool = False) -> list[Column]:
     return shown
 
 
+def rank_group(cell: Cell) -> tuple:
+    """What a compressed cell is ranked against: the cells of the same pattern, sparsity and bits."""
+    return (cell.identity.pattern, cell.identity.sparsity, quantization_bits(cell))
+
+
+def best_in_groups(groups, columns: list[Column], value: Callable[[int, Column], object]) -> set[tuple[int, str]]:
+    """(member, column key) of the best entries in each group of more than one member, for every ranked column;
+    `value(member, column)` reads an entry."""
+    best = set()
+    for members in (m for m in groups if len(m) > 1):
+        for column in (c for c in columns if c.higher_is_better is not None):
+            winners = best_among([(numeric(value(m, column)), m) for m in members], column.higher_is_better)
+            best.update((m, column.key) for m in winners)
+    return best
+
+
 def _best(cells: list[Cell], columns: list[Column]) -> set[tuple[int, str]]:
-    best: set[tuple[int, str]] = set()
     groups: dict[tuple, list[int]] = {}
     for index, cell in enumerate(cells):
-        identity = cell.identity
-        if not identity.is_dense:
-            bits = (_quantization(cell) or {}).get("bits")
-            group = (identity.model, identity.task, problem_set(cell), identity.pattern, identity.sparsity, bits)
-            groups.setdefault(group, []).append(index)
-    for members in (m for m in groups.values() if len(m) > 1):
-        for column in (c for c in columns if c.higher_is_better is not None):
-            winners = best_among([(numeric(column.read(cells[i])), i) for i in members], column.higher_is_better)
-            best.update((i, column.name) for i in winners)
-    return best
+        if not cell.identity.is_dense:
+            key = (cell.identity.model, cell.identity.task, problem_set(cell), *rank_group(cell))
+            groups.setdefault(key, []).append(index)
+    return best_in_groups(groups.values(), columns, lambda index, column: column.read(cells[index]))
 
 
 def best_among(scored: list[tuple[float | None, object]], higher_is_better: bool) -> set:
@@ -278,6 +291,6 @@ def leaderboard_rows(cells: list[Cell], columns: list[Column]) -> list[list[Entr
                 sort_value = "" if value is None else str(value)
             else:
                 sort_value = number  # None: not measured, sorted last either way
-            row.append(Entry(_text(column, value), sort_value, (index, column.name) in best, value))
+            row.append(Entry(_text(column, value), sort_value, (index, column.key) in best, value))
         rows.append(row)
     return rows

@@ -15,7 +15,6 @@ renamed into place, so DIR is either the old site or the new one. DIR must be ne
 from __future__ import annotations
 
 import html
-import os
 import shutil
 import tempfile
 from functools import partial
@@ -25,7 +24,7 @@ from pathlib import Path
 from rac_bench import strict_json
 from rac_bench.cells import Cell
 from rac_bench.errors import ConfigError
-from rac_bench.files import disk_full_as_error
+from rac_bench.files import current_umask, disk_full_as_error
 from rac_bench.leaderboard.html import (
     NOTE,
     calibration,
@@ -42,10 +41,11 @@ from rac_bench.leaderboard.rows import (
     BY_KEY,
     Column,
     Entry,
-    best_among,
+    best_in_groups,
     format_estimate,
     numeric,
     order_cells,
+    rank_group,
     shown_columns,
 )
 from rac_bench.leaderboard.table_json import table_document
@@ -99,10 +99,6 @@ def _navigation(depth: int, here: str) -> str:
 def _variant_key(cell: Cell) -> tuple:
     identity = cell.identity
     return (not identity.is_dense, identity.pattern, identity.sparsity, identity.method)
-
-
-def _bits(cell: Cell):
-    return (cell.settings.get("quantization") or {}).get("bits")
 
 
 def _index_table(model: str, cells: list[Cell], task_pages: dict[str, str], method_pages: dict[str, str]) -> str:
@@ -173,14 +169,9 @@ def _index_best(variants: list[dict[str, Cell]], columns: list[Column], values: 
     for number, by_task in enumerate(variants):
         first = next(iter(by_task.values()))
         if not first.identity.is_dense:
-            groups.setdefault((first.identity.pattern, first.identity.sparsity, _bits(first)), []).append(number)
-    best = set()
-    for members in (m for m in groups.values() if len(m) > 1):
-        for index, column in enumerate(columns):
-            if column.higher_is_better is not None:
-                winners = best_among([(numeric(values[m][index]), m) for m in members], column.higher_is_better)
-                best.update((m, column.key) for m in winners)
-    return best
+            groups.setdefault(rank_group(first), []).append(number)
+    position = {column.key: index for index, column in enumerate(columns)}
+    return best_in_groups(groups.values(), columns, lambda number, column: values[number][position[column.key]])
 
 
 def _method_link(method_pages: dict[str, str], cell: Cell) -> dict[str, str]:
@@ -212,9 +203,9 @@ class _Site:
         self.method_pages = {c.identity.method: f"methods/{methods(c.identity.method)}.html" for c in self.cells}
         self.files: dict[str, str] = {MARKER: "a static site written by `rac-bench leaderboard --format site`\n"}
 
-    def add(self, path: str, html_text: str, cells: list[Cell], title: str) -> None:
-        """A page and, beside it, the data behind it."""
-        stem = path.removesuffix(".html")
+    def add(self, path: str, html_text: str, cells: list[Cell], title: str, stem: str | None = None) -> None:
+        """A page and, beside it, the data behind it (as `stem`.csv and .json; default: the page's name)."""
+        stem = stem or path.removesuffix(".html")
         self.files[path] = html_text
         self.files[f"{stem}.csv"] = render_csv(cells)
         self.files[f"{stem}.json"] = strict_json.dumps(table_document(cells, title, self.commands), indent=2) + "\n"
@@ -294,11 +285,8 @@ class _Site:
             + _downloads("leaderboard")
             + _how_made(self.commands)
         )
-        self.files["index.html"] = page(self.title, body, footer(self.cells, self.commit))
-        self.files["leaderboard.csv"] = render_csv(self.cells)
-        self.files["leaderboard.json"] = (
-            strict_json.dumps(table_document(self.cells, self.title, self.commands), indent=2) + "\n"
-        )
+        index = page(self.title, body, footer(self.cells, self.commit))
+        self.add("index.html", index, self.cells, self.title, stem="leaderboard")
 
 
 def site_pages(cells: list[Cell], title: str, commands: list[str], examples: dict) -> dict[str, str]:
@@ -326,9 +314,7 @@ def write_site(directory: Path, files: dict[str, str]) -> None:
                 path = staging / relative
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)  # what mkdir would give, not mkdtemp's 0700
+        staging.chmod(0o777 & ~current_umask())  # what mkdir would give, not mkdtemp's 0700
         if directory.exists():
             shutil.rmtree(previous, ignore_errors=True)
             directory.rename(previous)
