@@ -96,8 +96,9 @@ def teacher_forced_drift(dense, pruned, tokenizer, samples: list[dict], device: 
             if not (prompt and response):
                 continue
             kl, agree = _token_drift(dense, pruned, torch.tensor(prompt + response, device=device), len(prompt))
-            total = per_problem.get(sample.get("doc_id", responses), (0.0, 0.0, 0))
-            per_problem[sample.get("doc_id", responses)] = (
+            problem = sample.get("doc_id", responses)
+            total = per_problem.get(problem, (0.0, 0.0, 0))
+            per_problem[problem] = (
                 total[0] + float(kl.sum()),
                 total[1] + float(agree.sum()),
                 total[2] + len(kl),

@@ -47,22 +47,22 @@ def _check_what_is_measured(config: RunConfig) -> None:
 def _check_targets_are_used(config: RunConfig, specs: list) -> None:
     """A sparsity or pattern that no method of the run prunes to would be dropped without a word (`gptq:w4
     --pattern 2:4` is one 4-bit variant, not a sparse one): say so instead."""
-    if (config.sparsity, config.pattern) == ([0.5], ["unstructured"]):
-        return  # the defaults: nothing was asked that could be ignored
-    if not specs or any(s.name not in ("dense", "checkpoint") and getattr(s.method, "prunes", True) for s in specs):
+    asked = []  # what differs from the defaults: nothing else was asked that could be ignored
+    if config.sparsity != [0.5]:
+        asked.append(f"--sparsity {','.join(f'{s:g}' for s in config.sparsity)}")
+    if config.pattern != ["unstructured"]:
+        asked.append(f"--pattern {','.join(config.pattern)}")
+    if (
+        not asked
+        or not specs
+        or any(s.name not in ("dense", "checkpoint") and getattr(s.method, "prunes", True) for s in specs)
+    ):
         return
-    asked = " ".join(
-        flag
-        for flag, default in (
-            (f"--sparsity {','.join(f'{s:g}' for s in config.sparsity)}", config.sparsity == [0.5]),
-            (f"--pattern {','.join(config.pattern)}", config.pattern == ["unstructured"]),
-        )
-        if not default
-    )
+    labels = ", ".join(s.label for s in specs)
     raise ConfigError(
-        f"{asked} applies to no method of this run ({', '.join(s.label for s in specs)}: a quantizer is one variant "
-        "at sparsity 0, dense and outside checkpoints take none); for sparse and quantized weights use sparsegpt:wN "
-        "or rac:wN, e.g. sparsegpt:w4"
+        f"{' '.join(asked)} applies to no method of this run ({labels}: a quantizer is one variant at sparsity 0, "
+        "dense and outside checkpoints take none); for sparse and quantized weights use sparsegpt:wN or rac:wN, "
+        "e.g. sparsegpt:w4"
     )
 
 

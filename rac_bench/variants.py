@@ -170,9 +170,9 @@ def check_label(variant: Variant, achieved: dict) -> None:
         quantization = target.quantization
         groups = f"groups of {quantization.group_size}" if quantization.group_size else "rows"
         raise LabelError(
-            f"{variant.method} is labelled {quantization.bits}-bit, but {off_grid:,} {groups} of its saved weights hold "
-            f"more than {quantization.levels} distinct values; a {quantization.bits}-bit variant's weights lie on a "
-            f"grid of {quantization.levels} levels per group"
+            f"{variant.method} is labelled {quantization.bits}-bit, but {off_grid:,} {groups} of its saved weights "
+            f"hold more than {quantization.levels} distinct values; a {quantization.bits}-bit variant's weights lie on "
+            f"a grid of {quantization.levels} levels per group"
         )
     if achieved["prunable"] < target.sparsity - LABEL_TOLERANCE:
         raise LabelError(

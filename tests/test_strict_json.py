@@ -17,7 +17,8 @@ def test_every_file_and_record_a_run_writes_parses_as_strict_json(tmp_path, caps
     out, cache, store = tmp_path / "out", tmp_path / "cache", tmp_path / "results.sqlite"
     argv = ["run", "--methods", "rac", "--limit", "20", "--calibration-tokens", "2048", "--output-dir", str(out)]
     assert main([*argv, "--cache-dir", str(cache), "--store", str(store)]) == 0
-    assert main(["leaderboard", "--store", str(store), "--format", "json,baseline,site", "--out", str(tmp_path / "board")]) == 0
+    board = ["--format", "json,baseline,site", "--out", str(tmp_path / "board")]
+    assert main(["leaderboard", "--store", str(store), *board]) == 0
     written = [*out.rglob("*.json"), *out.rglob("*.jsonl"), *cache.rglob("*.json"), *cache.rglob("*.jsonl")]
     written += [tmp_path / "board.json", tmp_path / "board.baseline.json", *(tmp_path / "board").rglob("*.json")]
     assert {path.name for path in written} >= {

@@ -192,11 +192,12 @@ def test_an_engine_that_slept_on_a_gpu_reloads_the_weights_it_discarded(tmp_path
     (tmp_path / "config.json").write_text('{"model_type": "qwen2"}')
     monkeypatch.delenv("VLLM_TARGET_DEVICE", raising=False)
     engine = SleepingEngine()
-    key = vllm_backend._engine_key(str(tmp_path), {})
+    config = vllm_backend._model_config(tmp_path)
+    key = vllm_backend._engine_key(config, str(tmp_path), {})
     monkeypatch.setattr(vllm_backend, "_ENGINE", vllm_backend._Engine(engine, key, str(tmp_path)))
     vllm_backend.free_device()
-    assert vllm_backend._engine(str(tmp_path), {})[0] is engine
+    assert vllm_backend._engine(str(tmp_path), config, {})[0] is engine
     assert engine.calls == [("sleep", 2), ("wake_up",), ("reload_weights", str(tmp_path)), ("reset_prefix_cache",)]
     engine.calls.clear()
-    vllm_backend._engine(str(tmp_path), {})  # awake with its weights: nothing to do
+    vllm_backend._engine(str(tmp_path), config, {})  # awake with its weights: nothing to do
     assert engine.calls == []

@@ -52,13 +52,14 @@ def decode(
         for row, token in zip(rows.tolist(), tokens.tolist()):
             generated[row].append(token)
         unfinished = ~torch.isin(tokens, eos)
-        if step + 1 == settings.max_new_tokens or not bool(unfinished.any()):
+        left = int(unfinished.sum())
+        if step + 1 == settings.max_new_tokens or not left:
             if finished is not None:
                 finished(len(tokens))
             break
-        if finished is not None and not bool(unfinished.all()):
-            finished(len(tokens) - int(unfinished.sum()))
-        if not bool(unfinished.all()):
+        if left < len(tokens):
+            if finished is not None:
+                finished(len(tokens) - left)
             keep = unfinished.nonzero().squeeze(1)
             cache.batch_select_indices(keep)
             rows, tokens, mask, position = rows[keep], tokens[keep], mask[keep], position[keep]

@@ -51,6 +51,7 @@ class HFBackend:
         encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
             self.model.device
         )
+        eos_ids = self._eos_ids()
         started = time.perf_counter()
         if settings.stop:
             rows = self._generate(encoded, settings, batch_index)
@@ -58,12 +59,9 @@ class HFBackend:
                 finished(len(rows))
         else:
             batch_settings = replace(settings, seed=settings.seed * 100_003 + batch_index)  # each batch its own draws
-            rows = decode(
-                self.model, encoded.input_ids, encoded.attention_mask, batch_settings, self._eos_ids(), finished
-            )
+            rows = decode(self.model, encoded.input_ids, encoded.attention_mask, batch_settings, eos_ids, finished)
         seconds = time.perf_counter() - started
         generations = []
-        eos_ids = self._eos_ids()
         for row in rows:
             token_ids, finish_reason = self._cut(row, eos_ids, settings)
             text = self.tokenizer.decode(token_ids, skip_special_tokens=True)

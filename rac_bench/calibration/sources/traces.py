@@ -121,8 +121,7 @@ def _chunk(inputs: BuildInputs, directory: Path, start: int, size: int, needed: 
     token_limit = min(inputs.settings.traces.max_new_tokens, needed)
     path = directory / f"chunk-{start:06d}-{len(questions):04d}-{token_limit}.jsonl"
     if inputs.rebuild or not path.exists():
-        engine.setdefault("backend", None)
-        engine["backend"] = engine["backend"] or inputs.backend()
+        engine["backend"] = engine.get("backend") or inputs.backend()
         sampling = _sampling(inputs.settings, inputs.seed, start, token_limit)
         records = _generate_chunk(
             engine["backend"], inputs.renderer, questions, sampling, inputs.settings.traces.per_prompt
@@ -131,36 +130,23 @@ def _chunk(inputs: BuildInputs, directory: Path, start: int, size: int, needed: 
     return load_traces(path)
 
 
-def _most_tokens(inputs: BuildInputs):
-    """(prompts so far, tokens they give if every trace runs to the token limit), prompt by prompt."""
-    traces = inputs.settings.traces
-    most = 0
+def first_chunk(inputs: BuildInputs) -> int:
+    """FIRST_CHUNK prompts, or fewer when fewer reach the budget even if every trace runs to its token limit; fails
+    before sampling when even every prompt's traces run to the limit could not reach it."""
+    budget, traces = inputs.settings.tokens, inputs.settings.traces
+    first, most = None, 0
     for count, question in enumerate(inputs.questions, start=1):
         most += (len(inputs.renderer.ids(question)) + traces.max_new_tokens) * traces.per_prompt
-        yield count, most
-
-
-def _check_reachable(inputs: BuildInputs) -> None:
-    """Fail before sampling when even traces that all ran to the token limit could not reach the budget."""
-    budget, most = inputs.settings.tokens, 0
-    for _, most in _most_tokens(inputs):
+        if first is None and (most >= budget or count == FIRST_CHUNK):
+            first = count
         if most >= budget:
-            return
+            return first
     raise too_few(inputs.settings.prompts, most, budget, "at most ")
-
-
-def first_chunk(inputs: BuildInputs) -> int:
-    """FIRST_CHUNK prompts, or fewer when fewer reach the budget even if every trace runs to its token limit."""
-    for count, most in _most_tokens(inputs):
-        if most >= inputs.settings.tokens or count == FIRST_CHUNK:
-            return count
-    return FIRST_CHUNK
 
 
 def sample_traces(inputs: BuildInputs, directory: Path) -> list[dict]:
     """Trace records until prompt + generated tokens reach the budget (the last chunk may go past it), with
     their chunks cached in `directory`."""
-    _check_reachable(inputs)
     first = first_chunk(inputs)
     budget, per_prompt = inputs.settings.tokens, inputs.settings.traces.per_prompt
     directory.mkdir(parents=True, exist_ok=True)
