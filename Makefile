@@ -41,7 +41,7 @@ smollm2: $(SMOLLM2_STAMP)
 # `--model smollm2-reasoner`: SmolLM2-135M-Instruct taught the embedded task with a LoRA adapter
 # (docs/real-models.md#smollm2-reasoner). This rebuilds the committed adapter from scratch with the recipe that
 # rac_bench/zoo/smollm2-reasoner/recipe.json records; niced, since it runs for hours on a shared 2-core machine.
-REASONER_STEPS ?= 20
+REASONER_STEPS ?= 10
 smollm2-reasoner: $(SMOLLM2_STAMP)
 	OMP_NUM_THREADS=2 nice -n 19 $(BIN)/python -m rac_bench.zoo.train_reasoner \
 		--out rac_bench/zoo/smollm2-reasoner --steps $(REASONER_STEPS) --threads 2
