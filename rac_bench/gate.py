@@ -83,7 +83,9 @@ def compare(
         _check_comparable(base, run)
         for metric in metrics:
             base_value, run_value = base.metrics.get(metric), catalogue.gated_values(run).get(metric)
-            if base_value is None and run_value is None and base.identity.is_dense:
+            declared = catalogue.gated_metric(metric)
+            against_dense = declared is not None and declared.versus_dense
+            if base.identity.is_dense and (against_dense or (base_value is None and run_value is None)):
                 continue  # a comparison with dense says nothing of dense itself
             if base_value is None or run_value is None:
                 available = ", ".join(sorted(base.metrics))

@@ -157,3 +157,39 @@ def test_each_metric_is_declared_once_and_named_in_at_most_two_modules():
     assert len(keys) == len(set(keys))
     with pytest.raises(ValueError, match="declared twice"):
         catalogue.register(catalogue.get("accuracy"))
+
+
+def test_a_metric_computed_from_the_samples_is_stored_with_the_cell_and_read_back(stores):
+    """A metric declared with `compute` is computed when a cell is summarized, stored in its results and decoded
+    through the catalogue when read (here from the real sample records of a stored cell)."""
+    from dataclasses import replace
+
+    from rac_bench.cells import Cell, CellResults
+    from rac_bench.evaluation import Timing, summarize
+    from rac_bench.metrics import proportion
+    from rac_bench.scoring.self_corrections import get_counter
+    from rac_bench.store import open_store
+
+    def long_answers(records):
+        return proportion([float(r["answer_tokens"] > 2) for r in records])
+
+    metric = catalogue.Metric(
+        "long_answers", "long answers [95% CI]", compute=long_answers, stored="estimate", direction="lower"
+    )
+    catalogue.register(metric, after="answer_tokens")
+    try:
+        store = open_store(stores[0], read_only=True)
+        try:
+            cell = next(c for c in store.latest_cells() if c.identity.method == "sparsegpt")
+            records = store.samples(cell.key)
+        finally:
+            store.close()
+        results = summarize(records, Timing(1.0, 1.0, 1, 0), {}, {}, None, get_counter("retries"))
+        assert results.accuracy == cell.results.accuracy and results.long_answers == long_answers(records)
+        stored = Cell.from_dict(json.loads(json.dumps(replace(cell, results=results).to_dict())))
+        assert stored.results["long_answers"] == long_answers(records)
+        assert isinstance(stored.results, CellResults)
+        keys = [m.key for m in catalogue.columns()]
+        assert keys[keys.index("answer_tokens") + 1] == "long_answers"
+    finally:
+        catalogue.unregister("long_answers")
