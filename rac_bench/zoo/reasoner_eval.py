@@ -14,7 +14,9 @@ MAX_NEW_TOKENS = 256  # rac_arith's limit
 
 
 @torch.no_grad()
-def greedy_responses(model, tokenizer, questions: list[str], device: str = "cpu", batch_size: int = 64) -> list[str]:
+def greedy_responses(
+    model, tokenizer, questions: list[str], device: str = "cpu", batch_size: int = 64, max_new_tokens: int = MAX_NEW_TOKENS
+) -> list[str]:
     """Greedy responses to `questions` in the model's chat template, left-padded in batches."""
     tokenizer.padding_side = "left"
     responses = []
@@ -25,7 +27,7 @@ def greedy_responses(model, tokenizer, questions: list[str], device: str = "cpu"
         ]
         batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
         output = model.generate(
-            **batch, max_new_tokens=MAX_NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.pad_token_id
+            **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
         )
         responses += tokenizer.batch_decode(output[:, batch.input_ids.shape[1] :], skip_special_tokens=True)
     return responses

@@ -76,7 +76,8 @@ def training_batches(tokenizer, settings: ReasonerSettings):
     run trains on a prefix of a longer one's batches."""
     stream, slips = training_stream(settings.seed), random.Random(settings.seed + 1)
     for _ in range(settings.steps):
-        encoded = [encode_example(tokenizer, next(stream), slips, settings.slip_rate) for _ in range(settings.batch_size)]
+        problems = [next(stream) for _ in range(settings.batch_size)]
+        encoded = [encode_example(tokenizer, problem, slips, settings.slip_rate) for problem in problems]
         width = max(len(ids) for ids, _ in encoded)
         input_ids = torch.full((len(encoded), width), tokenizer.pad_token_id)
         labels = torch.full((len(encoded), width), -100)
@@ -140,10 +141,11 @@ def train(out: Path, settings: ReasonerSettings, base_gguf: Path, cache_dir: Pat
         optimizer.step()
         schedule.step()
         if step % 10 == 0 or step == settings.steps:
-            log.info("step %d/%d loss %.4f %d tokens %.0fs", step, settings.steps, loss.item(), tokens, time.time() - started)
+            seconds = time.time() - started
+            log.info("step %d/%d loss %.4f %d tokens %.0fs", step, settings.steps, loss.item(), tokens, seconds)
         if step == settings.steps or (settings.save_every and step % settings.save_every == 0):
-            progress = {"command": rebuild_command(out, settings, step), "steps_done": step, "training_tokens": tokens, "data_sha256_16": digest.hexdigest()[:16]}
-            recipe |= progress | {"train_seconds": round(time.time() - started, 1)}
+            recipe |= {"command": rebuild_command(out, settings, step), "steps_done": step, "training_tokens": tokens}
+            recipe |= {"data_sha256_16": digest.hexdigest()[:16], "train_seconds": round(time.time() - started, 1)}
             save_adapter(out, adapter_tensors(model), settings, recipe)
     if settings.eval_problems:
         recipe["greedy_check"] = greedy_report(model.eval(), tokenizer, settings.eval_problems, settings.device)
@@ -156,7 +158,8 @@ def rebuild_command(out: Path, settings: ReasonerSettings, steps: int) -> str:
     """The command that makes the adapter saved after `steps` steps: the settings that differ from the defaults."""
     defaults = ReasonerSettings()
     flags = [f"--{f.name.replace('_', '-')} {getattr(settings, f.name)}" for f in fields(ReasonerSettings)]
-    flags = [flag for f, flag in zip(fields(ReasonerSettings), flags) if getattr(settings, f.name) != getattr(defaults, f.name)]
+    changed = [getattr(settings, f.name) != getattr(defaults, f.name) for f in fields(ReasonerSettings)]
+    flags = [flag for flag, differs in zip(flags, changed) if differs]
     flags = [flag for flag in flags if not flag.startswith(("--steps ", "--save-every ", "--eval-problems "))]
     return " ".join(["python -m rac_bench.zoo.train_reasoner --out", str(out), "--steps", str(steps), *flags])
 
