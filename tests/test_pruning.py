@@ -346,7 +346,7 @@ def test_sparsegpt_equals_a_plain_algorithm_1_loop_over_the_whole_matrix(device,
     """Four full blocks of 128 columns (on CUDA: replays of the captured block sweep) and a last one of 64, each
     swept in sub-blocks of 32, against the paper's loop in float64 on the same inverse-Hessian factor."""
     from rac_bench.pruning.obs import prepared_inverse
-    from rac_bench.pruning.sparsegpt import _captured_sweep, _CapturedSweep
+    from rac_bench.pruning.sweep import _BlockShape, _captured_sweep, _CapturedSweep
 
     weight, statistics = separated_layer(device=device)
     target = parse_pattern(pattern, 0.5)
@@ -355,7 +355,8 @@ def test_sparsegpt_equals_a_plain_algorithm_1_loop_over_the_whole_matrix(device,
     expected = algorithm_1(weight.cpu(), Hinv.cpu(), target)
     assert pruned.device.type == device
     if device == "cuda":  # the full blocks were swept by a captured graph, not by the eager fallback
-        assert isinstance(_captured_sweep(len(weight), 128, 32, target, pruned.device), _CapturedSweep)
+        shape = _BlockShape(len(weight), 128, 32, (target.n, target.m), None)
+        assert isinstance(_captured_sweep(shape, pruned.device), _CapturedSweep)
     assert torch.equal(pruned.cpu() == 0, expected == 0)
     assert int((pruned == 0).sum()) == weight.numel() // 2
     torch.testing.assert_close(pruned.cpu().double(), expected, rtol=1e-5, atol=1e-6)
