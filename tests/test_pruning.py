@@ -340,7 +340,7 @@ def separated_layer(rows: int = 24, columns: int = 4 * 128 + 64, tokens: int = 4
     return (magnitudes * signs).to(device), statistics
 
 
-@pytest.mark.parametrize("pattern", ["unstructured", "2:4"])
+@pytest.mark.parametrize("pattern", ["unstructured", "2:4", "4:8"])
 @pytest.mark.parametrize("device", DEVICES)
 def test_sparsegpt_equals_a_plain_algorithm_1_loop_over_the_whole_matrix(device, pattern):
     """Four full blocks of 128 columns (on CUDA: replays of the captured block sweep) and a last one of 64, each
