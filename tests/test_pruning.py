@@ -409,7 +409,7 @@ def test_inputs_added_after_the_hessian_was_read_are_refused():
 
 
 def test_equal_length_sequences_are_batched_in_order_with_their_token_weights():
-    from rac_bench.pruning.engine import batch_equal_lengths
+    from rac_bench.pruning.passes import batch_equal_lengths
 
     sequences = [torch.full((n,), i) for i, n in enumerate((5, 5, 3, 5, 3, 5))]
     weights = [torch.full((len(ids),), float(i)) for i, ids in enumerate(sequences)]
@@ -422,7 +422,7 @@ def test_equal_length_sequences_are_batched_in_order_with_their_token_weights():
 
 
 def test_batched_calibration_forwards_prune_as_one_sequence_at_a_time():
-    from rac_bench.pruning.engine import PassSettings
+    from rac_bench.pruning.passes import PassSettings
 
     calibration = [
         torch.randint(0, 97, (n,), generator=torch.Generator().manual_seed(i))
@@ -449,7 +449,7 @@ def test_batched_calibration_forwards_prune_as_one_sequence_at_a_time():
 
 
 def test_unknown_state_placement_is_rejected():
-    from rac_bench.pruning.engine import PassSettings
+    from rac_bench.pruning.passes import PassSettings
 
     with pytest.raises(ConfigError, match="accepted: auto, device, host"):
         PassSettings(states="gpu")
@@ -460,7 +460,7 @@ def test_unknown_state_placement_is_rejected():
 def test_offloaded_pruning_on_cuda_matches_the_cpu_and_leaves_the_model_home(architecture):
     """Model on the CPU, layers pruned on the GPU one at a time (equal-length sequences batched), with the states on
     the device and in pinned host memory: exact sparsity, and the layer errors of the CPU run."""
-    from rac_bench.pruning.engine import PassSettings
+    from rac_bench.pruning.passes import PassSettings
 
     build = tiny_qwen2 if architecture == "qwen2" else lambda: tiny_random_model(architecture)
     calibration = [torch.randint(0, 97, (n,), generator=torch.Generator().manual_seed(n)) for n in (48, 48, 48, 31)]

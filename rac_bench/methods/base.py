@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
     from rac_bench.calibration.sequences import CalibrationSet
     from rac_bench.calibration.sources import CalibrationSource
-    from rac_bench.pruning.engine import PassSettings, PruneFunction, PruningReport
+    from rac_bench.pruning.engine import PruneFunction, PruningReport
+    from rac_bench.pruning.passes import PassSettings
     from rac_bench.pruning.pattern import SparsityTarget
 
 
@@ -94,7 +95,8 @@ class LayerwiseMethod:
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport:
         from rac_bench.calibration.sources import parse_source
-        from rac_bench.pruning.engine import PassSettings, prune_model
+        from rac_bench.pruning.engine import prune_model
+        from rac_bench.pruning.passes import PassSettings
 
         source = context.source or (parse_source(self.calibration_source) if self.calibration_source else None)
         calibration = context.calibration(source) if source is not None else None
