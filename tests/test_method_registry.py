@@ -45,7 +45,8 @@ def test_a_variants_kind_is_its_methods_declaration(tmp_path):
 
 
 def test_two_names_for_one_variant_are_planned_once_under_the_name_asked_first(tmp_path):
-    config = build_config(None, {"methods": "sparsegpt@traces,rac,wanda,rac-wanda,wanda@traces", "output_dir": tmp_path})
+    methods = "sparsegpt@traces,rac,wanda,rac-wanda,wanda@traces"
+    config = build_config(None, {"methods": methods, "output_dir": tmp_path})
     plan = build_plan(config)
     assert [variant.method for variant in plan.variants] == ["dense", "sparsegpt@traces", "wanda", "rac-wanda"]
 

@@ -4,8 +4,8 @@
 
 `:QUANTIZATION` sets a quantizer's grid (`gptq:w4g128@traces`, `rtn:w3`, and SparseGPT's joint prune-then-quantize
 `sparsegpt:w4`; rac_bench.pruning.quantization). An alias is parsed as the method and source it stands for: `rac` and
-`sparsegpt@traces` are one spec under two labels, with one canonical form. `[LABEL=]checkpoint:DIR` names a model saved by another tool
-(rac_bench.methods.checkpoint); its label is LABEL, or `checkpoint:<directory name>`."""
+`sparsegpt@traces` are one spec under two labels, with one canonical form. `[LABEL=]checkpoint:DIR` names a model
+saved by another tool (rac_bench.methods.checkpoint); its label is LABEL, or `checkpoint:<directory name>`."""
 
 from __future__ import annotations
 
