@@ -7,7 +7,10 @@ kept ones onto the grid, and both errors are spread alike.
 As IST-DASLab's `fasterquant`: a group's scale and zero point are taken from the current, already updated weights
 when the sweep reaches the group's block. With activation order (`act`), columns are swept by descending diag(H);
 their groups' grids are then fixed before the sweep on the original, contiguous groups (`static_groups`), so a
-checkpoint's groups stay contiguous runs of inputs that every kernel and reader understands.
+checkpoint's groups stay contiguous runs of inputs that every kernel and reader understands. The updates are
+grouped as the sweep groups them (sub-blocks, fused rank-1 updates), not as fasterquant does, so a grid taken from
+updated weights can differ from fasterquant's in its last bits and a rounding tie can fall the other way; the tests
+hold it to fasterquant as published.
 """
 
 from __future__ import annotations
