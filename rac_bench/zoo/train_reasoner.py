@@ -121,8 +121,12 @@ def train(out: Path, settings: ReasonerSettings, base_gguf: Path, cache_dir: Pat
     torch.manual_seed(settings.seed)
     base_dir = converted_directory(base_gguf, cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32).to(settings.device)
-    trainable = add_lora(model, settings.rank, settings.alpha, settings.seed)
+    if tokenizer.pad_token is None:  # transformers < 5.19 reads no pad token from this GGUF file
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    add_lora(model, settings.rank, settings.alpha, settings.seed)  # initialised on the CPU on every device
+    model.to(settings.device)
+    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     log.info("%d adapter parameters, %s", sum(p.numel() for p in trainable), settings)
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
     schedule = warmup_then_constant(optimizer, settings.warmup_steps)
