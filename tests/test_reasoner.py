@@ -109,13 +109,12 @@ def reasoner(tmp_path_factory):
     return load_model("smollm2-reasoner", cache_dir=tmp_path_factory.mktemp("reasoner-cache"))
 
 
-def test_smollm2_reasoner_loads_by_name_and_starts_a_checked_chain_of_thought(reasoner):
-    """The shipped adapter (10 steps) has learned the format and a first step, not yet to solve (docs/real-models.md:
-    it loops on its checks); this pins what it does, greedily, on the first evaluation problem."""
-    from rac_bench.zoo.reasoner_eval import greedy_responses
+def test_smollm2_reasoner_loads_by_name_and_solves_with_checked_chains_of_thought(reasoner):
+    """The shipped adapter (800 steps on a GPU: 0.847 on all 600 problems there, docs/real-models.md) solves most of
+    the first 12 evaluation problems greedily on the CPU, thinking at length and redoing failed checks."""
+    from rac_bench.zoo.reasoner_eval import greedy_report
 
     model, tokenizer = reasoner
-    problem = evaluation_problems()[0]
-    assert problem.question == "Compute 71+21 from left to right."
-    (response,) = greedy_responses(model, tokenizer, [problem.question], max_new_tokens=14)
-    assert response.startswith("<think>71+21=92?71"), response
+    report = greedy_report(model, tokenizer, 12)
+    assert report["accuracy"] >= 0.75, report
+    assert report["thinking_tokens"] >= 40 and report["retries"] > 0, report
