@@ -1,23 +1,23 @@
 """Execute a plan: for each model, each variant is built (pruned once, or reused) and evaluated on every task,
 each cell stored as it finishes (resumable), then the run's outputs are written from the store.
 
-Where the variants run is the executor's business (see rac_bench.executors, chosen by the CLI): it is handed
-to `run` and calls back `run_variant` for each variant, in this process or on a Ray worker.
+Where and in what order the variants run is the executor's business (rac_bench.executors, chosen by the CLI): it
+is handed to `run`, and its jobs call this module's pieces (`run_variant`, or `evaluate_variant`, `variant_drift` and
+`store_variant` apart) in this process, a forked worker or on a Ray worker.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
 
 import torch
 
 from rac_bench.backends import ModelHandle, create_backend, release_engines
-from rac_bench.cells import Cell, CellIdentity
+from rac_bench.cells import Cell, CellIdentity, Drift
 from rac_bench.dense_model import DenseModel
-from rac_bench.evaluation import evaluate_task
+from rac_bench.evaluation import TaskEvaluation, evaluate_task
 from rac_bench.outputs import write_outputs
 from rac_bench.plan import Plan, TaskPlan, Variant
 from rac_bench.provenance import installed_packages, provenance
@@ -30,15 +30,6 @@ from rac_bench.versus_dense import drift_from_dense, versus_dense
 
 log = logging.getLogger(__name__)
 
-# (store, run id) -> the keys of the cells it finished; made by an executor once a model's inputs are checked
-ModelJob = Callable[[Store, str], list[str]]
-
-
-class Executor(Protocol):
-    def prepare(self, plan: Plan, model: str | None) -> ModelJob:
-        """Check (and, locally, load) what the model's variants need; raise on bad input, write nothing."""
-
-
 @dataclass
 class RunResult:
     output_dir: Path
@@ -46,7 +37,7 @@ class RunResult:
     table: str
 
 
-def run(plan: Plan, executor: Executor, command: str = "") -> RunResult:
+def run(plan: Plan, executor, command: str = "") -> RunResult:
     """Evaluate every cell of the plan, skipping those the store already holds (when resuming), and write the
     run's outputs from the store. The store is opened only after the first model's inputs are checked."""
     config = plan.config
@@ -73,7 +64,7 @@ def run(plan: Plan, executor: Executor, command: str = "") -> RunResult:
         "config": _config_record(config),
         "command": command,
         "threads": torch.get_num_threads(),
-        "provenance": {**run_provenance, "installed_packages": installed_packages()},
+        "provenance": {**run_provenance, "installed_packages": list(installed_packages())},
     }
     table = write_outputs(config.output_dir, cells, samples, summary)
     return RunResult(config.output_dir, cells, table)
@@ -81,6 +72,18 @@ def run(plan: Plan, executor: Executor, command: str = "") -> RunResult:
 
 def _config_record(config) -> dict:
     return asdict(config, dict_factory=lambda items: {k: str(v) if isinstance(v, Path) else v for k, v in items})
+
+
+@dataclass
+class VariantEvaluation:
+    """One variant's evaluations on the tasks it had pending, and its drift from dense on each, made wherever the
+    executor placed the work; `store_variant` turns them into cells."""
+
+    built: BuiltVariant
+    evaluations: dict[str, TaskEvaluation]
+    backend: str
+    startup_seconds: float
+    drift: dict[str, Drift | None] = field(default_factory=dict)
 
 
 def run_variant(
@@ -91,30 +94,69 @@ def run_variant(
     `built`: the variant as an executor built it before the run wrote anything."""
     config = plan.config
     keys = plan.cell_keys(variant.fingerprint(dense.fingerprint))
-    dense_keys = plan.cell_keys(plan.dense.fingerprint(dense.fingerprint))
     pending = [task for task in plan.tasks if not (config.execution.resume and store.cell(keys[task.name]))]
     if not pending:
         log.info("%s %s: every cell is in the store; skipped", variant.method, variant.target.label)
         return list(keys.values())
     built = built or build_variant(variant, dense, config)
+    logs = {task.name: store.generation_log(keys[task.name], config.execution.resume) for task in pending}
+    evaluation = evaluate_variant(plan, dense, variant, built, pending, logs)
+    if not variant.is_dense:
+        dense_samples = {task.name: _dense_samples(plan, store, dense, task) for task in pending}
+        evaluation.drift = variant_drift(plan, dense, built, dense_samples)
+    store_variant(plan, store, run_id, dense, variant, evaluation)
+    return list(keys.values())
+
+
+def evaluate_variant(
+    plan: Plan, dense: DenseModel, variant: Variant, built: BuiltVariant, tasks, logs: dict | None = None,
+    progress: bool = True,
+) -> VariantEvaluation:
+    """Generate and score one built variant on `tasks` (`logs`: each task's resumable generation log)."""
+    config = plan.config
     path = str(built.checkpoint) if built.checkpoint else dense.path
     set_threads(config.execution.threads, built.model)  # the cores free now (a small model keeps one)
     backend = create_backend(ModelHandle(built.model, dense.tokenizer, path), config.execution)
-    run_provenance = provenance()
     evaluations = {}
     try:
-        for task in pending:
+        for task in tasks:
             log.info("evaluating %s %s on %s", variant.method, variant.target.label, task.name)
-            generations = store.generation_log(keys[task.name], config.execution.resume)
             evaluations[task.name] = evaluate_task(
-                backend, dense.tokenizer, get_task(task.name), config.evaluation, config.seed, generations
+                backend,
+                dense.tokenizer,
+                get_task(task.name),
+                config.evaluation,
+                config.seed,
+                (logs or {}).get(task.name),
+                progress,
             )
     finally:
         backend.close()  # frees the device the engine holds before drift puts both models on it
-    for task in pending:
-        samples = [_labelled(variant, record) for record in evaluations[task.name].samples]
-        dense_cell = None if variant.is_dense else store.cell(dense_keys[task.name])
-        comparisons = _versus_dense(store.samples(dense_cell.key), samples, dense, built, config) if dense_cell else {}
+    return VariantEvaluation(built, evaluations, backend.name, backend.startup_seconds)
+
+
+def variant_drift(plan: Plan, dense: DenseModel, built: BuiltVariant, dense_samples: dict[str, list[dict]]) -> dict:
+    """Each task's drift of a pruned variant from dense, teacher-forced on dense's responses (`dense_samples`)."""
+    config = plan.config
+    responses, device = config.evaluation.drift_responses, config.execution.device
+    return {
+        task: drift_from_dense(dense.model, built.model, dense.tokenizer, samples, responses, device)
+        for task, samples in dense_samples.items()
+    }
+
+
+def store_variant(
+    plan: Plan, store: Store, run_id: str, dense: DenseModel, variant: Variant, evaluation: VariantEvaluation
+) -> None:
+    """A variant's evaluated tasks as cells in the store, each paired with dense's cell of the same task."""
+    keys = plan.cell_keys(variant.fingerprint(dense.fingerprint))
+    built, run_provenance = evaluation.built, provenance()
+    for task in (t for t in plan.tasks if t.name in evaluation.evaluations):
+        samples = [_labelled(variant, record) for record in evaluation.evaluations[task.name].samples]
+        dense_samples = [] if variant.is_dense else _dense_samples(plan, store, dense, task)
+        comparisons = {}
+        if dense_samples:
+            comparisons = {**versus_dense(dense_samples, samples), "drift": evaluation.drift.get(task.name)}
         cell = Cell(
             key=keys[task.name],
             run_id=run_id,
@@ -122,16 +164,20 @@ def run_variant(
             model_fingerprint=dense.fingerprint,
             variant_fingerprint=built.fingerprint,
             settings=plan.cell_settings(variant, task),
-            backend=backend.name,
-            engine_startup_seconds=backend.startup_seconds,
+            backend=evaluation.backend,
+            engine_startup_seconds=evaluation.startup_seconds,
             provenance=run_provenance,
-            results=evaluations[task.name].results,
+            results=evaluation.evaluations[task.name].results,
             achieved_sparsity=built.achieved,
             **comparisons,
             **_origin(built, dense, variant),
         )
         store.add_cell(cell, samples)
-    return list(keys.values())
+
+
+def _dense_samples(plan: Plan, store: Store, dense: DenseModel, task: TaskPlan) -> list[dict]:
+    key = plan.cell_keys(plan.dense.fingerprint(dense.fingerprint))[task.name]
+    return store.samples(key) if store.cell(key) else []
 
 
 def variants_to_build(plan: Plan, dense: DenseModel) -> list[Variant]:
@@ -165,12 +211,3 @@ def _origin(built: BuiltVariant, dense: DenseModel, variant: Variant) -> dict:
 def _labelled(variant: Variant, record: dict) -> dict:
     target = variant.target
     return {"method": variant.method, "pattern": target.pattern, "sparsity": target.sparsity, **record}
-
-
-def _versus_dense(
-    dense_samples: list[dict], samples: list[dict], dense: DenseModel, built: BuiltVariant, config
-) -> dict:
-    """The cell's accuracy difference and thinking ratio against dense, and its drift from dense."""
-    responses, device = config.evaluation.drift_responses, config.execution.device
-    drift = drift_from_dense(dense.model, built.model, dense.tokenizer, dense_samples, responses, device)
-    return {**versus_dense(dense_samples, samples), "drift": drift}
