@@ -9,24 +9,25 @@ is handed to `run`, and its jobs call this module's pieces (`run_variant`, or `e
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from rac_bench.backends import ModelHandle, create_backend, release_engines
-from rac_bench.cells import Cell, CellIdentity, Drift
+from rac_bench.cells import Cell
 from rac_bench.dense_model import DenseModel
-from rac_bench.evaluation import TaskEvaluation, evaluate_task
+from rac_bench.evaluation import evaluate_task
 from rac_bench.outputs import write_outputs
-from rac_bench.plan import Plan, TaskPlan, Variant
+from rac_bench.plan import Plan, Variant
 from rac_bench.provenance import installed_packages, provenance
+from rac_bench.variant_cells import VariantEvaluation, dense_samples, store_variant
 from rac_bench.store import Store, check_store, finished_keys, open_store
 from rac_bench.tasks import get_task
 from rac_bench.threads import set_threads
 from rac_bench.validation import check_run_inputs
 from rac_bench.variants import BuiltVariant, build_variant
-from rac_bench.versus_dense import drift_from_dense, versus_dense
+from rac_bench.versus_dense import drift_from_dense
 
 log = logging.getLogger(__name__)
 
@@ -74,18 +75,6 @@ def _config_record(config) -> dict:
     return asdict(config, dict_factory=lambda items: {k: str(v) if isinstance(v, Path) else v for k, v in items})
 
 
-@dataclass
-class VariantEvaluation:
-    """One variant's evaluations on the tasks it had pending, and its drift from dense on each, made wherever the
-    executor placed the work; `store_variant` turns them into cells."""
-
-    built: BuiltVariant
-    evaluations: dict[str, TaskEvaluation]
-    backend: str
-    startup_seconds: float
-    drift: dict[str, Drift | None] = field(default_factory=dict)
-
-
 def run_variant(
     plan: Plan, store: Store, run_id: str, dense: DenseModel, variant: Variant, built: BuiltVariant | None = None
 ) -> list[str]:
@@ -102,7 +91,7 @@ def run_variant(
     logs = {task.name: store.generation_log(keys[task.name], config.execution.resume) for task in pending}
     evaluation = evaluate_variant(plan, dense, variant, built, pending, logs)
     if not variant.is_dense:
-        dense_samples = {task.name: _dense_samples(plan, store, dense, task) for task in pending}
+        dense_samples = {task.name: dense_samples(plan, store, dense, task) for task in pending}
         evaluation.drift = variant_drift(plan, dense, built, dense_samples)
     store_variant(plan, store, run_id, dense, variant, evaluation)
     return list(keys.values())
@@ -145,41 +134,6 @@ def variant_drift(plan: Plan, dense: DenseModel, built: BuiltVariant, dense_samp
     }
 
 
-def store_variant(
-    plan: Plan, store: Store, run_id: str, dense: DenseModel, variant: Variant, evaluation: VariantEvaluation
-) -> None:
-    """A variant's evaluated tasks as cells in the store, each paired with dense's cell of the same task."""
-    keys = plan.cell_keys(variant.fingerprint(dense.fingerprint))
-    built, run_provenance = evaluation.built, provenance()
-    for task in (t for t in plan.tasks if t.name in evaluation.evaluations):
-        samples = [_labelled(variant, record) for record in evaluation.evaluations[task.name].samples]
-        dense_samples = [] if variant.is_dense else _dense_samples(plan, store, dense, task)
-        comparisons = {}
-        if dense_samples:
-            comparisons = {**versus_dense(dense_samples, samples), "drift": evaluation.drift.get(task.name)}
-        cell = Cell(
-            key=keys[task.name],
-            run_id=run_id,
-            identity=_identity(dense, variant, task),
-            model_fingerprint=dense.fingerprint,
-            variant_fingerprint=built.fingerprint,
-            settings=plan.cell_settings(variant, task),
-            backend=evaluation.backend,
-            engine_startup_seconds=evaluation.startup_seconds,
-            provenance=run_provenance,
-            results=evaluation.evaluations[task.name].results,
-            achieved_sparsity=built.achieved,
-            **comparisons,
-            **_origin(built, dense, variant),
-        )
-        store.add_cell(cell, samples)
-
-
-def _dense_samples(plan: Plan, store: Store, dense: DenseModel, task: TaskPlan) -> list[dict]:
-    key = plan.cell_keys(plan.dense.fingerprint(dense.fingerprint))[task.name]
-    return store.samples(key) if store.cell(key) else []
-
-
 def variants_to_build(plan: Plan, dense: DenseModel) -> list[Variant]:
     """The pruned variants with a cell the run will evaluate (all of them, unless resuming from the store)."""
     config = plan.config
@@ -191,23 +145,3 @@ def variants_to_build(plan: Plan, dense: DenseModel) -> list[Variant]:
         if len(finished_keys(config.execution.store, keys)) < len(keys):
             unfinished.append(variant)
     return unfinished
-
-
-def _identity(dense: DenseModel, variant: Variant, task: TaskPlan) -> CellIdentity:
-    return CellIdentity(dense.name, task.name, variant.method, variant.pattern, variant.target.sparsity)
-
-
-def _origin(built: BuiltVariant, dense: DenseModel, variant: Variant) -> dict:
-    """Where a cell's model came from: its checkpoint, pruning report and times."""
-    source = variant.spec.source
-    return {
-        "checkpoint": str(built.checkpoint) if built.checkpoint else None,
-        "pruning": built.report,
-        "prune_seconds": built.report["prune_seconds"] if built.report else 0.0,
-        "calibration_seconds": dense.calibration.seconds.get(source.name, 0.0) if source else 0.0,
-    }
-
-
-def _labelled(variant: Variant, record: dict) -> dict:
-    target = variant.target
-    return {"method": variant.method, "pattern": target.pattern, "sparsity": target.sparsity, **record}

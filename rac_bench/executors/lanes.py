@@ -20,7 +20,8 @@ from rac_bench.checkpoints import load_weights
 from rac_bench.dense_model import DenseModel
 from rac_bench.executors import ModelJob
 from rac_bench.plan import Plan, Variant
-from rac_bench.runner import VariantEvaluation, evaluate_variant, store_variant, variant_drift
+from rac_bench.runner import evaluate_variant, variant_drift
+from rac_bench.variant_cells import VariantEvaluation, store_variant
 from rac_bench.store import finished_keys
 from rac_bench.threads import SMALL_MODEL_PARAMETERS
 from rac_bench.variants import BuiltVariant, build_variant
