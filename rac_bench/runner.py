@@ -91,8 +91,8 @@ def run_variant(
     logs = {task.name: store.generation_log(keys[task.name], config.execution.resume) for task in pending}
     evaluation = evaluate_variant(plan, dense, variant, built, pending, logs)
     if not variant.is_dense:
-        dense_samples = {task.name: dense_samples(plan, store, dense, task) for task in pending}
-        evaluation.drift = variant_drift(plan, dense, built, dense_samples)
+        paired = {task.name: dense_samples(plan, store, dense, task) for task in pending}
+        evaluation.drift = variant_drift(plan, dense, built, paired)
     store_variant(plan, store, run_id, dense, variant, evaluation)
     return list(keys.values())
 

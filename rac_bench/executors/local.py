@@ -13,7 +13,7 @@ from rac_bench.checkpoints import load_weights
 from rac_bench.config import RunConfig
 from rac_bench.dense_model import load_dense
 from rac_bench.executors import ModelJob
-from rac_bench.executors.lanes import two_lane_job, two_lanes_fit
+from rac_bench.executors import lanes
 from rac_bench.plan import Plan
 from rac_bench.runner import run_variant, variants_to_build
 from rac_bench.variants import build_calibration_sets, build_variant
@@ -28,8 +28,8 @@ class LocalExecutor:
         will evaluate: bad models, unusable calibration data and labels their weights do not meet fail here,
         before the run writes anything."""
         dense = load_dense(plan.config, model)
-        if two_lanes_fit(plan, dense):
-            return two_lane_job(plan, dense)
+        if lanes.two_lanes_fit(plan, dense):
+            return lanes.two_lane_job(plan, dense)
         build_calibration_sets(plan, dense)
         built = {}
         for variant in variants_to_build(plan, dense):
