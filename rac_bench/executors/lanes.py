@@ -15,6 +15,7 @@ import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 from rac_bench.checkpoints import load_weights
 from rac_bench.dense_model import DenseModel
@@ -22,7 +23,7 @@ from rac_bench.executors import ModelJob
 from rac_bench.plan import Plan, Variant
 from rac_bench.runner import evaluate_variant, variant_drift
 from rac_bench.variant_cells import VariantEvaluation, store_variant
-from rac_bench.store import finished_keys
+from rac_bench.store import default_store_path, open_store
 from rac_bench.threads import SMALL_MODEL_PARAMETERS
 from rac_bench.variants import BuiltVariant, build_variant
 
@@ -34,18 +35,29 @@ def _cores() -> int:
 
 
 def two_lanes_fit(plan: Plan, dense: DenseModel) -> bool:
-    """A fresh run (no cell in the store) of a small model on the CPU through HF, with pruned variants to evaluate,
-    the torch thread count left to rac-bench (one thread for a small model), two cores and fork."""
+    """A fresh run (nothing of it in the store: no cell, no generated chunk) of a small model on the CPU through HF,
+    with pruned variants to evaluate, the torch threads left to rac-bench (`--threads` takes the cores into the
+    user's hands), two cores and fork."""
     execution = plan.config.execution
     small = sum(p.numel() for p in dense.model.parameters()) < SMALL_MODEL_PARAMETERS
-    if not (small and len(plan.variants) > 1 and execution.threads in (None, 1) and _cores() > 1):
+    if not (small and len(plan.variants) > 1 and execution.threads is None and _cores() > 1):
         return False
     if execution.backend != "hf" or execution.device != "cpu" or "fork" not in multiprocessing.get_all_start_methods():
         return False
-    if not execution.resume:
-        return True
     keys = [key for v in plan.variants for key in plan.cell_keys(v.fingerprint(dense.fingerprint)).values()]
-    return not finished_keys(execution.store, keys)
+    return not execution.resume or not _anything_stored(execution.store, keys)
+
+
+def _anything_stored(path, keys: list[str]) -> bool:
+    """Whether the store holds a finished cell or a generated chunk of any of `keys` (a killed run's)."""
+    path = Path(path if path is not None else default_store_path())
+    if not path.exists():
+        return False
+    store = open_store(path, read_only=True)
+    try:
+        return any(store.cell(key) is not None or store.generations(key) for key in keys)
+    finally:
+        store.close()
 
 
 def _evaluate_in_worker(variant: Variant, built: BuiltVariant | None) -> VariantEvaluation:
