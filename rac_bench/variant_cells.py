@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rac_bench.cells import Cell, CellIdentity, Drift
+from rac_bench.cells import Cell, CellIdentity, CellResults, Drift
 from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import TaskEvaluation
 from rac_bench.plan import Plan, TaskPlan, Variant
@@ -37,9 +37,7 @@ def store_variant(
     for task in (t for t in plan.tasks if t.name in evaluation.evaluations):
         samples = [_labelled(variant, record) for record in evaluation.evaluations[task.name].samples]
         paired = [] if variant.is_dense else dense_samples(plan, store, dense, task)
-        comparisons = {}
-        if paired:
-            comparisons = {**versus_dense(paired, samples), "drift": evaluation.drift.get(task.name)}
+        comparisons = versus_dense(paired, samples) if paired else {}  # results measured against dense
         cell = Cell(
             key=keys[task.name],
             run_id=run_id,
@@ -50,9 +48,9 @@ def store_variant(
             backend=evaluation.backend,
             engine_startup_seconds=evaluation.startup_seconds,
             provenance=run_provenance,
-            results=evaluation.evaluations[task.name].results,
+            results=CellResults({**evaluation.evaluations[task.name].results, **comparisons}),
+            drift=evaluation.drift.get(task.name) if paired else None,
             achieved_sparsity=built.achieved,
-            **comparisons,
             **_origin(built, dense, variant),
         )
         store.add_cell(cell, samples)
