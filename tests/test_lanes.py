@@ -4,9 +4,6 @@ gives the tokens of batches of 64, with each request's own finish time."""
 
 import json
 
-import pytest
-import torch
-
 from rac_bench.backends.base import SamplingSettings
 from rac_bench.backends.hf import HFBackend
 from rac_bench.cli import main
@@ -19,7 +16,8 @@ LIMIT = 24
 def _run(tmp_path, name: str) -> tuple[list[dict], dict]:
     output = tmp_path / name
     arguments = ["run", "--methods", "magnitude,sparsegpt,rac", "--limit", str(LIMIT), "--output-dir", str(output)]
-    assert main([*arguments, "--cache-dir", str(tmp_path / f"{name}-cache"), "--store", str(tmp_path / f"{name}.db")]) == 0
+    places = ["--cache-dir", str(tmp_path / f"{name}-cache"), "--store", str(tmp_path / f"{name}.db")]
+    assert main([*arguments, *places]) == 0
     samples = [json.loads(line) for line in (output / "samples.jsonl").read_text().splitlines()]
     return samples, json.loads((output / "summary.json").read_text())
 
@@ -58,8 +56,10 @@ def test_a_resumed_run_takes_one_lane(tmp_path, monkeypatch):
 def test_greedy_requests_in_one_batch_give_the_tokens_of_batches_of_64(embedded):
     model, tokenizer = embedded
     prompts = [
-        tokenizer.apply_chat_template([{"role": "user", "content": p.question}], tokenize=False, add_generation_prompt=True)
-        for p in evaluation_problems()[:150]
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": problem.question}], tokenize=False, add_generation_prompt=True
+        )
+        for problem in evaluation_problems()[:150]
     ]
     settings = SamplingSettings(max_new_tokens=64)
     whole = HFBackend(model, tokenizer, 64, progress=False, greedy_batch_size=1024).generate(prompts, settings)
@@ -68,4 +68,3 @@ def test_greedy_requests_in_one_batch_give_the_tokens_of_batches_of_64(embedded)
     # each request waited for its own tokens: the shortest finished before the longest
     by_length = sorted(whole, key=lambda g: g.generated_tokens)
     assert 0 < by_length[0].seconds <= by_length[-1].seconds
-    assert torch.get_num_threads() >= 1
