@@ -94,7 +94,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--vllm", action="append", metavar="OPTION=VALUE", help="a vLLM engine option, e.g. tensor_parallel_size=4"
     )
-    parser.add_argument("--batch-size", help="generation batch size (default: 64)")
+    parser.add_argument("--batch-size", help="generation batch size of sampled requests and traces (default: 64)")
+    parser.add_argument(
+        "--greedy-batch-size", help="generation batch size of greedy requests (default: 1024, a small task at once)"
+    )
     parser.add_argument(
         "--threads", help="torch threads (default: 1 for a model under 50M parameters, else the cores not busy)"
     )
@@ -194,12 +197,13 @@ def _engine_options(flags: list[str]) -> dict:
 
 
 def _run(args) -> int:
+    _check_gpus(args)
+    config = _config(args)  # bad flags and config fail here, before the runner's imports
+
     from rac_bench.executors import get_executor
     from rac_bench.plan import build_plan
     from rac_bench.runner import run
 
-    _check_gpus(args)
-    config = _config(args)
     executor = get_executor(config)
     if args.dry_run:
         from rac_bench.estimate import plan_report

@@ -144,6 +144,8 @@ class ExecutionSettings:
     backend: str = option("auto", parse.choice("auto", "hf", "vllm"), "backend")
     vllm: dict = option({}, _vllm_options, "vllm")  # engine options
     batch_size: int = option(64, parse.positive_int, "batch_size")
+    # greedy requests (whose tokens no sampling seed decides) run in batches this large: a whole small task at once
+    greedy_batch_size: int = option(1024, parse.positive_int, "greedy_batch_size")
     threads: int | None = option(None, optional(parse.positive_int), "threads")  # None: rac_bench.threads decides
     device: str = option("auto", _device, "device")  # where pruning and HF generation run
     dtype: str = option("auto", parse.choice("auto", *DTYPES), "dtype")  # auto: bfloat16 on a GPU, else float32

@@ -49,13 +49,24 @@ def generation_kwargs(task: TaskInfo, samples: int) -> dict | None:
 
 
 def evaluate_task(
-    backend, tokenizer, task: TaskInfo, settings, seed: int, generation_log: GenerationLog | None = None
+    backend,
+    tokenizer,
+    task: TaskInfo,
+    settings,
+    seed: int,
+    generation_log: GenerationLog | None = None,
+    progress: bool = True,
 ) -> TaskEvaluation:
     """One model on one task through lm-eval; `settings` is the run's EvaluationSettings (limit, samples,
     max_new_tokens, pass_at_k)."""
     samples = settings.samples or task.samples
     lm = RacBenchLM(
-        backend, tokenizer, seed=seed, max_new_tokens=settings.max_new_tokens, generation_log=generation_log
+        backend,
+        tokenizer,
+        seed=seed,
+        max_new_tokens=settings.max_new_tokens,
+        generation_log=generation_log,
+        progress=progress,
     )
     loaded = _configured_task(task, samples, seed)
     started = time.perf_counter()

@@ -19,7 +19,7 @@ from rac_bench.methods.code import method_code
 from rac_bench.methods.spec import MethodSpec, parse_method_spec
 from rac_bench.pruning.pattern import SparsityTarget
 from rac_bench.task_data import data_revision
-from rac_bench.tasks import task_definition
+from rac_bench.tasks import get_task, task_definition
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +150,20 @@ def _task(name: str, config: RunConfig) -> TaskPlan:
         "hesitation_markers": evaluation.hesitation_markers,
         "seed": config.seed,
         "backend": execution.backend,
-        "batch_size": execution.batch_size,  # padding can tip a greedy argmax
+        "batch_size": generation_batch_size(name, config),  # padding can tip a greedy argmax
         "device": execution.device.split(":")[0],  # so can another device's arithmetic
         "dtype": execution.dtype,
         "vllm": execution.vllm,
     }
     return TaskPlan(name, settings)
+
+
+def generation_batch_size(task_name: str, config: RunConfig) -> int:
+    """The batch a task's requests are generated in on HF: greedy ones in batches of `greedy_batch_size`, sampled
+    ones in batches of `batch_size` (their draws are seeded per batch)."""
+    task, execution = get_task(task_name), config.execution
+    samples = config.evaluation.samples or task.samples
+    return execution.greedy_batch_size if task.generation.greedy and samples == 1 else execution.batch_size
 
 
 def variant_targets(spec: MethodSpec, config: RunConfig) -> list[SparsityTarget]:

@@ -4,10 +4,12 @@ with the instruction set torch dispatches to on the CPU and the GPU it runs on."
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import platform
 import subprocess
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, distributions, version
 from pathlib import Path
 
@@ -39,9 +41,11 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def installed_packages() -> list[str]:
-    """Every installed distribution as name==version, sorted."""
-    return sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"]})
+@lru_cache(maxsize=1)
+def installed_packages() -> tuple[str, ...]:
+    """Every installed distribution as name==version, sorted (read once per process: reading every
+    distribution's metadata takes about half a second)."""
+    return tuple(sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"]}))
 
 
 def plugins() -> list[dict]:
@@ -100,7 +104,8 @@ def hardware() -> dict:
     return found
 
 
-def provenance() -> dict:
+@lru_cache(maxsize=1)
+def _process_provenance() -> dict:
     packages = installed_packages()
     return {
         "packages": package_versions(),
@@ -110,3 +115,8 @@ def provenance() -> dict:
         "git_commit": git_commit(),
         "hardware": hardware(),
     }
+
+
+def provenance() -> dict:
+    """Where this process's results come from; computed once per process (a Ray worker computes its own)."""
+    return copy.deepcopy(_process_provenance())

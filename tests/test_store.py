@@ -32,7 +32,8 @@ def _rows(path, table):
 
 def test_a_run_killed_part_way_resumes_to_the_same_results(tmp_path):
     environment = {**os.environ, "RAC_BENCH_CACHE": str(tmp_path / "cache")}
-    options = ["--batch-size", "16", "--output-dir"]
+    # --threads: one lane (two lanes write nothing until every variant is evaluated); greedy chunks of 16
+    options = ["--batch-size", "16", "--greedy-batch-size", "16", "--threads", "1", "--output-dir"]
     subprocess.run(
         RUN + options + [str(tmp_path / "a"), "--store", str(tmp_path / "a.sqlite")], env=environment, check=True
     )

@@ -24,7 +24,9 @@ class ModelHandle:
 def _hf(handle: ModelHandle, execution, progress: bool) -> GenerationBackend:
     from rac_bench.backends.hf import HFBackend
 
-    return HFBackend(handle.model, handle.tokenizer, execution.batch_size, progress, execution.device)
+    return HFBackend(
+        handle.model, handle.tokenizer, execution.batch_size, progress, execution.device, execution.greedy_batch_size
+    )
 
 
 def _vllm(handle: ModelHandle, execution, progress: bool) -> GenerationBackend:
@@ -71,7 +73,7 @@ def backend_identity(execution) -> dict:
     order of sums; one flipped near-tie changes a sampled trace)."""
     identity = {"backend": execution.backend, "dtype": execution.dtype, "device": execution.device.split(":")[0]}
     if execution.backend == "hf":
-        identity["batch_size"] = execution.batch_size
+        identity["batch_size"] = execution.batch_size  # traces are sampled: greedy_batch_size plays no part
     else:
         identity["vllm"] = dict(sorted(execution.vllm.items()))
     return identity

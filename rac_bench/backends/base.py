@@ -45,6 +45,7 @@ class GenerationBackend(Protocol):
 
     name: str
     chunk_size: int  # prompts per resumable chunk: one chunk is generated (and saved) at a time
+    greedy_chunk_size: int  # the same for greedy requests, whose tokens no per-chunk seed decides
     startup_seconds: float  # engine start-up, reported beside evaluation time
 
     def generate(

@@ -11,6 +11,8 @@ chunk's samples depend on its seed alone.
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from rac_bench.backends.base import SamplingSettings
@@ -33,10 +35,18 @@ def next_tokens(logits: torch.Tensor, settings: SamplingSettings, generator: tor
 
 @torch.no_grad()
 def decode(
-    model, input_ids, attention_mask, settings: SamplingSettings, eos_ids: set[int], finished=None
+    model,
+    input_ids,
+    attention_mask,
+    settings: SamplingSettings,
+    eos_ids: set[int],
+    finished=None,
+    finished_at: list | None = None,
 ) -> list[list[int]]:
     """Each row's generated tokens, through its first end-of-sequence token or `max_new_tokens` of them. Rows are
-    left-padded prompts (`attention_mask` 0 on the padding); `finished(n)` is told as n rows finish."""
+    left-padded prompts (`attention_mask` 0 on the padding); `finished(n)` is told as n rows finish, and
+    `finished_at[row]` (when given) is set to the perf_counter time of the row's last token: what that request
+    waited, even in a batch whose other rows run on."""
     generator = None
     if not settings.greedy:
         generator = torch.Generator(device=input_ids.device).manual_seed(settings.seed)
@@ -53,6 +63,8 @@ def decode(
             generated[row].append(token)
         unfinished = ~torch.isin(tokens, eos)
         left = int(unfinished.sum())
+        if finished_at is not None and (left < len(tokens) or step + 1 == settings.max_new_tokens):
+            _stamp(finished_at, rows, unfinished, step + 1 == settings.max_new_tokens)
         if step + 1 == settings.max_new_tokens or not left:
             if finished is not None:
                 finished(len(tokens))
@@ -73,3 +85,10 @@ def decode(
         )
         logits, position = output.logits[:, -1], position + 1
     return generated
+
+
+def _stamp(finished_at: list, rows: torch.Tensor, unfinished: torch.Tensor, last_step: bool) -> None:
+    now = time.perf_counter()
+    for row, running in zip(rows.tolist(), unfinished.tolist()):
+        if last_step or not running:
+            finished_at[row] = now

@@ -17,13 +17,25 @@ class HFBackend:
     name = "hf"
     startup_seconds = 0.0
 
-    def __init__(self, model, tokenizer, batch_size: int = 64, progress: bool = True, device: str | None = None):
-        """`device`: where to generate; the model is moved there and back to where it was by close()."""
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        batch_size: int = 64,
+        progress: bool = True,
+        device: str | None = None,
+        greedy_batch_size: int | None = None,
+    ):
+        """`device`: where to generate; the model is moved there and back to where it was by close(). Sampled
+        requests run in batches of `batch_size` (each batch its own seed), greedy ones in batches of
+        `greedy_batch_size` (default: `batch_size`): a small model's whole task in one batch."""
         self.home = next(model.parameters()).device
         self.model = model.eval().to(device or self.home)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        self.chunk_size = batch_size  # lm_adapter's resume unit: one batch, so a resumed chunk is the same batch
+        self.greedy_batch_size = greedy_batch_size or batch_size
+        # lm_adapter's resume units: one batch, so a resumed chunk is the same batch
+        self.chunk_size, self.greedy_chunk_size = batch_size, self.greedy_batch_size
         self.progress = progress
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
@@ -37,7 +49,8 @@ class HFBackend:
         # Longest first: batches hold similar lengths and the slowest batch shows up early.
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         results: list[Generation | None] = [None] * len(prompts)
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        size = self.greedy_batch_size if settings.greedy else self.batch_size
+        batches = [order[i : i + size] for i in range(0, len(order), size)]
         for batch_index, batch in enumerate(tqdm(batches, desc="generating", disable=not self.progress, leave=False)):
             for index, generation in zip(
                 batch, self._generate_batch([prompts[i] for i in batch], settings, batch_index, finished)
@@ -53,16 +66,19 @@ class HFBackend:
         )
         eos_ids = self._eos_ids()
         started = time.perf_counter()
+        finished_at = [None] * len(prompts)  # when each row's last token came (the decode loop knows)
         if settings.stop:
             rows = self._generate(encoded, settings, batch_index)
             if finished is not None:
                 finished(len(rows))
         else:
             batch_settings = replace(settings, seed=settings.seed * 100_003 + batch_index)  # each batch its own draws
-            rows = decode(self.model, encoded.input_ids, encoded.attention_mask, batch_settings, eos_ids, finished)
+            rows = decode(
+                self.model, encoded.input_ids, encoded.attention_mask, batch_settings, eos_ids, finished, finished_at
+            )
         seconds = time.perf_counter() - started
         generations = []
-        for row in rows:
+        for row, row_finished in zip(rows, finished_at):
             token_ids, finish_reason = self._cut(row, eos_ids, settings)
             text = self.tokenizer.decode(token_ids, skip_special_tokens=True)
             for stop in settings.stop:
@@ -73,7 +89,7 @@ class HFBackend:
                     token_ids=tuple(token_ids),
                     thinking_tokens=count_thinking_tokens(token_ids, self.tokenizer),
                     finish_reason=finish_reason,
-                    seconds=seconds,
+                    seconds=row_finished - started if row_finished is not None else seconds,
                 )
             )
         return generations

@@ -109,8 +109,9 @@ class RacBenchLM(LM):
         for key, positions in groups.items():
             settings = self.settings_for(json.loads(key))
             order = sorted(positions, key=lambda p: -len(requests[p].args[0]))  # stable: a fixed chunking
-            for chunk_index, start in enumerate(range(0, len(order), self.chunk_size)):
-                chunk = order[start : start + self.chunk_size]
+            size = self.backend.greedy_chunk_size if settings.greedy else self.chunk_size
+            for chunk_index, start in enumerate(range(0, len(order), size)):
+                chunk = order[start : start + size]
                 keys = [(requests[p].doc_id, sample_indices[p]) for p in chunk]
                 prompts = [requests[p].args[0] for p in chunk]
                 stored = [saved.get(k) for k in keys]

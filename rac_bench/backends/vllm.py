@@ -153,6 +153,7 @@ def _unchunked_prefill(config: dict | None, options: dict) -> dict:
 class VLLMBackend:
     name = "vllm"
     chunk_size = 512  # lm_adapter's resume unit: large, so continuous batching still has work to overlap
+    greedy_chunk_size = 512
 
     def __init__(self, model_path: str | Path, tokenizer, options: dict | None = None, progress: bool = True):
         configure_cpu_environment()

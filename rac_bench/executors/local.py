@@ -1,14 +1,21 @@
-"""The local executor: every variant of a model in this process, one after another, dense first. Every variant
-is pruned (and its label checked against its saved weights) before the first cell is evaluated, so a method that
-fails its label stops the run before it writes anything."""
+"""The local executor: every variant of a model on this machine, dense first. Every variant is pruned (and its label
+checked against its saved weights) before the first cell is written, so a method that fails its label stops the run
+before it writes anything.
+
+A small model (one torch thread each: rac_bench.threads) on a machine with a core to spare is evaluated in two lanes
+(rac_bench.executors.lanes): a forked worker evaluates dense while this process prunes, then every other pruned
+variant, while this process evaluates the rest. Otherwise one variant after another, each cell stored as it finishes.
+"""
 
 from __future__ import annotations
 
 from rac_bench.checkpoints import load_weights
 from rac_bench.config import RunConfig
 from rac_bench.dense_model import load_dense
+from rac_bench.executors import ModelJob
+from rac_bench.executors import lanes
 from rac_bench.plan import Plan
-from rac_bench.runner import ModelJob, run_variant, variants_to_build
+from rac_bench.runner import run_variant, variants_to_build
 from rac_bench.variants import build_calibration_sets, build_variant
 
 
@@ -21,6 +28,8 @@ class LocalExecutor:
         will evaluate: bad models, unusable calibration data and labels their weights do not meet fail here,
         before the run writes anything."""
         dense = load_dense(plan.config, model)
+        if lanes.two_lanes_fit(plan, dense):
+            return lanes.two_lane_job(plan, dense)
         build_calibration_sets(plan, dense)
         built = {}
         for variant in variants_to_build(plan, dense):

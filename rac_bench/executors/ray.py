@@ -15,7 +15,7 @@ from dataclasses import replace
 from rac_bench.config import RunConfig
 from rac_bench.errors import ConfigError, first_line
 from rac_bench.plan import Plan, Variant
-from rac_bench.runner import ModelJob
+from rac_bench.executors import ModelJob
 
 log = logging.getLogger(__name__)
 
