@@ -16,6 +16,7 @@ from rac_bench.fingerprint import directory_fingerprint, fingerprint
 from rac_bench.methods.code import method_code
 from rac_bench.methods.spec import MethodSpec, parse_method_spec
 from rac_bench.pruning.pattern import SparsityTarget
+from rac_bench.scoring.thinking import THINKING_RULE
 from rac_bench.task_data import data_revision
 from rac_bench.tasks import task_definition
 
@@ -110,6 +111,7 @@ def _variant(spec: MethodSpec, target: SparsityTarget, config: RunConfig) -> Var
     execution = config.execution
     if spec.checkpoint is not None:  # its files decide its weights (and the dtype they are loaded in)
         settings = {"method": "checkpoint", "files": directory_fingerprint(spec.checkpoint), "dtype": execution.dtype}
+        settings["label"] = spec.label  # its row's name is part of its cell: a relabelled checkpoint is a new row
         return Variant(spec, target, {**settings, "calibration": None})
     settings = {
         "method": spec.canonical,
@@ -139,6 +141,7 @@ def _task(name: str, config: RunConfig) -> TaskPlan:
         "pass_at_k": evaluation.pass_at_k,
         "drift_responses": evaluation.drift_responses,
         "hesitation_markers": evaluation.hesitation_markers,
+        "thinking_rule": THINKING_RULE,  # how responses without </think> are read (scoring.thinking)
         "seed": config.seed,
         "backend": execution.backend,
         "batch_size": execution.batch_size,  # padding can tip a greedy argmax

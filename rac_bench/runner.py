@@ -21,6 +21,7 @@ from rac_bench.evaluation import evaluate_task
 from rac_bench.outputs import write_outputs
 from rac_bench.plan import Plan, TaskPlan, Variant
 from rac_bench.provenance import installed_packages, provenance
+from rac_bench.scoring.thinking import thinking_rule
 from rac_bench.store import Store, check_store, finished_keys, open_store
 from rac_bench.tasks import get_task
 from rac_bench.threads import set_threads
@@ -92,10 +93,13 @@ def run_variant(
     config = plan.config
     keys = plan.cell_keys(variant.fingerprint(dense.fingerprint))
     dense_keys = plan.cell_keys(plan.dense.fingerprint(dense.fingerprint))
-    pending = [task for task in plan.tasks if not (config.execution.resume and store.cell(keys[task.name]))]
+    reusable = config.execution.resume and not (config.execution.rebuild and not variant.is_dense)
+    pending = [task for task in plan.tasks if not (reusable and store.cell(keys[task.name]))]
+    store.reuse_cells([keys[task.name] for task in plan.tasks if task not in pending])  # now the latest
     if not pending:
         log.info("%s %s: every cell is in the store; skipped", variant.method, variant.target.label)
         return list(keys.values())
+    dense.check_unchanged(weights=variant.is_dense)  # a method may not change the dense row or the prompts
     built = built or build_variant(variant, dense, config)
     path = str(built.checkpoint) if built.checkpoint else dense.path
     set_threads(config.execution.threads, built.model)  # the cores free now (a small model keeps one)
@@ -121,7 +125,7 @@ def run_variant(
             identity=_identity(dense, variant, task),
             model_fingerprint=dense.fingerprint,
             variant_fingerprint=built.fingerprint,
-            settings=plan.cell_settings(variant, task),
+            settings={**plan.cell_settings(variant, task), "thinking": thinking_rule(dense.tokenizer)},
             backend=backend.name,
             engine_startup_seconds=backend.startup_seconds,
             provenance=run_provenance,
@@ -135,12 +139,13 @@ def run_variant(
 
 
 def variants_to_build(plan: Plan, dense: DenseModel) -> list[Variant]:
-    """The pruned variants with a cell the run will evaluate (all of them, unless resuming from the store)."""
+    """The pruned variants and outside checkpoints with a cell the run will evaluate (all of them, unless resuming
+    from the store): built, or loaded and checked, before the run writes anything."""
     config = plan.config
-    if not config.execution.resume:
-        return [variant for variant in plan.variants if not (variant.is_dense or variant.is_outside)]
+    if not config.execution.resume or config.execution.rebuild:  # --rebuild re-prunes whatever the store holds
+        return [variant for variant in plan.variants if not variant.is_dense]
     unfinished = []
-    for variant in (v for v in plan.variants[1:] if not v.is_outside):
+    for variant in plan.variants[1:]:
         keys = list(plan.cell_keys(variant.fingerprint(dense.fingerprint)).values())
         if len(finished_keys(config.execution.store, keys)) < len(keys):
             unfinished.append(variant)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rac_bench import strict_json
 from rac_bench.cells import Cell
-from rac_bench.errors import DiskFullError, StoreError
+from rac_bench.errors import DiskFullError, StoreError, first_line
 from rac_bench.files import unwritable_ancestor
 
 APPLICATION_ID = 0x52414342  # "RACB" in the SQLite header: tells our stores from other databases
@@ -77,10 +77,10 @@ class Store:
     """One connection to a store file. Every write is one transaction (BEGIN IMMEDIATE ... COMMIT). A read-only
     store is never created and never written, not even the WAL beside it when the directory is read-only."""
 
-    def __init__(self, path: Path, read_only: bool = False):
+    def __init__(self, path: Path, read_only: bool = False, create: bool = True):
         self.path = Path(path)
         self.read_only = read_only
-        if not self.path.exists() and read_only:
+        if not self.path.exists() and (read_only or not create):
             raise StoreError(f"store {self.path} does not exist; run `rac-bench run` first or give --store")
         if self.path.exists() and not self.path.is_file():
             raise StoreError(f"store {self.path} is not a file; give the path of a rac-bench .sqlite store")
@@ -210,6 +210,13 @@ class Store:
             )
             db.execute("DELETE FROM generations WHERE cell_key = ?", (cell.key,))
 
+    def reuse_cells(self, keys: list[str]) -> None:
+        """Stamp cells that a run took from the store as finished now: the latest cell of an identity is the one the
+        latest run used, so reverting a change brings its earlier cell back to the leaderboard and the gate."""
+        if keys:
+            with self.transaction() as db:
+                db.executemany("UPDATE cells SET finished_at = ? WHERE cell_key = ?", [(time.time(), k) for k in keys])
+
     def delete_cells(self, selector) -> int:
         """Delete every cell (of every run) that `selector` (rac_bench.cells.CellSelector) matches, with its samples
         and checkpointed generations; returns how many."""
@@ -227,7 +234,7 @@ class Store:
         return [json.loads(record) for (record,) in rows]
 
     def latest_cells(self, models: list[str] | None = None, tasks: list[str] | None = None) -> list[Cell]:
-        """The most recently finished cell for each model, task, method, pattern and sparsity."""
+        """For each model, task, method, pattern and sparsity, the cell most recently finished or reused by a run."""
         rows = self.connection.execute(
             "SELECT model, task, method, pattern, sparsity, summary FROM cells ORDER BY finished_at"
         ).fetchall()
@@ -323,8 +330,24 @@ def _check_header(path: Path) -> None:
         raise StoreError(f"{path} is not an SQLite file; give the path of a rac-bench .sqlite store or a new path")
 
 
-def open_store(path: Path | None, read_only: bool = False) -> Store:
-    return Store(path if path is not None else default_store_path(), read_only=read_only)
+def damaged(path: Path, problem: str) -> StoreError:
+    problem = " ".join(problem.replace("*** in database main ***", "").split())  # quick_check's report is lines
+    return StoreError(
+        f"store {path} is damaged ({problem}); restore it from a copy, or give a new --store (`sqlite3 {path} "
+        "'.recover'` salvages what it can)"
+    )
+
+
+def damaged_store_error(error: sqlite3.DatabaseError, path: Path) -> StoreError | None:
+    """The one-line error for damage SQLite found while reading a page (None for other database errors)."""
+    if getattr(error, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+        return damaged(path, first_line(error))
+    return None
+
+
+def open_store(path: Path | None, read_only: bool = False, create: bool = True) -> Store:
+    """`create=False`: a missing store is an error (a command that only changes a store never makes an empty one)."""
+    return Store(path if path is not None else default_store_path(), read_only=read_only, create=create)
 
 
 def finished_keys(path: Path | None, keys: list[str]) -> set[str]:
@@ -340,10 +363,19 @@ def finished_keys(path: Path | None, keys: list[str]) -> set[str]:
 
 
 def check_store(path: Path | None) -> None:
-    """Fail now, writing nothing, if `path` cannot become or be a rac-bench store."""
+    """Fail now, writing nothing, if `path` cannot become or be a rac-bench store (a damaged one included: SQLite
+    finds damage only on the page it reads, which may be after the run's first write)."""
     path = Path(path if path is not None else default_store_path())
     if path.exists():
-        open_store(path, read_only=True).close()
+        store = open_store(path, read_only=True)
+        try:
+            problems = [row[0] for row in store.connection.execute("PRAGMA quick_check(1)")]
+        except sqlite3.DatabaseError as error:
+            problems = [first_line(error)]
+        finally:
+            store.close()
+        if problems != ["ok"]:
+            raise damaged(path, problems[0])
         if not os.access(path, os.W_OK) or unwritable_ancestor(path.parent) is not None:
             raise StoreError(f"store {path} is read-only here; a run needs to write to it: give another --store")
         return
