@@ -73,10 +73,10 @@ _MARKDOWN_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 def markdown_escape(text: str) -> str:
     """Text shown as itself in Markdown: HTML (`<script>`, `<img onerror>`) as entities, and the characters that
-    start emphasis, links, code or table cells backslash-escaped; one line."""
+    start emphasis, links or code backslash-escaped; one line (a list item, not a table cell)."""
     text = " ".join(str(text).split())
     text = re.sub(r"[&<>]", lambda m: _MARKDOWN_ENTITIES[m.group()], text)
-    return re.sub(r"([\\`*_\[\]|~#!])", r"\\\1", text)
+    return re.sub(r"([\\`*_\[\]~#!])", r"\\\1", text)
 
 
 def _slug(text: str) -> str:
