@@ -201,8 +201,11 @@ def _run(args) -> int:
     from rac_bench.plan import build_plan
     from rac_bench.runner import run
 
+    from rac_bench.files import check_run_output_dir
+
     _check_gpus(args)
     config = _config(args)
+    check_run_output_dir(config.output_dir)  # a run's outputs never mix with files it did not write
     executor = get_executor(config)
     if args.dry_run:
         from rac_bench.estimate import plan_report

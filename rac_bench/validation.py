@@ -109,11 +109,10 @@ def _check_inputs(config: RunConfig) -> None:
 
 
 def _check_outputs(config: RunConfig) -> None:
-    from rac_bench.files import check_run_output_dir, unwritable_ancestor
+    from rac_bench.files import unwritable_ancestor
 
     if config.output_dir is None:
         config.output_dir = default_output_dir()
-    check_run_output_dir(config.output_dir)
     for what, directory in (("output", config.output_dir), ("cache", config.execution.cache_dir)):
         blocked = unwritable_ancestor(directory)
         if blocked is not None:
