@@ -177,7 +177,8 @@ def test_cells_on_other_problem_sets_are_their_own_group_with_their_own_dense(st
     mixed = tmp_path / "mixed.sqlite"
     shutil.copy(store, mixed)
     monkeypatch.setenv("RAC_BENCH_CACHE", str(tmp_path / "cache"))
-    argv = ["run", "--methods", "magnitude", "--limit", "30", "--store", str(mixed), "--output-dir", str(tmp_path)]
+    argv = ["run", "--methods", "magnitude", "--limit", "30", "--store", str(mixed)]
+    argv += ["--output-dir", str(tmp_path / "out")]
     assert main(argv) == 0
     out = tmp_path / "table.csv"
     assert main(["leaderboard", "--store", str(mixed), "--format", "csv", "--out", str(out)]) == 0
