@@ -10,9 +10,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from transformers import AutoModelForCausalLM
-
 from rac_bench import strict_json
+from rac_bench.files import give_ordinary_permissions
+from rac_bench.weights import load_causal_lm
 
 REPORT_FILE = "rac_bench_report.json"
 
@@ -29,6 +29,7 @@ def staged_checkpoint(directory: Path, replace: bool = False):
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
         yield staging
+        give_ordinary_permissions(staging)
         if replace and directory.exists():
             shutil.rmtree(directory)
         if directory.exists():
@@ -46,7 +47,8 @@ def save_weights(model, tokenizer, directory: Path) -> None:
 
 
 def load_weights(directory: Path, dtype):
-    return AutoModelForCausalLM.from_pretrained(directory, dtype=dtype).eval()
+    """A saved variant, every tensor present, in its shape and finite (else one line: ModelLoadError)."""
+    return load_causal_lm(directory, dtype)
 
 
 def write_report(directory: Path, report: dict) -> None:

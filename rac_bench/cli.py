@@ -8,6 +8,7 @@ raises while pruning exits 3, with one line naming the method and the matrix.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -184,13 +185,15 @@ def _engine_options(flags: list[str]) -> dict:
     """--vllm OPTION=VALUE flags as a mapping (values read as YAML scalars); it updates the config file's vllm:."""
     import yaml
 
+    from rac_bench.input_files import load_yaml
+
     options = {}
     for flag in flags:
         name, separator, value = flag.partition("=")
         if not separator or not name.strip():
             raise ConfigError(f"--vllm takes OPTION=VALUE, e.g. --vllm tensor_parallel_size=4; got {flag!r}")
         try:
-            options[name.strip()] = yaml.safe_load(value)
+            options[name.strip()] = load_yaml(value)
         except yaml.YAMLError:
             raise ConfigError(f"--vllm {flag!r}: the value is not a number, word or true/false") from None
     return options
@@ -204,6 +207,9 @@ def _run(args) -> int:
     from rac_bench.plan import build_plan
     from rac_bench.runner import run
 
+    from rac_bench.files import check_run_output_dir
+
+    check_run_output_dir(config.output_dir)  # a run's outputs never mix with files it did not write
     executor = get_executor(config)
     if args.dry_run:
         from rac_bench.estimate import plan_report
@@ -358,7 +364,7 @@ def _delete(args) -> int:
     selector = _selector(args)
     if not selector:
         raise ConfigError("delete needs a selection: give --model, --tasks and/or --methods (each a comma list)")
-    store = open_store(args.store)
+    store = open_store(args.store, create=False)
     try:
         deleted = store.delete_cells(selector)
     finally:
@@ -476,7 +482,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         configure_logging(args.verbose)
-        return args.handler(args)
+        try:
+            return args.handler(args)
+        except sqlite3.DatabaseError as error:  # damage on a page of the store that only a later read reached
+            raise _damaged_store(error, args) from None
     except RacBenchError as error:
         message = str(error)
         print(message if message.startswith("rac-bench") else f"rac-bench: error: {message}", file=sys.stderr)
@@ -495,6 +504,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"rac-bench: error: {full}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _damaged_store(error: sqlite3.DatabaseError, args) -> Exception:
+    from rac_bench.store import damaged_store_error, default_store_path
+
+    return damaged_store_error(error, getattr(args, "store", None) or default_store_path()) or error
 
 
 if __name__ == "__main__":

@@ -11,14 +11,14 @@ from rac_bench.calibration.presets import with_preset
 from rac_bench.config import COUNT_KEYS, FLAGS, MOVED_KEYS, RunConfig
 from rac_bench.config_fields import parse_section
 from rac_bench.errors import ConfigError, first_line
-from rac_bench.input_files import read_text
+from rac_bench.input_files import load_yaml, read_text
 from rac_bench.validation import validate
 
 
 def _read_file(config_file: Path) -> dict:
     text = read_text(config_file, ConfigError, "config file")
     try:
-        loaded = yaml.safe_load(text) or {}
+        loaded = load_yaml(text) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {config_file} is not valid YAML: {first_line(error)}") from None
     if not isinstance(loaded, dict):

@@ -14,6 +14,7 @@ from rac_bench.calibration.provider import CalibrationProvider
 from rac_bench.calibration.sources import BuildInputs
 from rac_bench.calibration.sources.prompts import PromptRenderer
 from rac_bench.config import RunConfig
+from rac_bench.errors import MethodFailure
 from rac_bench.fingerprint import fingerprint, weights_fingerprint
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
 from rac_bench.task_data import DATA_DIR_VARIABLE
@@ -29,9 +30,38 @@ class DenseModel:
     fingerprint: str
     calibration: CalibrationProvider
 
+    tokenizer_state: str = ""  # what the tokenizer was when loaded (see check_unchanged)
+
     @property
     def name(self) -> str:
         return self.reference or EMBEDDED_MODEL_NAME
+
+    def check_unchanged(self, weights: bool) -> None:
+        """Refuse to evaluate with a dense model or tokenizer that changed since it was loaded: methods get copies,
+        but a method that reaches the originals (through the calibration provider) would change the dense row and
+        every delta. `weights`: hash the weights too (done once, before dense is evaluated)."""
+        changed = tokenizer_state(self.tokenizer) != self.tokenizer_state
+        if weights and not changed:
+            template = self.tokenizer.chat_template
+            current = fingerprint({"weights": weights_fingerprint(self.model), "chat_template": template})
+            changed = current != self.fingerprint
+        if changed:
+            raise MethodFailure(
+                f"the dense model {self.name} or its tokenizer changed after it was loaded: a method of this run "
+                "changed it in place; nothing of dense was evaluated (methods must change only the model they get)"
+            )
+
+
+def tokenizer_state(tokenizer) -> str:
+    """What of a tokenizer changes what a prompt becomes or where generation stops (the backends set padding
+    themselves, so it is left out)."""
+    return fingerprint(
+        {
+            "chat_template": tokenizer.chat_template,
+            "ends": [str(tokenizer.bos_token), str(tokenizer.eos_token)],
+            "size": len(tokenizer),
+        }
+    )
 
 
 def _backend(handle: ModelHandle, config: RunConfig):
@@ -63,4 +93,5 @@ def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
         backend_identity=backend_identity(config.execution),
         rebuild=config.execution.rebuild,
     )
-    return DenseModel(reference, path, model, tokenizer, model_fingerprint, CalibrationProvider(inputs))
+    provider = CalibrationProvider(inputs)
+    return DenseModel(reference, path, model, tokenizer, model_fingerprint, provider, tokenizer_state(tokenizer))

@@ -20,6 +20,7 @@ from rac_bench.cells import CellResults
 from rac_bench.export import LM_EVAL_SECTIONS
 from rac_bench.metrics import Estimate
 from rac_bench.scoring import correct_if_read_leniently, get_scorer, score_response
+from rac_bench.scoring.thinking import opens_thinking_in_prompt
 from rac_bench.tasks import TASKS_DIR, TaskInfo
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,10 @@ def evaluate_task(
     name = task.lm_eval_task
     references = {s["doc_id"]: s for s in results["samples"][name]}
     counter, markers = task.self_corrections, tuple(settings.hesitation_markers)
-    records = [_scored(task, r, references[r.doc_id], counter, markers) for r in sorted(lm.records, key=_order)]
+    opened = opens_thinking_in_prompt(tokenizer)  # how a response without </think> is read (scoring.thinking)
+    records = [
+        _scored(task, r, references[r.doc_id], counter, markers, opened) for r in sorted(lm.records, key=_order)
+    ]
     sections = {s: results[s][name] for s in LM_EVAL_SECTIONS if name in results.get(s, {})}
     summary = summarize(
         records,
@@ -120,11 +124,11 @@ def _order(record) -> tuple:
     return (record.doc_id, record.sample_index)
 
 
-def _scored(task: TaskInfo, record, logged: dict, counter, markers: tuple[str, ...]) -> dict:
+def _scored(task: TaskInfo, record, logged: dict, counter, markers: tuple[str, ...], opened: bool) -> dict:
     """One sample's record: prompt, response, extracted answer, correctness, self-corrections, the engine's token
     counts and timing."""
     generation = record.generation
-    score = score_response(task.scorer, generation.text, logged["target"])
+    score = score_response(task.scorer, generation.text, logged["target"], opened)
     lenient = correct_if_read_leniently(task.scorer, generation.text, logged["target"]) if score.truncated else None
     return {
         "task": task.name,

@@ -9,6 +9,7 @@ Which cells exist and how they were measured must match: a mismatch is bad input
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from tabulate import tabulate
@@ -29,6 +30,8 @@ class Comparison:
     current: Estimate
     threshold: float
     regressed: bool
+    caught: float | None = None  # the smallest drop (rise, lower-is-better) the check fails; None: none can
+    noise: float | None = None  # the drop the baseline's own interval allows: what a check can resolve
 
 
 def higher_is_better(metric: str) -> bool:
@@ -44,6 +47,19 @@ def _threshold(metric: str, baseline: Estimate, tolerance: float | None) -> floa
 
 def _regressed(metric: str, value: float, threshold: float) -> bool:
     return value < threshold if higher_is_better(metric) else value > threshold
+
+
+def _smallest_caught(metric: str, value: float, threshold: float, responses: int) -> float | None:
+    """The smallest change from the baseline value that crosses the threshold: on the grid of values an accuracy
+    over `responses` responses can take, else just past the threshold; None where no value can cross it (a floor
+    at or below 0 for a metric that cannot go below 0)."""
+    higher = higher_is_better(metric)
+    if higher and threshold <= 0:
+        return None
+    margin = value - threshold if higher else threshold - value
+    if metric == "accuracy" and responses:
+        return (math.floor(max(margin, 0.0) * responses + 1e-9) + 1) / responses
+    return max(margin, 0.0)
 
 
 def _matched(baseline: list[BaselineCell], current: list[Cell]) -> list[tuple[BaselineCell, Cell]]:
@@ -94,16 +110,37 @@ def compare(
                 )
             threshold = _threshold(metric, base_value, tolerance)
             regressed = _regressed(metric, run_value.value, threshold)
+            responses = run.results.get("problems", 0) * run.results.samples_per_problem
+            caught = _smallest_caught(metric, base_value.value, threshold, responses)
+            noise = _smallest_caught(metric, base_value.value, _threshold(metric, base_value, None), responses)
             comparisons.append(
-                Comparison(base.identity.describe(), metric, base_value, run_value, threshold, regressed)
+                Comparison(base.identity.describe(), metric, base_value, run_value, threshold, regressed, caught, noise)
             )
     return comparisons
 
 
 def unfailable(comparisons: list[Comparison]) -> list[Comparison]:
-    """Comparisons whose threshold no value can cross: a floor below 0 for a metric that cannot go below it (a
-    tolerance larger than the baseline value lets an accuracy of 0 pass)."""
-    return [c for c in comparisons if higher_is_better(c.metric) and c.threshold < 0]
+    """Comparisons whose threshold no value can cross: a floor at or below 0 for a metric that cannot go below it
+    (a baseline accuracy of 0, or a tolerance larger than the baseline value, lets an accuracy of 0 pass)."""
+    return [c for c in comparisons if c.caught is None]
+
+
+def _warnings(comparisons: list[Comparison], tolerance: float | None) -> list[str]:
+    """What the gate cannot see: checks that cannot fail, and tolerances finer than the baseline's own interval."""
+    floor_from = f"--tolerance {tolerance:g}" if tolerance is not None else "the baseline's 95% CI"
+    warnings = [
+        f"{floor_from} puts the floor of {c.metric} for {c.cell} at {c.threshold:.3f}: no value falls below it, so "
+        "that check cannot fail"
+        for c in unfailable(comparisons)
+    ]
+    for c in comparisons:
+        if tolerance is not None and c.caught is not None and c.noise is not None and c.noise > tolerance + 1e-9:
+            warnings.append(
+                f"the baseline's 95% CI of {c.metric} for {c.cell} spans {c.noise:.3f} from its value, more than "
+                f"--tolerance {tolerance:g}: a change that small is within the baseline's noise (more problems, "
+                "--limit, narrow it)"
+            )
+    return warnings
 
 
 @dataclass(frozen=True)
@@ -140,16 +177,12 @@ def gate_store(baseline_path, store_path, metrics: list[str], tolerance: float |
 def _report(comparisons: list[Comparison], metrics: list[str], tolerance: float | None) -> GateReport:
     rows = [
         [c.cell, c.metric, format_estimate(c.baseline), format_estimate(c.current), f"{c.threshold:.3f}"]
-        + ["REGRESSED" if c.regressed else "ok"]
+        + ["none" if c.caught is None else f"{c.caught:.3f}", "REGRESSED" if c.regressed else "ok"]
         for c in comparisons
     ]
     rule = "baseline value -/+ tolerance" if tolerance is not None else "baseline 95% CI bound"
-    headers = ["cell", "metric", "baseline", "run", f"threshold ({rule})", "status"]
-    floor_from = f"--tolerance {tolerance:g}" if tolerance is not None else "the baseline's 95% CI"
-    warnings = [
-        f"{floor_from} puts the floor of {c.metric} for {c.cell} at {c.threshold:.3f}, below 0: that check cannot fail"
-        for c in unfailable(comparisons)
-    ]
+    headers = ["cell", "metric", "baseline", "run", f"threshold ({rule})", "smallest change caught", "status"]
+    warnings = _warnings(comparisons, tolerance)
     regressed = sum(c.regressed for c in comparisons)
     checks = f"{len(rows)} checks ({len({c.cell for c in comparisons})} cells x {', '.join(metrics)})"
     verdict = f"{regressed} of {checks} regressed" if regressed else f"all {checks} pass"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import struct
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -83,6 +84,6 @@ def _readable(path: Path):
     """transformers' and gguf's errors on a file that is not a loadable GGUF model, as one line."""
     try:
         yield
-    except (OSError, ValueError, KeyError, ImportError, RuntimeError) as error:
+    except (OSError, ValueError, KeyError, ImportError, RuntimeError, struct.error, EOFError, IndexError) as error:
         hint = " (pip install gguf)" if isinstance(error, ImportError) else ""
         raise ModelLoadError(f"cannot load GGUF model {path}: {first_line(error)}{hint}") from None

@@ -53,3 +53,20 @@ def _finite(text: str) -> float:
 
 def _refuse(name: str):
     raise ValueError(f"{name} is not a number")
+
+
+def load_yaml(text: str):
+    """YAML without aliases: `*name` repeats a value, and nested repeats (an "alias bomb") expand to gigabytes
+    when anything walks or prints the result. rac-bench's configs never need them; a file that uses one is refused
+    while it is parsed (yaml.YAMLError, with the line), before anything is expanded."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                problem = f"line {event.start_mark.line + 1}: aliases (*{event.anchor}) are not accepted; write it out"
+                raise yaml.composer.ComposerError(None, None, problem, event.start_mark)
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 (a SafeLoader)

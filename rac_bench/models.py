@@ -19,6 +19,7 @@ from transformers.utils import logging as transformers_logging
 
 from rac_bench.errors import ModelLoadError, first_line
 from rac_bench.gguf import converted_directory, gguf_config, gguf_file
+from rac_bench.weights import load_causal_lm
 from rac_bench.zoo import EMBEDDED_MODEL_DIR, EMBEDDED_MODEL_NAME  # noqa: F401 (imported from here by others)
 from rac_bench.zoo.smollm2 import is_reasoner, reasoner_directory, smollm2_gguf
 
@@ -106,8 +107,8 @@ def load_model(reference: str | None, dtype: torch.dtype = torch.float32, cache_
     path = model_path(reference, cache_dir)
     with user_errors(path):
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-    return model.eval(), tokenizer
+        model = load_causal_lm(path, dtype)
+    return model, tokenizer
 
 
 def model_config(reference: str | None):

@@ -18,6 +18,7 @@ from rac_bench.methods.base import COMPRESSED, DENSE, OUTSIDE
 from rac_bench.methods.code import method_code
 from rac_bench.methods.spec import MethodSpec, parse_method_spec
 from rac_bench.pruning.pattern import SparsityTarget
+from rac_bench.scoring.thinking import THINKING_RULE
 from rac_bench.task_data import data_revision
 from rac_bench.tasks import get_task, task_definition
 
@@ -119,6 +120,7 @@ def _variant(spec: MethodSpec, target: SparsityTarget, config: RunConfig) -> Var
     execution = config.execution
     if spec.checkpoint is not None:  # its files decide its weights (and the dtype they are loaded in)
         settings = {"method": "checkpoint", "files": directory_fingerprint(spec.checkpoint), "dtype": execution.dtype}
+        settings["label"] = spec.label  # its row's name is part of its cell: a relabelled checkpoint is a new row
         return Variant(spec, target, {**settings, "calibration": None})
     settings = {
         "method": spec.canonical,
@@ -148,6 +150,7 @@ def _task(name: str, config: RunConfig) -> TaskPlan:
         "pass_at_k": evaluation.pass_at_k,
         "drift_responses": evaluation.drift_responses,
         "hesitation_markers": evaluation.hesitation_markers,
+        "thinking_rule": THINKING_RULE,  # how responses without </think> are read (scoring.thinking)
         "seed": config.seed,
         "backend": execution.backend,
         "batch_size": generation_batch_size(name, config),  # padding can tip a greedy argmax

@@ -83,10 +83,13 @@ def run_variant(
     `built`: the variant as an executor built it before the run wrote anything."""
     config = plan.config
     keys = plan.cell_keys(variant.fingerprint(dense.fingerprint))
-    pending = [task for task in plan.tasks if not (config.execution.resume and store.cell(keys[task.name]))]
+    reusable = config.execution.resume and not (config.execution.rebuild and not variant.is_dense)
+    pending = [task for task in plan.tasks if not (reusable and store.cell(keys[task.name]))]
+    store.reuse_cells([keys[task.name] for task in plan.tasks if task not in pending])  # now the latest
     if not pending:
         log.info("%s %s: every cell is in the store; skipped", variant.method, variant.target.label)
         return list(keys.values())
+    dense.check_unchanged(weights=variant.is_dense)  # a method may not change the dense row or the prompts
     built = built or build_variant(variant, dense, config)
     logs = {task.name: store.generation_log(keys[task.name], config.execution.resume) for task in pending}
     evaluation = evaluate_variant(plan, dense, variant, built, pending, logs)
@@ -135,12 +138,13 @@ def variant_drift(plan: Plan, dense: DenseModel, built: BuiltVariant, dense_samp
 
 
 def variants_to_build(plan: Plan, dense: DenseModel) -> list[Variant]:
-    """The pruned variants with a cell the run will evaluate (all of them, unless resuming from the store)."""
+    """The pruned variants and outside checkpoints with a cell the run will evaluate (all of them, unless resuming
+    from the store): built, or loaded and checked, before the run writes anything."""
     config = plan.config
-    if not config.execution.resume:
-        return [variant for variant in plan.variants if not (variant.is_dense or variant.is_outside)]
+    if not config.execution.resume or config.execution.rebuild:  # --rebuild re-prunes whatever the store holds
+        return [variant for variant in plan.variants if not variant.is_dense]
     unfinished = []
-    for variant in (v for v in plan.variants[1:] if not v.is_outside):
+    for variant in plan.variants[1:]:
         keys = list(plan.cell_keys(variant.fingerprint(dense.fingerprint)).values())
         if len(finished_keys(config.execution.store, keys)) < len(keys):
             unfinished.append(variant)

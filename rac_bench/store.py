@@ -22,14 +22,20 @@ from pathlib import Path
 
 from rac_bench import strict_json
 from rac_bench.cells import Cell
-from rac_bench.errors import DiskFullError, StoreError
+from rac_bench.errors import StoreError, first_line
 from rac_bench.files import unwritable_ancestor
+from rac_bench.store_file import (  # noqa: F401 (damaged_store_error: the CLI's)
+    _check_header,
+    _connect,
+    _connect_read_only,
+    _raise_if_disk_full,
+    damaged,
+    damaged_store_error,
+)
 
 APPLICATION_ID = 0x52414342  # "RACB" in the SQLite header: tells our stores from other databases
 SCHEMA_VERSION = 2  # 1: rac-bench 0.1.0, whose cells were untyped dictionaries
 STORE_VARIABLE = "RAC_BENCH_STORE"
-BUSY_TIMEOUT_SECONDS = 120
-NEARLY_FULL_BYTES = 1 << 20  # an SQLite I/O error with less free space than this is a full disk
 
 SCHEMA = """
 CREATE TABLE runs (
@@ -77,10 +83,10 @@ class Store:
     """One connection to a store file. Every write is one transaction (BEGIN IMMEDIATE ... COMMIT). A read-only
     store is never created and never written, not even the WAL beside it when the directory is read-only."""
 
-    def __init__(self, path: Path, read_only: bool = False):
+    def __init__(self, path: Path, read_only: bool = False, create: bool = True):
         self.path = Path(path)
         self.read_only = read_only
-        if not self.path.exists() and read_only:
+        if not self.path.exists() and (read_only or not create):
             raise StoreError(f"store {self.path} does not exist; run `rac-bench run` first or give --store")
         if self.path.exists() and not self.path.is_file():
             raise StoreError(f"store {self.path} is not a file; give the path of a rac-bench .sqlite store")
@@ -210,6 +216,13 @@ class Store:
             )
             db.execute("DELETE FROM generations WHERE cell_key = ?", (cell.key,))
 
+    def reuse_cells(self, keys: list[str]) -> None:
+        """Stamp cells that a run took from the store as finished now: the latest cell of an identity is the one the
+        latest run used, so reverting a change brings its earlier cell back to the leaderboard and the gate."""
+        if keys:
+            with self.transaction() as db:
+                db.executemany("UPDATE cells SET finished_at = ? WHERE cell_key = ?", [(time.time(), k) for k in keys])
+
     def delete_cells(self, selector) -> int:
         """Delete every cell (of every run) that `selector` (rac_bench.cells.CellSelector) matches, with its samples
         and checkpointed generations; returns how many."""
@@ -227,7 +240,7 @@ class Store:
         return [json.loads(record) for (record,) in rows]
 
     def latest_cells(self, models: list[str] | None = None, tasks: list[str] | None = None) -> list[Cell]:
-        """The most recently finished cell for each model, task, method, pattern and sparsity."""
+        """For each model, task, method, pattern and sparsity, the cell most recently finished or reused by a run."""
         rows = self.connection.execute(
             "SELECT model, task, method, pattern, sparsity, summary FROM cells ORDER BY finished_at"
         ).fetchall()
@@ -273,58 +286,23 @@ class StoredGenerations:
         self.store.add_generations(self.cell_key, rows)
 
 
-def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
-    return sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, uri=uri)
 
 
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """A connection that cannot write. Where the store and its directory are writable it is an ordinary one with
-    writes refused (its WAL files go when it closes, as a writer's do). Elsewhere the file is opened read-only; a
-    WAL store needs a -shm file beside it even to read, so where none can be made (a read-only directory or
-    filesystem) it is opened as immutable, which there it is."""
-    if os.access(path, os.W_OK) and unwritable_ancestor(path.parent) is None:
-        connection = _connect(str(path))
-        connection.execute("PRAGMA query_only = ON")
-        return connection
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    connection = _connect(uri, uri=True)
-    try:
-        connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return connection
-    except sqlite3.OperationalError:
-        connection.close()
-        return _connect(f"{uri}&immutable=1", uri=True)
 
 
-def _raise_if_disk_full(error: sqlite3.Error, path: Path) -> None:
-    """SQLite reports a full disk as SQLITE_FULL, or as an I/O error when its WAL index (-shm) cannot grow."""
-    name = getattr(error, "sqlite_errorname", "")
-    if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and _free_bytes(path.parent) < NEARLY_FULL_BYTES):
-        raise DiskFullError(
-            f"the disk holding store {path} is full; the store is intact: free space and rerun to resume"
-        ) from None
 
 
-def _free_bytes(directory: Path) -> int:
-    stats = os.statvfs(directory)
-    return stats.f_bavail * stats.f_frsize
 
 
-def _check_header(path: Path) -> None:
-    """Refuse a file that is not SQLite without opening it as a database (which could write to it)."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(16)
-    except OSError as error:
-        raise StoreError(f"cannot read store {path}: {error.strerror}") from None
-    if header != b"SQLite format 3\x00":
-        raise StoreError(f"{path} is not an SQLite file; give the path of a rac-bench .sqlite store or a new path")
 
 
-def open_store(path: Path | None, read_only: bool = False) -> Store:
-    return Store(path if path is not None else default_store_path(), read_only=read_only)
+
+
+
+
+def open_store(path: Path | None, read_only: bool = False, create: bool = True) -> Store:
+    """`create=False`: a missing store is an error (a command that only changes a store never makes an empty one)."""
+    return Store(path if path is not None else default_store_path(), read_only=read_only, create=create)
 
 
 def finished_keys(path: Path | None, keys: list[str]) -> set[str]:
@@ -340,10 +318,19 @@ def finished_keys(path: Path | None, keys: list[str]) -> set[str]:
 
 
 def check_store(path: Path | None) -> None:
-    """Fail now, writing nothing, if `path` cannot become or be a rac-bench store."""
+    """Fail now, writing nothing, if `path` cannot become or be a rac-bench store (a damaged one included: SQLite
+    finds damage only on the page it reads, which may be after the run's first write)."""
     path = Path(path if path is not None else default_store_path())
     if path.exists():
-        open_store(path, read_only=True).close()
+        store = open_store(path, read_only=True)
+        try:
+            problems = [row[0] for row in store.connection.execute("PRAGMA quick_check(1)")]
+        except sqlite3.DatabaseError as error:
+            problems = [first_line(error)]
+        finally:
+            store.close()
+        if problems != ["ok"]:
+            raise damaged(path, problems[0])
         if not os.access(path, os.W_OK) or unwritable_ancestor(path.parent) is not None:
             raise StoreError(f"store {path} is read-only here; a run needs to write to it: give another --store")
         return

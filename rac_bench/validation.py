@@ -33,8 +33,9 @@ def _check_what_is_measured(config: RunConfig) -> None:
             parsed.source.check(config.calibration)
         check_target = getattr(parsed.method, "check_target", None)
         for target in variant_targets(parsed, config) if check_target else []:
-            check_target(target)
+            _checked_target(parsed.label, check_target, target)
     _check_targets_are_used(config, specs)
+    _check_distinct(specs)
     for task_name in config.tasks:
         samples = config.evaluation.samples or get_task(task_name).samples
         too_large = [k for k in config.evaluation.pass_at_k or [] if k > samples]
@@ -43,6 +44,37 @@ def _check_what_is_measured(config: RunConfig) -> None:
                 f"pass@{too_large[0]} needs k <= samples per problem, but {task_name} draws {samples}; "
                 "lower --pass-at-k or raise --samples"
             )
+
+
+def _check_distinct(specs: list) -> None:
+    """Two specs of one run may not share a label (one row would hide the other) or a computation (the second
+    would reuse the first's cells under the first's label)."""
+    seen: dict = {}
+    for spec in specs:
+        computation = ("variant", spec.checkpoint or spec.canonical, spec.checkpoint and spec.label)
+        for key in (("label", spec.label), computation):
+            if key in seen:
+                raise ConfigError(
+                    f"--methods names {seen[key]!r} and {spec.label!r}, which are the same "
+                    f"{'label' if key[0] == 'label' else 'variant'}; name each variant once"
+                )
+            seen[key] = spec.label
+
+
+def _checked_target(method: str, check_target, target) -> None:
+    """A method's own target check: ConfigError and ValueError refuse the target (exit 2); anything else it raises,
+    or an exit, is the method crashing (exit 3)."""
+    from rac_bench.errors import MethodFailure, RacBenchError, first_line
+
+    try:
+        check_target(target)
+    except RacBenchError:
+        raise
+    except ValueError as error:
+        raise ConfigError(f"method {method} cannot meet {target.label}: {first_line(error)}") from None
+    except (Exception, SystemExit) as error:
+        cause = f"{type(error).__name__}: {first_line(error)}"
+        raise MethodFailure(f"method {method} failed checking {target.label}: {cause}") from None
 
 
 def _check_targets_are_used(config: RunConfig, specs: list) -> None:

@@ -11,6 +11,7 @@ from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import TaskEvaluation
 from rac_bench.plan import Plan, TaskPlan, Variant
 from rac_bench.provenance import provenance
+from rac_bench.scoring.thinking import thinking_rule
 from rac_bench.store import Store
 from rac_bench.variants import BuiltVariant
 from rac_bench.versus_dense import versus_dense
@@ -44,7 +45,7 @@ def store_variant(
             identity=_identity(dense, variant, task),
             model_fingerprint=dense.fingerprint,
             variant_fingerprint=built.fingerprint,
-            settings=plan.cell_settings(variant, task),
+            settings={**plan.cell_settings(variant, task), "thinking": thinking_rule(dense.tokenizer)},
             backend=evaluation.backend,
             engine_startup_seconds=evaluation.startup_seconds,
             provenance=run_provenance,

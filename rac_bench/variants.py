@@ -28,6 +28,7 @@ from rac_bench.checkpoints import (
 from rac_bench.config import RunConfig
 from rac_bench.dense_model import DenseModel
 from rac_bench.errors import MethodFailure, ModelLoadError, RacBenchError, first_line
+from rac_bench.files import give_ordinary_permissions
 from rac_bench.methods import PruneContext
 from rac_bench.models import user_errors
 from rac_bench.plan import Plan, Variant
@@ -35,6 +36,7 @@ from rac_bench.pruning.achieved import achieved_sparsity
 from rac_bench.pruning.engine import MatrixPruneError
 from rac_bench.pruning.passes import PassSettings
 from rac_bench.threads import set_threads
+from rac_bench.weights import check_finite
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
     if variant.is_outside:
         return _outside(variant, dense, fingerprint)
     directory = checkpoint_dir(config.execution.cache_dir, fingerprint)
-    cached = None if config.execution.rebuild else load_checkpoint(directory, dense.model.dtype)
+    cached = None if config.execution.rebuild else _cached(directory, dense.model.dtype)
     if cached is not None:
         log.info("%s %s: reusing checkpoint %s", variant.method, variant.target.label, directory)
         model, report = cached
@@ -77,7 +79,7 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
     cot_weight = config.calibration.cot_weight if source and source.generated_tokens else None
     context = PruneContext(
         variant.target,
-        dense.tokenizer,
+        copy.deepcopy(dense.tokenizer),  # a method may change its tokenizer, never the one every cell is evaluated with
         dense.calibration,
         pruning.ignore,
         source=variant.spec.source,
@@ -93,6 +95,7 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
     set_threads(config.execution.threads, model)  # the cores free now, for a model over the small-model cutoff
     started = time.perf_counter()
     report_dict = _pruned(variant, model, context)
+    _check_finite(variant, model)
     report_dict.update(
         method=variant.method,
         pattern=variant.target.pattern,
@@ -111,6 +114,22 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
         report_dict["achieved_sparsity"] = achieved
         write_report(staging, report_dict)
     return BuiltVariant(saved, fingerprint, report_dict, directory, achieved)
+
+
+def _cached(directory: Path, dtype):
+    """The cached checkpoint, or None; a damaged one (a truncated file, a lost tensor) is one line saying how to
+    rebuild it, not a traceback at every run."""
+    try:
+        return load_checkpoint(directory, dtype)
+    except ModelLoadError as error:
+        raise ModelLoadError(f"the cached checkpoint is damaged: {error}; rerun with --rebuild") from None
+
+
+def _check_finite(variant: Variant, model) -> None:
+    try:
+        check_finite(model, variant.method)
+    except ModelLoadError as error:
+        raise LabelError(f"method {error}; nothing was kept") from None
 
 
 def _outside(variant: Variant, dense: DenseModel, fingerprint: str) -> BuiltVariant:
@@ -147,6 +166,8 @@ def _pruned(variant: Variant, model, context: PruneContext) -> dict:
         return report.to_dict() if report is not None else {}
     except RacBenchError:
         raise
+    except SystemExit as error:  # a method that exits is a crash, never a finished run (`run && gate`)
+        raise MethodFailure(f"method {variant.method} called sys.exit({error.code!r}) while pruning") from None
     except Exception as error:
         where, cause = "", error
         if isinstance(error, MatrixPruneError):
@@ -207,6 +228,7 @@ def prune_to_directory(variant: Variant, dense: DenseModel, config: RunConfig, o
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         shutil.copytree(built.checkpoint, staging, dirs_exist_ok=True)
+        give_ordinary_permissions(staging)  # mkdtemp's 0700 and the copied modes: not what `--out` asked for
         staging.rename(out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

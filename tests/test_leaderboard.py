@@ -89,6 +89,33 @@ def test_latex_escaping_covers_special_characters():
     assert latex_escape("a_b & 50% {x} #1 $") == r"a\_b \& 50\% \{x\} \#1 \$"
 
 
+def test_markdown_shows_a_plugins_description_as_text():
+    """Issue 32, defect 15: the Markdown leaderboard printed a plugin's description as raw HTML."""
+    from dataclasses import replace
+
+    from conftest import make_cell
+
+    from rac_bench.cells import CellIdentity
+    from rac_bench.leaderboard.text import render_text
+
+    recorded = {
+        "description": '<script>alert("x")</script> <img src=x onerror=alert(1)> [click](javascript:alert(2)) *a*',
+        "distribution": "<b>evil</b>",
+        "version": "1.0",
+    }
+    cells = [
+        replace(
+            make_cell(f"k{i}", "r", CellIdentity("m", "rac_arith", method, "unstructured", sparsity)),
+            provenance={"methods": {"evil": recorded}},
+        )
+        for i, (method, sparsity) in enumerate((("dense", 0.0), ("evil", 0.5)))
+    ]
+    methods = render_text(cells, "markdown").split("Methods:")[1]
+    assert "<script" not in methods and "<img" not in methods and "<b>" not in methods
+    assert not re.search(r"(?<!\\)\]\(", methods)  # no link: its bracket is escaped
+    assert "&lt;script&gt;alert(\"x\")&lt;/script&gt;" in methods and "\\[click\\]" in methods and "\\*a\\*" in methods
+
+
 def test_html_escapes_model_output(store, capsys):
     page = render(store, capsys, "html")
     assert HOSTILE not in page and "<img src=x" not in page
@@ -150,7 +177,8 @@ def test_cells_on_other_problem_sets_are_their_own_group_with_their_own_dense(st
     mixed = tmp_path / "mixed.sqlite"
     shutil.copy(store, mixed)
     monkeypatch.setenv("RAC_BENCH_CACHE", str(tmp_path / "cache"))
-    argv = ["run", "--methods", "magnitude", "--limit", "30", "--store", str(mixed), "--output-dir", str(tmp_path)]
+    argv = ["run", "--methods", "magnitude", "--limit", "30", "--store", str(mixed)]
+    argv += ["--output-dir", str(tmp_path / "out")]
     assert main(argv) == 0
     out = tmp_path / "table.csv"
     assert main(["leaderboard", "--store", str(mixed), "--format", "csv", "--out", str(out)]) == 0
@@ -217,6 +245,30 @@ def test_gate_checks_several_metrics_of_selected_cells_and_warns_of_a_floor_belo
     assert "the baseline's 95% CI puts the floor of accuracy for rac 0.5" in capsys.readouterr().err
     assert main(["delete", "--store", str(only)]) == 2
     assert "delete needs a selection" in capsys.readouterr().err
+
+
+def test_gate_says_the_smallest_drop_it_catches_and_warns_when_it_cannot_see_one(store, capsys, tmp_path):
+    """Issue 32's friction: a gate whose floor is 0, or whose interval is wider than the tolerance asked, passed
+    without a word. Each check prints the smallest drop it fails on (on the grid of 60 responses' accuracies)."""
+    baseline = _baseline(store, capsys, tmp_path)
+    argv = ["gate", "--baseline", str(baseline), "--store", str(store), "--methods", "rac"]
+    assert main(argv) == 0
+    report = capsys.readouterr()
+    base = json.loads(baseline.read_text())
+    [rac] = [cell["metrics"]["accuracy"] for cell in base["cells"] if cell["method"] == "rac"]
+    caught = (int((rac["value"] - rac["low"]) * 60 + 1e-9) + 1) / 60
+    assert "smallest change caught" in report.out and f"{caught:.3f}" in report.out and not report.err
+    assert main([*argv, "--tolerance", "0.01"]) == 0  # finer than the interval's 0.1-odd: a warning
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert len(warning) == 1 and f"spans {caught:.3f} from its value, more than --tolerance 0.01" in warning[0]
+    for cell in base["cells"]:  # a baseline accuracy of 0: its floor is 0, and no accuracy falls below it
+        cell["metrics"]["accuracy"] = {"value": 0.0, "low": 0.0, "high": 0.06}
+    baseline.write_text(json.dumps(base))
+    assert main(argv) == 0
+    report = capsys.readouterr()
+    assert re.search(r"rac 0\.5 on rac_arith.*none\s+ok", report.out)
+    assert "floor of accuracy for rac 0.5 on rac_arith (rac-bench/tiny-reasoner) at 0.000" in report.err
+    assert "that check cannot fail" in report.err
 
 
 def test_gate_refuses_baselines_that_do_not_match_the_run(store, capsys, tmp_path):

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).parent / "example_method_package"
 
 
@@ -183,3 +185,192 @@ def test_the_guides_worked_example_installs_and_prunes(tmp_path):
     rac_bench("prune", "--method", "ria@traces", "--calibration-tokens", "2048", "--out", str(out))
     report = json.loads((out / "rac_bench_report.json").read_text())
     assert report["achieved_sparsity"]["prunable"] == 0.5 and report["calibration"]["generated_tokens"] > 0
+
+
+HOSTILE = """
+import sys
+
+import torch
+
+from rac_bench.methods import LayerwiseMethod
+from rac_bench.pruning.pattern import lowest_score_mask
+
+
+def magnitude(weight, statistics, target):
+    return weight.masked_fill(lowest_score_mask(weight.abs(), target), 0)
+
+
+def exits(weight, statistics, target):
+    sys.exit(0)
+
+
+def scalar(weight, statistics, target):
+    return torch.tensor(0.0)
+
+
+def one_row(weight, statistics, target):
+    return magnitude(weight, statistics, target)[:1]
+
+
+def not_a_number(weight, statistics, target):
+    pruned = magnitude(weight, statistics, target)
+    pruned[0, -1] = float("nan")
+    return pruned
+
+
+def refuses(target):
+    raise ValueError("hostile prunes nothing at " + target.label)
+
+
+MAGNITUDE = LayerwiseMethod("magnitude2", "magnitude, once more", magnitude, None)
+
+
+class Retemplates:
+    name, description, calibration_source = "retemplate", "changes the tokenizer it is given", None
+
+    def prune(self, model, context):
+        context.tokenizer.chat_template = "{{ 'nothing to see' }}"
+        return MAGNITUDE.prune(model, context)
+
+
+class ReachesDense:
+    name, description, calibration_source = "reach", "changes the dense model's own tokenizer", None
+
+    def prune(self, model, context):
+        context.calibration.inputs.tokenizer.chat_template = "{{ 'nothing to see' }}"
+        return MAGNITUDE.prune(model, context)
+
+
+EXITS = LayerwiseMethod("exits", "calls sys.exit", exits, None)
+SCALAR = LayerwiseMethod("scalar", "returns a scalar", scalar, None)
+ONE_ROW = LayerwiseMethod("onerow", "returns one row", one_row, None)
+NAN = LayerwiseMethod("nan", "returns a NaN", not_a_number, None)
+REFUSES = LayerwiseMethod("refuses", "check_target raises ValueError", magnitude, None, check_target=refuses)
+CRASHES = LayerwiseMethod("crashes", "check_target divides by zero", magnitude, None, check_target=lambda t: 1 / 0)
+RETEMPLATE, REACH = Retemplates(), ReachesDense()
+"""
+HOSTILE_ENTRY_POINTS = {
+    "exits": "EXITS",
+    "scalar": "SCALAR",
+    "onerow": "ONE_ROW",
+    "nan": "NAN",
+    "refuses": "REFUSES",
+    "crashes": "CRASHES",
+    "retemplate": "RETEMPLATE",
+    "reach": "REACH",
+    "random": "MAGNITUDE",  # the example plugin's name, installed beside it
+}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """The example plugin and a hostile one (a copy of it with other code) in one site: (rac_bench, tmp)."""
+    tmp = tmp_path_factory.mktemp("hostile")
+    source, site = tmp / "hostile", tmp / "site"
+    shutil.copytree(PACKAGE, source)
+    shutil.rmtree(source / "rac_bench_random")
+    (source / "rac_bench_hostile").mkdir()
+    (source / "rac_bench_hostile" / "__init__.py").write_text(HOSTILE)
+    project = (source / "pyproject.toml").read_text().replace("rac-bench-random", "rac-bench-hostile")
+    entry_points = "".join(f'{name} = "rac_bench_hostile:{value}"\n' for name, value in HOSTILE_ENTRY_POINTS.items())
+    project = re.sub(r"random = .*\n", entry_points, project).replace("rac_bench_random", "rac_bench_hostile")
+    (source / "pyproject.toml").write_text(project)
+    install(source, site)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+        + ["--target", str(site), "--upgrade", str(PACKAGE)],
+        check=True,
+    )
+    return site, tmp
+
+
+HOSTILE_RUNS = [
+    # defect 6: sys.exit(0) in a plugin made `run` exit 0 with nothing printed
+    ("exits", 3, "method exits called sys.exit(0) while pruning"),
+    # defect 5: a scalar was broadcast over the matrix by copy_; one row was copied into every row
+    ("scalar", 3, "method scalar failed on layers.0.self_attn.q_proj: ValueError: returned () for a (64, 64)"),
+    ("onerow", 3, "method onerow failed on layers.0.self_attn.q_proj: ValueError: returned (1, 64) for a (64, 64)"),
+    # defect 8: NaN weights were evaluated and stored
+    ("nan", 2, "method nan: tensor model.layers.0.self_attn.q_proj.weight holds NaN or inf values"),
+    # defect 10: a check_target raising ValueError was a traceback
+    ("refuses", 2, "method refuses cannot meet 0.5: hostile prunes nothing at 0.5"),
+    ("crashes", 3, "method crashes failed checking 0.5: ZeroDivisionError: division by zero"),
+    # defect 4: a method that reaches the dense model's own tokenizer
+    ("reach", 3, "the dense model rac-bench/tiny-reasoner or its tokenizer changed after it was loaded"),
+    # defect 7: two plugins registering one name; run used whichever loaded first
+    ("random", 2, "registers method 'random', which"),
+]
+
+
+@pytest.mark.parametrize("method, code, line", HOSTILE_RUNS, ids=[c[0] for c in HOSTILE_RUNS])
+def test_a_hostile_plugin_is_one_line_with_its_exit_code_and_writes_nothing(hostile, method, code, line):
+    site, tmp = hostile
+    store, output = tmp / f"{method}.sqlite", tmp / f"{method}-out"
+    rac_bench = command(site, store)
+    result = rac_bench("run", "--methods", method, "--limit", "4", "--output-dir", str(output), expect=code)
+    lines = [text for text in result.stderr.strip().splitlines() if "warning:" not in text]
+    assert "Traceback" not in result.stderr and line in lines[-1], result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("rac-bench: error:")
+    assert not store.exists() and not output.exists()
+
+
+def test_a_method_that_changes_its_tokenizer_leaves_the_dense_row_alone(hostile):
+    """Defect 4: the tokenizer a method got was dense's own, and dense was evaluated after pruning: a method setting
+    its chat template turned dense from 1.000 into 0.000 in the store, for every later run to reuse."""
+    site, tmp = hostile
+    plain, changed = command(site, tmp / "plain.sqlite"), command(site, tmp / "changed.sqlite")
+    plain("run", "--methods", "magnitude", "--limit", "4", "--output-dir", str(tmp / "plain"))
+    changed("run", "--methods", "retemplate", "--limit", "4", "--output-dir", str(tmp / "changed"))
+    rows = {}
+    for name, rac_bench in (("plain", plain), ("changed", changed)):
+        cells = json.loads(rac_bench("leaderboard", "--format", "json").stdout)["cells"]
+        rows[name] = {cell["method"]: cell["values"]["accuracy"]["value"] for cell in cells}
+    assert rows["changed"]["dense"] == rows["plain"]["dense"] == 1.0
+
+
+SPLIT_METHOD = """
+from importlib.resources import files
+
+from rac_bench.methods import LayerwiseMethod
+from rac_bench_random.scoring import scores
+from rac_bench.pruning.pattern import lowest_score_mask
+
+SCALE = float(files("rac_bench_random").joinpath("scale.txt").read_text())
+
+
+def prune(weight, statistics, target):
+    return weight.masked_fill(lowest_score_mask(SCALE * scores(weight), target), 0)
+
+
+METHOD = LayerwiseMethod("random", "magnitude, scored in another module", prune, None)
+"""
+
+
+def test_every_file_of_the_plugins_distribution_is_part_of_its_fingerprint(tmp_path):
+    """Defect 2: with the entry point `pkg.method:METHOD`, an edit to `pkg/scoring.py` (which method.py imports) or
+    to a data file the method reads left the fingerprint, the checkpoint and the cell as they were."""
+    source, site = tmp_path / "plugin", tmp_path / "site"
+    shutil.copytree(PACKAGE, source)
+    package = source / "rac_bench_random"
+    (package / "method.py").write_text(SPLIT_METHOD)
+    (package / "scoring.py").write_text("def scores(weight):\n    return weight.abs()\n")
+    (package / "scale.txt").write_text("1.0\n")
+    project = source / "pyproject.toml"
+    text = project.read_text().replace('"rac_bench_random:METHOD"', '"rac_bench_random.method:METHOD"')
+    project.write_text(text + '\n[tool.setuptools.package-data]\nrac_bench_random = ["*.txt"]\n')
+    script = "from rac_bench.methods.code import method_code; print(method_code('random', False)['method']['source'])"
+
+    def fingerprint() -> str:
+        install(source, site)
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).parents[1])])}
+        result = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    first = fingerprint()
+    assert fingerprint() == first  # reinstalling the same files changes nothing
+    (package / "scoring.py").write_text("def scores(weight):\n    return -weight.abs()\n")
+    second = fingerprint()
+    (package / "scale.txt").write_text("2.0\n")
+    third = fingerprint()
+    assert len({first, second, third}) == 3

@@ -95,9 +95,46 @@ def test_pruned_and_quantized_cells_end_to_end_on_math500(cache, tmp_path, capsy
     assert cells["sparsegpt"]["achieved_sparsity"]["prunable"] == pytest.approx(0.5, abs=0.005)
     for cell in (cells["sparsegpt"], cells["gptq:w4g64"]):
         assert cell["drift"]["kl"]["value"] > 0 and cell["results"]["problems"] == 2
+    for cell in cells.values():  # defect 18: how responses were read, decided from SmolLM2's template, recorded
+        assert cell["settings"]["thinking"] == thinking_rule_for_smollm2()
     quantized = cells["gptq:w4g64"]
     assert quantized["achieved_sparsity"]["quantization"] == {"bits": 4, "group_size": 64, "violations": 0}
     with safe_open(f"{quantized['checkpoint']}/model.safetensors", "pt") as file:
         down = file.get_tensor("model.layers.29.mlp.down_proj.weight")  # the checkpoint itself: 16 values per group
     groups = down.reshape(down.shape[0], -1, 64)
     assert max(len(torch.unique(groups[r, g])) for r in range(0, len(groups), 37) for g in range(groups.shape[1])) <= 16
+
+
+def thinking_rule_for_smollm2() -> str:
+    return "the model opens <think> itself: a response without <think> is an answer"
+
+
+def test_a_model_whose_template_does_not_open_think_answers_without_thinking(cache):
+    """Defect 18: every SmolLM2 response was an unfinished thought (truncated, all its tokens thinking), even "I'm
+    ready to help. What's your question?", which stopped by itself. SmolLM2's template does not open <think>: a
+    response without one is its answer. The same template made R1-style (the prompt opens <think>) reads the
+    same response as an unfinished thought."""
+    import copy
+
+    from transformers import AutoTokenizer
+
+    from rac_bench.backends.base import count_thinking_tokens
+    from rac_bench.gguf import converted_directory
+    from rac_bench.scoring import score_response
+    from rac_bench.scoring.thinking import opens_thinking_in_prompt, thinking_rule
+
+    smollm2 = AutoTokenizer.from_pretrained(converted_directory(GGUF, cache))
+    r1_style = copy.deepcopy(smollm2)
+    r1_style.chat_template = smollm2.chat_template + "{% if add_generation_prompt %}<think>\n{% endif %}"
+    answer = "The sum is $\\boxed{4}$."
+    for tokenizer, opens in ((smollm2, False), (r1_style, True)):
+        assert opens_thinking_in_prompt(tokenizer) is opens
+        score = score_response("math", answer, "4", opens)
+        assert (score.truncated, score.correct) == (opens, not opens)
+        ids = tokenizer("I'm ready to help. What's your question?", add_special_tokens=False)["input_ids"]
+        assert count_thinking_tokens(ids, tokenizer) == (len(ids) if opens else 0)
+        unfinished = score_response("math", "<think>Let me add 2 and", "4", opens)  # opened, never closed
+        assert unfinished.truncated and not unfinished.correct
+        thought = score_response("math", "<think>2+2=4</think> $\\boxed{4}$", "4", opens)
+        assert thought.correct and not thought.truncated
+    assert thinking_rule(smollm2) == thinking_rule_for_smollm2()

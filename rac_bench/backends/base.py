@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from rac_bench.scoring.thinking import THINK_OPEN, opens_thinking_in_prompt
+
 
 @dataclass(frozen=True)
 class SamplingSettings:
@@ -61,14 +63,17 @@ class GenerationBackend(Protocol):
 def count_thinking_tokens(token_ids: list[int], tokenizer, think_close: str = "</think>") -> int:
     """Tokens up to and including the last </think>, read from the engine's ids. Uses the tag's own id when
     the vocabulary has one (R1, Qwen3, the embedded model); otherwise finds the shortest prefix whose decoded
-    text contains the tag."""
+    text contains the tag. Without one: every token (unfinished thinking), or none where the model did not think
+    (rac_bench.scoring.thinking)."""
     close_id = tokenizer.convert_tokens_to_ids(think_close)
     if isinstance(close_id, int) and close_id != tokenizer.unk_token_id:
         positions = [i for i, token in enumerate(token_ids) if token == close_id]
-        return positions[-1] + 1 if positions else len(token_ids)
+        if positions:
+            return positions[-1] + 1
     text = tokenizer.decode(token_ids)
     if think_close not in text:
-        return len(token_ids)
+        # no thinking at all where the template leaves opening <think> to the model and it wrote none
+        return 0 if not (opens_thinking_in_prompt(tokenizer) or THINK_OPEN in text) else len(token_ids)
     low, high = 1, len(token_ids)
     target = text.count(think_close)
     while low < high:

@@ -94,6 +94,7 @@ def two_lane_job(plan: Plan, dense: DenseModel) -> ModelJob:
             if index in theirs:
                 futures[index] = pool.submit(_evaluate_in_worker, variants[index], replace(built[index], model=None))
                 built[index].model = None
+        dense.check_unchanged(weights=True)  # no method reached the dense model: checked before the first write
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise

@@ -36,6 +36,7 @@ class LocalExecutor:
             variant_built = build_variant(variant, dense, plan.config)
             variant_built.model = None  # loaded again from its checkpoint when evaluated: one model in memory
             built[variant_built.fingerprint] = variant_built
+        dense.check_unchanged(weights=True)  # no method reached the dense model: checked before the first write
 
         def job(store, run_id: str) -> list[str]:
             keys = []

@@ -25,7 +25,7 @@ from pathlib import Path
 from rac_bench import catalogue, strict_json
 from rac_bench.cells import Cell
 from rac_bench.errors import ConfigError
-from rac_bench.files import current_umask, disk_full_as_error
+from rac_bench.files import current_umask, disk_full_as_error, exchange, remove_stale_staging, staging_prefix
 from rac_bench.leaderboard.html import (
     NOTE,
     calibration,
@@ -307,13 +307,13 @@ def site_pages(cells: list[Cell], title: str, commands: list[str], examples: dic
 
 
 def write_site(directory: Path, files: dict[str, str]) -> None:
-    """Write every file into a temporary directory beside `directory`, then swap it into place: readers see the
-    old site or the new one, and a failure leaves the old one where it was."""
+    """Write every file into a temporary directory beside `directory`, then swap it into place in one step: readers
+    see the old site or the new one, never none, and a failure leaves the old one where it was. Staging folders left
+    by a killed run are removed first."""
     directory = directory.resolve()
     directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    previous = directory.with_name(f".{directory.name}.previous")
-    moved_aside = False
+    remove_stale_staging(directory)
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(directory), dir=directory.parent))
     try:
         with disk_full_as_error(directory):
             for relative, text in files.items():
@@ -321,15 +321,27 @@ def write_site(directory: Path, files: dict[str, str]) -> None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
         staging.chmod(0o777 & ~current_umask())  # what mkdir would give, not mkdtemp's 0700
+        if directory.exists() and exchange(staging, directory):
+            shutil.rmtree(staging, ignore_errors=True)  # the old site, now in the staging folder
+            return
+        _swap_by_renames(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _swap_by_renames(staging: Path, directory: Path) -> None:
+    """Where the system cannot exchange two directories: two renames, the old site restored on failure."""
+    previous = directory.with_name(f"{staging.name}.previous")
+    moved_aside = False
+    try:
         if directory.exists():
-            shutil.rmtree(previous, ignore_errors=True)
             directory.rename(previous)
             moved_aside = True
         staging.rename(directory)
     except BaseException:
         if moved_aside and not directory.exists():
             previous.rename(directory)
-        shutil.rmtree(staging, ignore_errors=True)
         raise
     if moved_aside:
         shutil.rmtree(previous, ignore_errors=True)

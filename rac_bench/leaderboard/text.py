@@ -59,12 +59,24 @@ def render_text(cells: list[Cell], style: str, columns: list[Column] | None = No
 
 
 def _markdown_methods(cells: list[Cell]) -> str:
+    """What each method is. Its description and package come from a plugin (or a store): text, never markup."""
     lines = ["Methods:", ""]
     for info in method_infos(cells).values():
         paper = f" ([paper]({info.paper}))" if info.paper else ""
         package = f"; {info.distribution} {info.version}" if info.distribution not in (None, "rac-bench") else ""
-        lines.append(f"- `{info.label}`: {info.summary}{package}{paper}")
+        lines.append(f"- `{info.label}`: {markdown_escape(info.summary + package)}{paper}")
     return "\n".join(lines)
+
+
+_MARKDOWN_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def markdown_escape(text: str) -> str:
+    """Text shown as itself in Markdown: HTML (`<script>`, `<img onerror>`) as entities, and the characters that
+    start emphasis, links or code backslash-escaped; one line (a list item, not a table cell)."""
+    text = " ".join(str(text).split())
+    text = re.sub(r"[&<>]", lambda m: _MARKDOWN_ENTITIES[m.group()], text)
+    return re.sub(r"([\\`*_\[\]~#!])", r"\\\1", text)
 
 
 def _slug(text: str) -> str:

@@ -39,6 +39,7 @@ class MethodOrigin:
 _REGISTRY: dict[str, Method | MethodAlias] = {}
 _ORIGINS: dict[str, MethodOrigin] = {}
 _BROKEN: dict[str, str] = {}  # plugin method name -> why it is not available
+_DISTRIBUTIONS: dict[str, object] = {}  # plugin method name -> its importlib.metadata Distribution
 
 
 def register_method(method: Method | MethodAlias) -> Method | MethodAlias:
@@ -70,11 +71,14 @@ def _load_plugin(entry_point) -> None:
         _BROKEN.setdefault(
             name, f"the plugin {plugin} registers method {name!r}, which {owner} already has; rename its entry point"
         )
+        if owner != "rac-bench":  # two plugins, one name: neither is the method a user asked for
+            _REGISTRY.pop(name, None)
         return
     try:
         method = entry_point.load()
-    except Exception as error:  # a plugin's import can fail any way; the other methods must still work
-        _BROKEN[name] = f"the plugin {plugin} failed to load method {name!r} ({entry_point.value}): {first_line(error)}"
+    except (Exception, SystemExit) as error:  # a plugin's import can fail any way; the other methods must still work
+        reason = f"exit({error.code})" if isinstance(error, SystemExit) else first_line(error)
+        _BROKEN[name] = f"the plugin {plugin} failed to load method {name!r} ({entry_point.value}): {reason}"
         return
     if getattr(method, "name", name) != name:
         log.warning(
@@ -85,6 +89,7 @@ def _load_plugin(entry_point) -> None:
         )
     _REGISTRY[name] = method
     _ORIGINS[name] = MethodOrigin(distribution, version, entry_point.module)
+    _DISTRIBUTIONS[name] = entry_point.dist
 
 
 def available_methods() -> dict[str, Method | MethodAlias]:
@@ -100,6 +105,12 @@ def unavailable_methods() -> dict[str, str]:
 def method_origin(name: str) -> MethodOrigin:
     get_method(name)
     return _ORIGINS[name]
+
+
+def method_distribution(name: str):
+    """The installed distribution a plugin method came from (None for a built-in): its files are its code."""
+    get_method(name)
+    return _DISTRIBUTIONS.get(name)
 
 
 def get_method(name: str) -> Method | MethodAlias:
@@ -119,6 +130,7 @@ __all__ = [
     "PruneContext",
     "available_methods",
     "get_method",
+    "method_distribution",
     "method_origin",
     "register_method",
     "unavailable_methods",

@@ -45,11 +45,18 @@ class MethodSpec:
 
 
 CHECKPOINT_SPEC = re.compile(r"(?:(?P<label>[\w.+:-]+)=)?checkpoint:(?P<directory>.+)")
+MAX_LABEL_LENGTH = 200  # a label names files (the site's pages) and table rows
 
 
 def parse_method_spec(text: str) -> MethodSpec:
+    if len(text) > MAX_LABEL_LENGTH:
+        raise ConfigError(
+            f"method spec {text[:40]!r}... is {len(text):,} characters; a spec (and the label it gives) is at most "
+            f"{MAX_LABEL_LENGTH}: name a long calibration path through a shorter one (a symlink) or a LABEL="
+        )
     outside = CHECKPOINT_SPEC.fullmatch(text)
     if outside:
+        _check_outside_label(outside["label"], text)
         directory = Path(outside["directory"]).expanduser()
         if not (directory / "config.json").is_file():
             raise ConfigError(
@@ -74,6 +81,18 @@ def parse_method_spec(text: str) -> MethodSpec:
     if method.calibration_source is None:
         raise ConfigError(f"{name} takes no calibration data, so {text!r} is not accepted; write plain {head}")
     return MethodSpec(text, name, parse_source(source), quantization=quantization)
+
+
+def _check_outside_label(label: str | None, text: str) -> None:
+    """A checkpoint's LABEL is its row: it may not pose as a method (`dense=checkpoint:D` would be a second dense)."""
+    from rac_bench.methods import available_methods
+
+    head = re.split(r"[:@]", label or "", maxsplit=1)[0]
+    if head in available_methods():
+        raise ConfigError(
+            f"{text!r}: the label {label!r} names the method {head!r}; give an outside checkpoint a label of its own "
+            "(e.g. gptq-w4=checkpoint:DIR)"
+        )
 
 
 def _quantization(method, name: str, options: str) -> QuantizationTarget:

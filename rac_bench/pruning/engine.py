@@ -252,11 +252,18 @@ class MatrixPruneError(Exception):
         self.matrix = matrix
 
 
+def _check_returned(pruned, matrix: torch.Tensor) -> None:
+    if not isinstance(pruned, torch.Tensor) or pruned.shape != matrix.shape:
+        shape = tuple(pruned.shape) if isinstance(pruned, torch.Tensor) else type(pruned).__name__
+        raise ValueError(f"returned {shape} for a {tuple(matrix.shape)} matrix; return a tensor of the same shape")
+
+
 def _pruned(name: str, matrix: torch.Tensor, prune: PruneFunction, statistics, target: SparsityTarget) -> LayerReport:
     started = time.perf_counter()
     dense = matrix.detach().clone(memory_format=torch.contiguous_format)
     try:
         pruned = prune(dense, statistics, target)
+        _check_returned(pruned, matrix)  # copy_ would broadcast a scalar or one row over the whole matrix
         matrix.copy_(pruned)
     except RacBenchError:
         raise

@@ -72,12 +72,14 @@ def correct_if_read_leniently(scorer_name: str, response: str, reference: str) -
     return scorer.equal(extracted, reference)
 
 
-def score_response(scorer_name: str, response: str, reference: str) -> Score:
+def score_response(scorer_name: str, response: str, reference: str, opened_in_prompt: bool = True) -> Score:
     """The one truncation rule, for the leaderboard, the task YAMLs and every export: a response that never closed
     </think> is truncated and counted wrong; one that closed it is graded on its answer, also when the token limit
-    then cut the answer (as MATH-500 graders do; the leaderboard reports that share as its own column)."""
+    then cut the answer (as MATH-500 graders do; the leaderboard reports that share as its own column). A model
+    whose template does not open <think> (`opened_in_prompt` False) and that wrote none answered without thinking:
+    the whole response is its answer (rac_bench.scoring.thinking)."""
     scorer = get_scorer(scorer_name)
-    split = split_thinking(response)
+    split = split_thinking(response, opened_in_prompt)
     if not split.closed:
         return Score(extracted=None, correct=False, truncated=True)
     answer, clipped_to = split.answer, None
