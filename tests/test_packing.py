@@ -1,0 +1,114 @@
+"""One grid: rac-bench's quantizers round to compressed-tensors' grid, and a fake-quant variant packed as
+compressed-tensors `pack-quantized` decodes to the very weights that were evaluated; `rac-bench prune --format
+compressed-tensors` writes such a checkpoint, or a one-line error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from compressed_tensors.compressors.pack_quantized.helpers import unpack_from_int32
+from compressed_tensors.quantization import QuantizationArgs
+from compressed_tensors.quantization.utils import calculate_qparams
+from safetensors.torch import load_file
+
+from rac_bench.cli import main
+from rac_bench.packing import PackingError, packed_matrix
+from rac_bench.pruning.gptq import gptq_quantize
+from rac_bench.pruning.pattern import SparsityTarget
+from rac_bench.pruning.quantization import grid, parse_quantization, rtn_quantize
+from tests.test_quantization import layer
+
+
+def groups_of_every_sign(rows=64, width=16, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    weights = torch.randn(rows, width, generator=generator)
+    weights[: rows // 4] = weights[: rows // 4].abs()  # no negative weight: where quant.py's grid differs
+    weights[rows // 4 : rows // 2] = -weights[rows // 4 : rows // 2].abs()
+    weights[rows // 2, :] = 0.0
+    return weights
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_the_grid_is_compressed_tensors(bits, symmetric):
+    weights = groups_of_every_sign()
+    weights = torch.cat([weights[:32], weights[33:]])  # not the all-zero group: compressed-tensors gives it scale eps
+    target = parse_quantization(f"w{bits}{'' if symmetric else 'asym'}", "rtn")
+    scale, zero, _ = grid(weights, target)
+    arguments = QuantizationArgs(num_bits=bits, symmetric=symmetric, strategy="channel")
+    expected_scale, expected_zero = calculate_qparams(
+        weights.min(dim=1, keepdim=True).values, weights.max(dim=1, keepdim=True).values, arguments
+    )
+    assert torch.equal(scale, expected_scale)
+    # compressed-tensors' codes are signed: its zero point is ours less 2^(bits-1) (0 for a symmetric grid)
+    assert torch.equal(zero - 2 ** (bits - 1), expected_zero.float())
+
+
+def test_a_symmetric_group_without_negative_weights_reaches_its_largest_weight():
+    """The issue's example: quant.py's grid rounds the top weight of [0, .2, .5, 1] to 7/15, compressed-tensors' to
+    14/15 (the level 7 of −8 … 7 times max|w| / 7.5)."""
+    target = SparsityTarget(0.0, quantization=parse_quantization("w4", "rtn"))
+    quantized = rtn_quantize(torch.tensor([[0.0, 0.2, 0.5, 1.0]]), None, target)
+    assert quantized[0, 3].item() == pytest.approx(14 / 15)
+
+
+def decoded(packed: dict, quantization, shape) -> torch.Tensor:
+    """A packed matrix decoded by hand from compressed-tensors' layout: (code − zero point) × scale per group."""
+    codes = unpack_from_int32(packed["weight_packed"], quantization.bits, torch.Size(shape)).float()
+    groups = packed["weight_scale"].shape[1]
+    zero = torch.zeros_like(packed["weight_scale"])
+    if "weight_zero_point" in packed:
+        zero_shape = torch.Size((shape[0], groups))
+        zero = unpack_from_int32(packed["weight_zero_point"], quantization.bits, zero_shape, packed_dim=0)
+    repeat = shape[1] // groups
+    scale = packed["weight_scale"].repeat_interleave(repeat, dim=1)
+    return (codes - zero.float().repeat_interleave(repeat, dim=1)) * scale
+
+
+@pytest.mark.parametrize("options", ["w4g64", "w4", "w4g64asym", "w4g128act", "w8g128", "w3asym", "w2g64"])
+def test_fake_quant_and_packed_decode_to_the_same_weights(options):
+    weight, statistics = layer(rows=64, columns=256)
+    weight[:8] = weight[:8].abs()  # rows without a negative weight
+    quantization = parse_quantization(options, "gptq")
+    target = SparsityTarget(0.0, quantization=quantization)
+    for quantizer in (rtn_quantize, gptq_quantize):
+        fake = quantizer(weight, statistics, target)
+        packed = packed_matrix(fake, quantization, options)
+        assert packed["weight_packed"].dtype == torch.int32
+        assert torch.equal(decoded(packed, quantization, fake.shape), fake), (options, quantizer.__name__)
+
+
+def test_weights_off_the_grid_are_refused_not_packed_approximately():
+    weight, _ = layer(rows=32, columns=128)
+    with pytest.raises(PackingError, match="on no w4g64 grid"):
+        packed_matrix(weight, parse_quantization("w4g64", "gptq"), "model.layers.0.mlp.up_proj")
+
+
+def test_prune_writes_a_pack_quantized_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAC_BENCH_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "packed"
+    assert main(["prune", "--method", "rtn:w4g32", "--format", "compressed-tensors", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())["quantization_config"]
+    assert config["format"] == "pack-quantized" and config["quant_method"] == "compressed-tensors"
+    weights = config["config_groups"]["group_0"]["weights"]
+    assert (weights["num_bits"], weights["group_size"], weights["symmetric"]) == (4, 32, True)
+    state = load_file(out / "model.safetensors")
+    packed = [key for key in state if key.endswith(".weight_packed")]
+    assert packed and not any(key.endswith("proj.weight") for key in state)
+    assert (out / "tokenizer.json").exists() and (out / "rac_bench_report.json").exists()
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--method", "sparsegpt", "--format", "compressed-tensors"], "packs quantized weights; sparsegpt"),
+        (["--method", "rtn:w4", "--format", "gguf"], "unknown --format 'gguf'; accepted: fake-quant"),
+    ],
+)
+def test_a_format_that_cannot_be_written_is_one_line_before_any_write(arguments, message, tmp_path, capsys):
+    out = tmp_path / "packed"
+    assert main(["prune", *arguments, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
