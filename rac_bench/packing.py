@@ -175,3 +175,29 @@ def write_packed(model, quantization: QuantizationTarget, source: Path, director
     config["quantization_config"] = quantization_config(quantization, skipped)
     (directory / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return packed_bytes
+
+
+def vllm_kernel(quantization: QuantizationTarget, shapes: list[tuple[int, int]], dtype: torch.dtype) -> str | None:
+    """The kernel vLLM picks for these packed layers ([out, in] shapes) on this machine, asked of the function its
+    compressed-tensors scheme calls (`choose_mp_linear_kernel`, with the scheme's own weight types); None where no
+    kernel of this device takes them all (vLLM would refuse the checkpoint: the variant runs simulated)."""
+    from vllm.model_executor.kernels.linear import choose_mp_linear_kernel
+    from vllm.model_executor.kernels.linear.mixed_precision.MPLinearKernel import MPLinearLayerConfig
+    from vllm.model_executor.layers.quantization.compressed_tensors.schemes import compressed_tensors_wNa16 as wna16
+
+    types = wna16.WNA16_SUPPORTED_TYPES_MAP if quantization.symmetric else wna16.WNA16_ZP_SUPPORTED_TYPES_MAP
+    chosen = set()
+    for rows, columns in shapes:
+        config = MPLinearLayerConfig(
+            full_weight_shape=(columns, rows),
+            partition_weight_shape=(columns, rows),
+            weight_type=types[quantization.bits],
+            act_type=dtype,
+            group_size=quantization.group_size or -1,
+            zero_points=not quantization.symmetric,
+        )
+        try:
+            chosen.add(choose_mp_linear_kernel(config).__name__)
+        except (ValueError, NotImplementedError):
+            return None
+    return ",".join(sorted(chosen)) or None
