@@ -56,7 +56,8 @@ def prompts(model: str, args) -> list[str]:
         rows = load_rows("math500", SHARED_DATA)[: args.problems]
         texts = [row["problem"] for row in rows]
     else:
-        texts = [f"Compute {a}+{b}*{a} from left to right." for a, b in zip(range(2, 40), range(7, 60))][: args.problems]
+        pairs = zip(range(2, 40), range(7, 60))
+        texts = [f"Compute {a}+{b}*{a} from left to right." for a, b in pairs][: args.problems]
     return [
         tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)
         for text in texts

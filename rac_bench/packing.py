@@ -13,6 +13,7 @@ static`, which is what such a checkpoint is.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from rac_bench.files import current_umask
 from rac_bench.pruning.layout import find_decoder_layers, model_layouts
 from rac_bench.pruning.quantization import QuantizationTarget
 
+log = logging.getLogger(__name__)
 ULP_STEPS = (0, 1, -1)  # a scale read back as v / j may sit one float step from the one the quantizer used
 
 
@@ -201,3 +203,31 @@ def vllm_kernel(quantization: QuantizationTarget, shapes: list[tuple[int, int]],
         except (ValueError, NotImplementedError):
             return None
     return ",".join(sorted(chosen)) or None
+
+
+def served_weights(built, target, execution_settings, pruning) -> tuple[str | None, dict]:
+    """(the checkpoint a vLLM backend should load, the cell's `execution` record). A quantized variant whose layers
+    a vLLM kernel of this device takes runs packed (written once beside its fake-quant checkpoint, as
+    `<checkpoint>-packed`); anything else runs as evaluated: dense weights, or compression simulated in them."""
+    quantization = getattr(target, "quantization", None)
+    compressed = quantization is not None or bool(getattr(target, "sparsity", 0)) or getattr(target, "is_n_m", False)
+    execution = {"mode": "simulated" if compressed else "dense"}
+    checkpoint = built.checkpoint
+    if quantization is None or checkpoint is None or execution_settings.backend != "vllm":
+        return (str(checkpoint) if checkpoint else None), execution
+    layers = packed_layers(built.model, pruning.ignore, pruning.lm_head)
+    dtype = getattr(torch, str(execution_settings.vllm.get("dtype", "")), None) or built.model.dtype  # "auto": its own
+    kernel = vllm_kernel(quantization, [tuple(m.weight.shape) for m in layers.values()], dtype)
+    if kernel is None:
+        return str(checkpoint), {**execution, "why": f"vLLM has no {quantization.label} kernel on this device"}
+    packed = Path(checkpoint).with_name(f"{Path(checkpoint).name}-packed")
+    if not (packed / "config.json").exists():
+        from rac_bench.checkpoints import staged_checkpoint
+
+        try:
+            with staged_checkpoint(packed) as staging:
+                write_packed(built.model, quantization, Path(checkpoint), staging, pruning.ignore, pruning.lm_head)
+        except PackingError as error:
+            log.warning("%s; evaluated as fake-quant", error)
+            return str(checkpoint), {**execution, "why": str(error)}
+    return str(packed), {"mode": "packed", "kernel": kernel, "format": "pack-quantized"}

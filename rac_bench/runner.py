@@ -19,6 +19,7 @@ from rac_bench.cells import Cell, CellIdentity
 from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import evaluate_task
 from rac_bench.outputs import write_outputs
+from rac_bench.packing import served_weights
 from rac_bench.plan import Plan, TaskPlan, Variant
 from rac_bench.provenance import installed_packages, provenance
 from rac_bench.store import Store, check_store, finished_keys, open_store
@@ -97,7 +98,8 @@ def run_variant(
         log.info("%s %s: every cell is in the store; skipped", variant.method, variant.target.label)
         return list(keys.values())
     built = built or build_variant(variant, dense, config)
-    path = str(built.checkpoint) if built.checkpoint else dense.path
+    path, execution = served_weights(built, variant.target, config.execution, config.pruning)
+    path = path or dense.path
     set_threads(config.execution.threads, built.model)  # the cores free now (a small model keeps one)
     backend = create_backend(ModelHandle(built.model, dense.tokenizer, path), config.execution)
     run_provenance = provenance()
@@ -127,6 +129,7 @@ def run_variant(
             provenance=run_provenance,
             results=evaluations[task.name].results,
             achieved_sparsity=built.achieved,
+            execution=execution,
             **comparisons,
             **_origin(built, dense, variant),
         )
