@@ -148,6 +148,8 @@ class Cell:
     # how the weights ran: {"mode": "dense"}, "simulated" (compression stored in dense weights) or "packed" (with
     # the kernel vLLM chose); None in cells stored before it was recorded
     execution: dict | None = None
+    # seconds_per_problem, seconds_per_correct, decode_speedup, weight_bytes, load_average (rac_bench.cost)
+    cost: dict | None = None
     format: int = field(default=CELL_FORMAT)
 
     def to_dict(self) -> dict:

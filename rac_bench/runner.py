@@ -16,6 +16,7 @@ import torch
 
 from rac_bench.backends import ModelHandle, create_backend, release_engines
 from rac_bench.cells import Cell, CellIdentity
+from rac_bench.cost import cost_record, weight_bytes
 from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import evaluate_task
 from rac_bench.outputs import write_outputs
@@ -116,6 +117,8 @@ def run_variant(
     for task in pending:
         samples = [_labelled(variant, record) for record in evaluations[task.name].samples]
         dense_cell = None if variant.is_dense else store.cell(dense_keys[task.name])
+        dense_results = dense_cell.results if dense_cell else None
+        cost = cost_record(evaluations[task.name].results, dense_results, weight_bytes(path, built.model))
         comparisons = _versus_dense(store.samples(dense_cell.key), samples, dense, built, config) if dense_cell else {}
         cell = Cell(
             key=keys[task.name],
@@ -130,6 +133,7 @@ def run_variant(
             results=evaluations[task.name].results,
             achieved_sparsity=built.achieved,
             execution=execution,
+            cost=cost,
             **comparisons,
             **_origin(built, dense, variant),
         )
