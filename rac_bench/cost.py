@@ -66,5 +66,6 @@ def _seconds_per_token(results, dense_results) -> tuple[float | None, float | No
     over generated tokens for both (HF: prefill included, the same way on both sides)."""
     if results.seconds_per_output_token and dense_results.seconds_per_output_token:
         return results.seconds_per_output_token, dense_results.seconds_per_output_token
-    ours, dense = (r.generate_seconds / r.generated_tokens if r.generated_tokens else None for r in (results, dense_results))
-    return ours, dense
+    return tuple(
+        r.generate_seconds / r.generated_tokens if r.generated_tokens else None for r in (results, dense_results)
+    )
