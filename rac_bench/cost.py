@@ -69,3 +69,32 @@ def _seconds_per_token(results, dense_results) -> tuple[float | None, float | No
     return tuple(
         r.generate_seconds / r.generated_tokens if r.generated_tokens else None for r in (results, dense_results)
     )
+
+
+FRONTIER_COSTS = ("seconds_per_problem", "weight_bytes")
+
+
+def frontier(points: dict[str, tuple[float, float | None]]) -> set[str]:
+    """The names no other point beats on both accuracy (higher) and cost (lower): each point is (accuracy, cost),
+    and one with no cost is on no frontier. Ties on both stay on it together."""
+    known = {name: point for name, point in points.items() if point[1] is not None}
+
+    def beaten(accuracy: float, cost: float) -> bool:
+        return any(
+            (a >= accuracy and c <= cost) and (a > accuracy or c < cost) for a, c in known.values()
+        )
+
+    return {name for name, (accuracy, cost) in known.items() if not beaten(accuracy, cost)}
+
+
+def cell_frontiers(cells) -> dict[str, set[str]]:
+    """Per cost column, the keys of the cells on the frontier of their model and task."""
+    groups: dict[tuple[str, str], list] = {}
+    for cell in cells:
+        groups.setdefault((cell.identity.model, cell.identity.task), []).append(cell)
+    marked = {column: set() for column in FRONTIER_COSTS}
+    for group in groups.values():
+        for column in FRONTIER_COSTS:
+            points = {c.key: (c.results.accuracy.value, (c.cost or {}).get(column)) for c in group}
+            marked[column] |= frontier(points)
+    return marked

@@ -112,3 +112,17 @@ def test_a_format_that_cannot_be_written_is_one_line_before_any_write(arguments,
     assert main(["prune", *arguments, "--out", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_frontier_keeps_what_no_other_variant_beats_on_both_accuracy_and_cost():
+    from rac_bench.cost import frontier
+
+    points = {
+        "dense": (1.00, 10.0),
+        "gptq": (0.99, 4.0),  # cheaper, nearly as accurate: on it
+        "rtn": (0.95, 4.0),  # as cheap as gptq, less accurate: beaten
+        "rac": (0.74, 12.0),  # dearer and worse than dense: beaten
+        "tie": (0.99, 4.0),  # equal to gptq on both: on it with gptq
+        "unmeasured": (1.0, None),
+    }
+    assert frontier(points) == {"dense", "gptq", "tie"}
