@@ -44,10 +44,10 @@ def _element_size(dtype: str) -> int:
 
 
 def cost_record(results, dense_results, served_bytes: int | None) -> dict:
-    """The cell's cost columns (dense: decode_speedup 1 by definition)."""
-    problems = results.problems or 1
-    seconds_per_problem = results.eval_seconds / problems
-    correct = results.accuracy.value
+    """The cell's cost columns from its results and dense's (by name; dense: decode_speedup 1 by definition)."""
+    problems = results["problems"] or 1
+    seconds_per_problem = results["eval_seconds"] / problems
+    correct = results["accuracy"].value
     speedup = 1.0
     if dense_results is not None:
         ours, dense = _seconds_per_token(results, dense_results)
@@ -64,10 +64,11 @@ def cost_record(results, dense_results, served_bytes: int | None) -> dict:
 def _seconds_per_token(results, dense_results) -> tuple[float | None, float | None]:
     """The engine's decode time per token after the first where both cells have it (vLLM), else generate time
     over generated tokens for both (HF: prefill included, the same way on both sides)."""
-    if results.seconds_per_output_token and dense_results.seconds_per_output_token:
-        return results.seconds_per_output_token, dense_results.seconds_per_output_token
+    if results.get("seconds_per_output_token") and dense_results.get("seconds_per_output_token"):
+        return results["seconds_per_output_token"], dense_results["seconds_per_output_token"]
     return tuple(
-        r.generate_seconds / r.generated_tokens if r.generated_tokens else None for r in (results, dense_results)
+        r["generate_seconds"] / r["generated_tokens"] if r["generated_tokens"] else None
+        for r in (results, dense_results)
     )
 
 
@@ -95,6 +96,6 @@ def cell_frontiers(cells) -> dict[str, set[str]]:
     marked = {column: set() for column in FRONTIER_COSTS}
     for group in groups.values():
         for column in FRONTIER_COSTS:
-            points = {c.key: (c.results.accuracy.value, (c.cost or {}).get(column)) for c in group}
+            points = {c.key: (c.results["accuracy"].value, (c.cost or {}).get(column)) for c in group}
             marked[column] |= frontier(points)
     return marked

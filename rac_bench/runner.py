@@ -15,7 +15,7 @@ from typing import Callable, Protocol
 import torch
 
 from rac_bench.backends import ModelHandle, create_backend, release_engines
-from rac_bench.cells import Cell, CellIdentity
+from rac_bench.cells import Cell, CellIdentity, CellResults
 from rac_bench.cost import cost_record, weight_bytes
 from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import evaluate_task
@@ -120,6 +120,7 @@ def run_variant(
         dense_results = dense_cell.results if dense_cell else None
         cost = cost_record(evaluations[task.name].results, dense_results, weight_bytes(path, built.model))
         comparisons = _versus_dense(store.samples(dense_cell.key), samples, dense, built, config) if dense_cell else {}
+        drift = comparisons.pop("drift", None)  # the rest are results measured against dense
         cell = Cell(
             key=keys[task.name],
             run_id=run_id,
@@ -130,11 +131,11 @@ def run_variant(
             backend=backend.name,
             engine_startup_seconds=backend.startup_seconds,
             provenance=run_provenance,
-            results=evaluations[task.name].results,
+            results=CellResults({**evaluations[task.name].results, **comparisons}),
+            drift=drift,
             achieved_sparsity=built.achieved,
             execution=execution,
             cost=cost,
-            **comparisons,
             **_origin(built, dense, variant),
         )
         store.add_cell(cell, samples)
