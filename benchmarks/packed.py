@@ -124,6 +124,7 @@ def main() -> None:
         shapes = [tuple(weights.get_slice(k).get_shape()) for k in weights.keys() if "proj.weight" in k]
     kernel = vllm_kernel(quantization, shapes, torch.float32)
     texts = prompts(str(dense), args)
+    print(f"packed kernel: {kernel}; linear bytes {linear_bytes(packed) / linear_bytes(dense):.3f} x dense", flush=True)
 
     engines = {"dense": engine(dense), "packed": engine(packed)}
     results = {name: {"per_token": [], "wall": []} for name in ("dense", "fake-quant", "packed")}
@@ -138,6 +139,7 @@ def main() -> None:
             if repeat:
                 results[name]["per_token"].append(per_token)
                 results[name]["wall"].append(wall)
+            print(f"pass {repeat} {name}: {per_token:.5f} s/token, {wall:.2f} s, load {os.getloadavg()[0]:.2f}", flush=True)
     load.append(os.getloadavg()[0])
     same = sum(a == b for a, b in zip(results["fake-quant"]["tokens"], results["packed"]["tokens"]))
     dense_bytes = linear_bytes(dense)
