@@ -139,7 +139,8 @@ def main() -> None:
             if repeat:
                 results[name]["per_token"].append(per_token)
                 results[name]["wall"].append(wall)
-            print(f"pass {repeat} {name}: {per_token:.5f} s/token, {wall:.2f} s, load {os.getloadavg()[0]:.2f}", flush=True)
+            load_now = os.getloadavg()[0]
+            print(f"pass {repeat} {name}: {per_token:.5f} s/token, {wall:.2f} s, load {load_now:.2f}", flush=True)
     load.append(os.getloadavg()[0])
     same = sum(a == b for a, b in zip(results["fake-quant"]["tokens"], results["packed"]["tokens"]))
     dense_bytes = linear_bytes(dense)
