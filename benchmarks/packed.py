@@ -54,7 +54,7 @@ def prompts(model: str, args) -> list[str]:
     tokenizer = AutoTokenizer.from_pretrained(model)
     if args.model == "smollm2":
         rows = load_rows("math500", SHARED_DATA)[: args.problems]
-        texts = [row["problem"] for row in rows]
+        texts = [row["question"] for row in rows]
     else:
         pairs = zip(range(2, 40), range(7, 60))
         texts = [f"Compute {a}+{b}*{a} from left to right." for a, b in pairs][: args.problems]
