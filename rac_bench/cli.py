@@ -250,6 +250,9 @@ def _detected_gpus(config) -> float:
     return float(torch.cuda.device_count())
 
 
+CHECKPOINT_FORMATS = ("fake-quant", "compressed-tensors")
+
+
 def _prune(args) -> int:
     from rac_bench.dense_model import load_dense
     from rac_bench.models import model_config
@@ -269,7 +272,15 @@ def _prune(args) -> int:
         raise ConfigError("dense prunes nothing; give a pruning method, e.g. --method rac")
     check_patterns_fit(config, config.model[0], model_config(config.model[0]))
     variant = build_plan(config).variants[1]
-    report = prune_to_directory(variant, load_dense(config, config.model[0]), config, args.out)
+    if args.format not in CHECKPOINT_FORMATS:
+        raise ConfigError(f"unknown --format {args.format!r}; accepted: {', '.join(CHECKPOINT_FORMATS)}")
+    if args.format == "compressed-tensors" and variant.target.quantization is None:
+        raise ConfigError(
+            f"--format compressed-tensors packs quantized weights; {variant.method} is not quantized "
+            "(give e.g. --method gptq:w4g64, or --format fake-quant)"
+        )
+    packed = args.format == "compressed-tensors"
+    report = prune_to_directory(variant, load_dense(config, config.model[0]), config, args.out, packed=packed)
     error = report.get("mean_relative_error")
     print(
         f"{report['method']} {report['pattern']} sparsity {report.get('sparsity', 0):.3f}"
@@ -408,6 +419,12 @@ def _add_prune_command(commands) -> None:
     parser.add_argument("--pattern", help="'unstructured' (the config's default) or N:M, e.g. 2:4")
     parser.add_argument("--ignore", help="regex of linear-layer names inside decoder layers to leave dense")
     parser.add_argument("--out", type=Path, required=True, help="new directory for the checkpoint")
+    parser.add_argument(
+        "--format",
+        default="fake-quant",
+        help="fake-quant (weights in the model's dtype, every backend) or compressed-tensors (a quantized "
+        "variant packed as pack-quantized, for vLLM's integer kernels)",
+    )
     parser.set_defaults(handler=_prune)
 
 

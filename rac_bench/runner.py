@@ -16,9 +16,11 @@ import torch
 
 from rac_bench.backends import ModelHandle, create_backend, release_engines
 from rac_bench.cells import Cell
+from rac_bench.cost import weight_bytes
 from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import evaluate_task
 from rac_bench.outputs import write_outputs
+from rac_bench.packing import served_weights
 from rac_bench.plan import Plan, Variant
 from rac_bench.provenance import installed_packages, provenance
 from rac_bench.variant_cells import VariantEvaluation, dense_samples, store_variant
@@ -106,7 +108,8 @@ def evaluate_variant(
 ) -> VariantEvaluation:
     """Generate and score one built variant on `tasks` (`logs`: each task's resumable generation log)."""
     config = plan.config
-    path = str(built.checkpoint) if built.checkpoint else dense.path
+    path, execution = served_weights(built, variant.target, config.execution, config.pruning)
+    path = path or dense.path
     set_threads(config.execution.threads, built.model)  # the cores free now (a small model keeps one)
     backend = create_backend(ModelHandle(built.model, dense.tokenizer, path), config.execution)
     evaluations = {}
@@ -124,7 +127,8 @@ def evaluate_variant(
             )
     finally:
         backend.close()  # frees the device the engine holds before drift puts both models on it
-    return VariantEvaluation(built, evaluations, backend.name, backend.startup_seconds)
+    served_bytes = weight_bytes(path, built.model)
+    return VariantEvaluation(built, evaluations, backend.name, backend.startup_seconds, execution, served_bytes)
 
 
 def variant_drift(plan: Plan, dense: DenseModel, built: BuiltVariant, dense_samples: dict[str, list[dict]]) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rac_bench.cells import Cell, CellIdentity, CellResults, Drift
+from rac_bench.cost import cost_record
 from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import TaskEvaluation
 from rac_bench.plan import Plan, TaskPlan, Variant
@@ -26,6 +27,8 @@ class VariantEvaluation:
     evaluations: dict[str, TaskEvaluation]
     backend: str
     startup_seconds: float
+    execution: dict = field(default_factory=dict)  # how the weights were served: dense, simulated or packed
+    weight_bytes: int | None = None  # bytes of the weights as served
     drift: dict[str, Drift | None] = field(default_factory=dict)
 
 
@@ -39,6 +42,9 @@ def store_variant(
         samples = [_labelled(variant, record) for record in evaluation.evaluations[task.name].samples]
         paired = [] if variant.is_dense else dense_samples(plan, store, dense, task)
         comparisons = versus_dense(paired, samples) if paired else {}  # results measured against dense
+        results = evaluation.evaluations[task.name].results
+        dense_cell = None if variant.is_dense else store.cell(dense_key(plan, dense, task))
+        cost = cost_record(results, dense_cell.results if dense_cell else None, evaluation.weight_bytes)
         cell = Cell(
             key=keys[task.name],
             run_id=run_id,
@@ -49,16 +55,22 @@ def store_variant(
             backend=evaluation.backend,
             engine_startup_seconds=evaluation.startup_seconds,
             provenance=run_provenance,
-            results=CellResults({**evaluation.evaluations[task.name].results, **comparisons}),
+            results=CellResults({**results, **comparisons}),
             drift=evaluation.drift.get(task.name) if paired else None,
             achieved_sparsity=built.achieved,
+            execution=evaluation.execution,
+            cost=cost,
             **_origin(built, dense, variant),
         )
         store.add_cell(cell, samples)
 
 
+def dense_key(plan: Plan, dense: DenseModel, task: TaskPlan) -> str:
+    return plan.cell_keys(plan.dense.fingerprint(dense.fingerprint))[task.name]
+
+
 def dense_samples(plan: Plan, store: Store, dense: DenseModel, task: TaskPlan) -> list[dict]:
-    key = plan.cell_keys(plan.dense.fingerprint(dense.fingerprint))[task.name]
+    key = dense_key(plan, dense, task)
     return store.samples(key) if store.cell(key) else []
 
 

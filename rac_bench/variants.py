@@ -27,10 +27,11 @@ from rac_bench.checkpoints import (
 )
 from rac_bench.config import RunConfig
 from rac_bench.dense_model import DenseModel
-from rac_bench.errors import MethodFailure, ModelLoadError, RacBenchError, first_line
+from rac_bench.errors import ConfigError, MethodFailure, ModelLoadError, RacBenchError, first_line
 from rac_bench.files import give_ordinary_permissions
 from rac_bench.methods import PruneContext
 from rac_bench.models import user_errors
+from rac_bench.packing import write_packed
 from rac_bench.plan import Plan, Variant
 from rac_bench.pruning.achieved import achieved_sparsity
 from rac_bench.pruning.engine import MatrixPruneError
@@ -220,14 +221,22 @@ def build_calibration_sets(plan: Plan, dense: DenseModel) -> None:
             dense.calibration(variant.spec.source)
 
 
-def prune_to_directory(variant: Variant, dense: DenseModel, config: RunConfig, out: Path) -> dict:
+def prune_to_directory(variant: Variant, dense: DenseModel, config: RunConfig, out: Path, packed=False) -> dict:
     """Prune once and place the checkpoint (weights, tokenizer, chat template, report) at `out`; the copy is
-    made beside it and renamed, so `out` is either complete or absent."""
+    made beside it and renamed, so `out` is either complete or absent. `packed`: a quantized variant's weights as
+    compressed-tensors pack-quantized (rac_bench.packing), which vLLM serves with its integer kernels."""
+    quantization = variant.target.quantization
+    if packed and quantization is None:
+        raise ConfigError(f"{variant.method}: --format compressed-tensors packs quantized variants (rtn:w4g64, ...)")
     built = build_variant(variant, dense, config)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        shutil.copytree(built.checkpoint, staging, dirs_exist_ok=True)
+        if packed:
+            pruning = config.pruning
+            write_packed(built.model, quantization, built.checkpoint, staging, pruning.ignore, pruning.lm_head)
+        else:
+            shutil.copytree(built.checkpoint, staging, dirs_exist_ok=True)
         give_ordinary_permissions(staging)  # mkdtemp's 0700 and the copied modes: not what `--out` asked for
         staging.rename(out)
     except BaseException:

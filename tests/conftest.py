@@ -69,11 +69,15 @@ TIMING = {
     "resumed_samples",
     "pruning",
     "checkpoint",
+    "seconds_per_problem",  # the cost columns measured in time (rac_bench.cost); weight_bytes stays
+    "seconds_per_correct",
+    "decode_speedup",
+    "load_average",
 }
 
 
 def without_timing(record: dict) -> dict:
-    return {k: without_timing(v) if k == "results" else v for k, v in record.items() if k not in TIMING}
+    return {k: without_timing(v) if k in ("results", "cost") and v else v for k, v in record.items() if k not in TIMING}
 
 
 def store_results(path):

@@ -53,6 +53,19 @@ def _drift(part: str) -> Callable:
     return lambda cell: getattr(cell.drift, part) if cell.drift else None
 
 
+def _cost(key: str) -> Callable:
+    """A cost column measured in the cell (rac_bench.cost); None in cells stored before it was."""
+    return lambda cell: (getattr(cell, "cost", None) or {}).get(key)
+
+
+def _execution(cell) -> str | None:
+    """`packed (KERNEL)`, `simulated` or `dense`; None in cells stored before it was recorded."""
+    execution = getattr(cell, "execution", None)
+    if not execution:
+        return None
+    return f"packed ({execution['kernel']})" if execution.get("kernel") else execution["mode"]
+
+
 def _identity(key: str, shown: str = "always", read: Callable | None = None) -> Metric:
     return Metric(key, key, "text", read or (lambda c: getattr(c.identity, key)), shown=shown, headline=True)
 
@@ -153,6 +166,26 @@ BUILTIN = [
     ),
     _number("first_token_seconds", "TTFT s", None, 3, direction="lower", shown="measured"),
     _number("seconds_per_output_token", "s per token", None, 4, direction="lower", shown="measured"),
+    Metric(
+        "execution", "execution", "text", _execution, shown="measured", headline=True,
+        source="how the weights ran: dense, simulated (compression stored in dense weights) or packed (vLLM's kernel)",
+    ),
+    _number(
+        "decode_speedup", "decode × dense", _cost("decode_speedup"), 2, direction="higher", shown="measured",
+        headline=True, source="dense's time per generated token over the variant's, same backend and batch, one run",
+    ),
+    _number(
+        "seconds_per_problem", "s per problem", _cost("seconds_per_problem"), 3, direction="lower",
+        shown="measured", headline=True, source="the evaluation's wall time over its problems, at the run's batch",
+    ),
+    _number(
+        "seconds_per_correct", "s per correct", _cost("seconds_per_correct"), 3, direction="lower",
+        shown="measured", source="seconds per problem over accuracy",
+    ),
+    _number(
+        "weight_bytes", "weight bytes", _cost("weight_bytes"), 0, direction="lower", shown="measured",
+        headline=True, source="bytes of the weights as served (a packed checkpoint's codes and scales)",
+    ),
     _number("eval_seconds", "eval s", None, 1, source="wall time of the lm-eval evaluation"),
     _number("prune_seconds", "prune s", lambda c: c.prune_seconds, 1, direction="lower"),
     _number("calibration_prompt_tokens", "calib. prompt tok", _calibration("prompt_tokens"), 0, shown="measured"),

@@ -13,6 +13,7 @@ import re
 from itertools import groupby
 
 from rac_bench.cells import Cell
+from rac_bench.cost import cell_frontiers
 from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
 from rac_bench.leaderboard.plots import Box, Point, Styles, box_chart, chart, legend
 from rac_bench.catalogue.builtin import quantization_bits
@@ -264,3 +265,19 @@ def render_html(cells: list[Cell], title: str, commands: list[str], found_exampl
         )
     body = "".join(sections) + f"<h2>How these numbers were made</h2>{commands_html(commands)}{calibrations(cells)}"
     return page(title, body, footer(cells, git_commit()))
+
+
+def frontier_figure(cells: list[Cell], styles: Styles, chart_id: str) -> str:
+    """Accuracy against seconds per problem for one model's cells on one task, the frontier named in the caption
+    (variants no other beats on both; rac_bench.cost); empty where no cell has its cost measured."""
+    timed = [c for c in cells if (c.cost or {}).get("seconds_per_problem") is not None]
+    if not timed:
+        return ""
+    on_frontier = cell_frontiers(timed)["seconds_per_problem"]
+    names = ", ".join(c.identity.variant_label for c in order_cells(timed) if c.key in on_frontier)
+    task = timed[0].identity.task
+    series = _series(timed, lambda c: c.cost["seconds_per_problem"], _accuracy)
+    title = f"{task}: accuracy against seconds per problem"
+    caption = f"On the frontier (no other variant both more accurate and faster end to end): {names}."
+    axes = ("seconds per problem", "accuracy")
+    return _chart_figure(chart_id, title, axes, series, timed, styles, caption, lines=False, y_range=(0.0, 1.0))

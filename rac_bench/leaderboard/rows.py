@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from rac_bench import catalogue
 from rac_bench.catalogue.builtin import quantization_bits
 from rac_bench.cells import Cell
+from rac_bench.cost import FRONTIER_MARK, cell_frontiers
 from rac_bench.errors import ConfigError
 from rac_bench.metrics import Estimate
 
@@ -174,16 +175,20 @@ def leaderboard_rows(cells: list[Cell], columns: list[Column]) -> list[list[Entr
     """One row of entries per cell, in `order_cells` order."""
     cells = order_cells(cells)
     best = _best(cells, columns)
+    frontiers = cell_frontiers(cells)
     rows = []
     for index, cell in enumerate(cells):
         row = []
         for column in columns:
             value = column.read(cell)
+            text = _text(column, value)
+            if cell.key in frontiers.get(column.key, ()):
+                text += f" {FRONTIER_MARK}"
             number = numeric(value) if column.kind != "text" else None
             if column.kind == "text":
                 sort_value = "" if value is None else str(value)
             else:
                 sort_value = number  # None: not measured, sorted last either way
-            row.append(Entry(_text(column, value), sort_value, (index, column.key) in best, value))
+            row.append(Entry(text, sort_value, (index, column.key) in best, value))
         rows.append(row)
     return rows

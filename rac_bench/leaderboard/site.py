@@ -32,6 +32,7 @@ from rac_bench.leaderboard.html import (
     calibrations,
     cell_table,
     commands_html,
+    frontier_figure,
     slug,
     styles_for,
     task_section,
@@ -272,8 +273,12 @@ class _Site:
             group = list(group)
             pages = {c.identity.task: self.task_pages[(model, c.identity.task)] for c in group}
             task_links = " · ".join(f'<a href="{pages[t]}">{html.escape(t)}</a>' for t in sorted(pages))
+            frontiers = "".join(
+                frontier_figure(list(cells), self.styles, f"frontier-{slug(model)}-{slug(task)}")
+                for task, cells in groupby(sorted(group, key=lambda c: c.identity.task), key=lambda c: c.identity.task)
+            )
             models.append(
-                f"<section><h2>{html.escape(model)}</h2><p>Full tables and charts per task: {task_links}</p>"
+                f"<section><h2>{html.escape(model)}</h2>{frontiers}<p>Full tables and charts per task: {task_links}</p>"
                 f"{_index_table(model, group, pages, self.method_pages)}</section>"
             )
         methods = "".join(

@@ -16,6 +16,7 @@ from itertools import groupby
 from tabulate import tabulate
 
 from rac_bench.cells import Cell
+from rac_bench.cost import FRONTIER_MARK, FRONTIER_NOTE
 from rac_bench.leaderboard.method_info import method_infos
 from rac_bench.leaderboard.rows import Column, Entry, leaderboard_rows, numeric, order_cells, shown_columns
 from rac_bench.metrics import Estimate
@@ -52,10 +53,15 @@ def render_text(cells: list[Cell], style: str, columns: list[Column] | None = No
     if style == "terminal":
         body = [[f"{entry.text} *" if entry.best else entry.text for entry in row] for row in rows]
         table = tabulate(body, headers=[c.name for c in columns], tablefmt="simple", disable_numparse=True)
-        return table + f"\n* {BEST_NOTE}"
+        return table + f"\n* {BEST_NOTE}" + _frontier_note(rows, "\n")
     body = [[f"**{entry.text}**" if entry.best else entry.text for entry in row] for row in rows]
     table = tabulate(body, headers=[c.name for c in columns], tablefmt="github", disable_numparse=True)
-    return table + f"\n\nBold: {BEST_NOTE}.\n\n" + _markdown_methods(cells)
+    return table + f"\n\nBold: {BEST_NOTE}." + _frontier_note(rows, " ") + "\n\n" + _markdown_methods(cells)
+
+
+def _frontier_note(rows, separator: str) -> str:
+    marked = any(entry.text.endswith(FRONTIER_MARK) for row in rows for entry in row)
+    return f"{separator}{FRONTIER_NOTE}." if marked else ""
 
 
 def _markdown_methods(cells: list[Cell]) -> str:

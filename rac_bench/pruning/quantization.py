@@ -2,10 +2,14 @@
 
 A target is `bits` (2 to 8), an optional `group_size` (inputs that share one scale and zero point; None: one per
 output row), symmetric or asymmetric, and for GPTQ whether columns go in activation order. The grid is the one
-IST-DASLab's GPTQ code uses (`quant.py`, `find_params`): per group, the range [min(w, 0), max(w, 0)] split into
-2^bits − 1 steps; symmetric grids take ±max|w| with the zero point in the middle ((2^bits) / 2), asymmetric ones a
-rounded zero point. Weights are stored dequantized in the model's dtype (fake-quant), so every backend runs them and
-the checkpoint can be read back: each group of a row holds at most 2^bits distinct values.
+compressed-tensors computes (`calculate_qparams`) and vLLM's kernels decode, so a fake-quant checkpoint packs
+losslessly (rac_bench.packing): per group, the range [min(w, 0), max(w, 0)] split into 2^bits − 1 steps; symmetric
+grids take ±max|w| (scale max|w| / (2^(bits−1) − 0.5)) with the zero point in the middle (2^(bits−1)), asymmetric
+ones a rounded zero point. It equals IST-DASLab's `quant.py` except for a symmetric group whose weights are all
+>= 0: `quant.py` then keeps the range [0, max w] around a middle zero point, so no level reaches max w (at 4 bits its
+top level is 7/15 max w, compressed-tensors' 14/15). Weights are stored dequantized in the model's dtype
+(fake-quant), so every backend runs them and the checkpoint can be read back: each group of a row holds at most
+2^bits distinct values.
 
 Spec options (`rtn:w4g128`, `gptq:w3asym`, `gptq:w4g128act`, `sparsegpt:w4`): `w<bits>`, then optionally
 `g<group size>`, `asym`, `act` (activation order, GPTQ only).
@@ -63,9 +67,9 @@ def grid(weights: torch.Tensor, target: QuantizationTarget) -> tuple[torch.Tenso
     largest = target.levels - 1
     zeros = torch.zeros(weights.shape[0], dtype=weights.dtype, device=weights.device)
     low, high = torch.minimum(weights.min(dim=1).values, zeros), torch.maximum(weights.max(dim=1).values, zeros)
-    if target.symmetric:
+    if target.symmetric:  # ±max|w| even when no weight is negative, as compressed-tensors (not quant.py)
         high = torch.maximum(low.abs(), high)
-        low = torch.where(low < 0, -high, low)
+        low = -high
     empty = (low == 0) & (high == 0)
     low, high = torch.where(empty, -1.0, low), torch.where(empty, 1.0, high)
     scale = (high - low) / largest
