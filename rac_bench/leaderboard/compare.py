@@ -2,9 +2,9 @@
 cell, with the difference A - B of accuracy, thinking tokens and truncation.
 
 Where the two cells were measured on the same problems (the same task data, limit, samples and token limit; the
-seed may differ), the difference is paired: per problem, with a bootstrap over the problems both have (as Δ vs
-dense is). Otherwise the cells are independent samples and the interval combines their standard errors; the
-table says which. A cell in only one store is listed, never dropped silently.
+seed may differ), the difference is paired per problem over the problems both have: Newcombe's paired interval for
+the shares (accuracy, truncation; as Δ vs dense), a bootstrap for thinking tokens. Otherwise the cells are
+independent samples and the interval combines their standard errors; the table says which. A cell in only one store is listed, never dropped silently.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ METRICS = {
     "thinking_tokens": ("thinking_tokens", lambda cell: cell.results.thinking_tokens),
     "truncation": ("truncated", lambda cell: cell.results.truncation),
 }
+SHARES = ("accuracy", "truncation")  # paired with Newcombe's interval; the rest with a bootstrap
 PAIRED_SETTINGS = ("task_definition", "data", "limit", "samples", "max_new_tokens")
 
 
@@ -80,7 +81,8 @@ def compare_cells(store_cells: list[Cell], against_cells: list[Cell], samples) -
         for name, (field, read) in METRICS.items():
             a, b = read(cell), read(other)
             if same_problems and common:
-                difference = metrics.paired_difference(_problem_scores(theirs, field), _problem_scores(mine, field))
+                paired = metrics.paired_share_difference if name in SHARES else metrics.paired_difference
+                difference = paired(_problem_scores(theirs, field), _problem_scores(mine, field))
             else:
                 difference = _unpaired(a, b)
             differences.append(Difference(name, a, b, difference, same_problems and bool(common)))
@@ -129,9 +131,9 @@ def _missing(comparison: Comparison) -> list[str]:
 def render_comparison(comparison: Comparison, fmt: str, store_name: str, against_name: str) -> str:
     headers, rows = _rows(comparison)
     intro = (
-        f"store: {store_name}; against: {against_name}. Differences are store - against; paired per problem with a "
-        "bootstrap over the problems in common where both cells measured the same problems, otherwise unpaired "
-        "(normal interval from both standard errors)."
+        f"store: {store_name}; against: {against_name}. Differences are store - against; paired per problem "
+        "(Newcombe's interval for shares, a bootstrap for thinking tokens) over the problems in common where both "
+        "cells measured the same problems, otherwise unpaired (normal interval from both standard errors)."
     )
     if fmt in ("terminal", "markdown"):
         table = tabulate(
