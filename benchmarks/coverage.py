@@ -15,7 +15,8 @@
    a correlation of 0.8 between the models), each model answers it 4 times.
 3. Ratios of sums (think × dense), resampled from the real default run (benchmarks/data/, 600 problems): the
    population ratio is the truth, each replicate draws 30, 100 or 600 problems with replacement. Methods: the
-   percentile bootstrap rac-bench used before, and BCa (`metrics.ratio_of_sums`, rac-bench's). Monte Carlo.
+   percentile bootstrap rac-bench used before, BCa, and the studentized bootstrap (`metrics.ratio_of_sums`,
+   rac-bench's). Monte Carlo.
 
 The last line is the smallest coverage of rac-bench's own paired and ratio intervals over every row.
 """
@@ -167,11 +168,20 @@ def paired(replicates: int) -> list[float]:
 
 
 # 3. ratios ------------------------------------------------------------------------------------------------------------
-def percentile(numerators, denominators, resamples: int = metrics.BOOTSTRAP_RESAMPLES, seed: int = 0):
-    """The percentile bootstrap of a ratio of sums that rac-bench used before BCa."""
+def percentile_and_bca(numerators, denominators, resamples: int = metrics.BOOTSTRAP_RESAMPLES, seed: int = 0):
+    """The percentile bootstrap of a ratio of sums that rac-bench used before, and BCa (Efron 1987): the same
+    resampled ratios, their percentiles moved by the bias correction z0 and the jackknife's acceleration a."""
     draws = numpy.random.default_rng(seed).integers(0, len(numerators), size=(resamples, len(numerators)))
     ratios = numpy.sort(numerators[draws].sum(axis=1) / denominators[draws].sum(axis=1))
-    return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
+    value = numerators.sum() / denominators.sum()
+    below = (numpy.sum(ratios < value) + 0.5 * numpy.sum(ratios == value)) / resamples
+    bias = norm.ppf(min(max(below, 1 / resamples), 1 - 1 / resamples))
+    leave_one_out = (numerators.sum() - numerators) / (denominators.sum() - denominators)
+    spread = leave_one_out.mean() - leave_one_out
+    acceleration = (spread**3).sum() / (6 * max((spread**2).sum(), 1e-300) ** 1.5)
+    moved = [norm.cdf(bias + (bias + z) / (1 - acceleration * (bias + z))) for z in norm.ppf([0.025, 0.975])]
+    bca = ratios[min(int(moved[0] * resamples), resamples - 1)], ratios[max(int(moved[1] * resamples) - 1, 0)]
+    return (ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]), bca
 
 
 def ratios(replicates: int) -> list[float]:
@@ -184,18 +194,20 @@ def ratios(replicates: int) -> list[float]:
         truth = variant.sum() / dense.sum()
         for trials in PAIRED_PROBLEMS:
             rng = numpy.random.default_rng(trials)
-            held = {"percentile": 0, "BCa": 0}
+            held = {"percentile": 0, "BCa": 0, "studentized": 0}
             for replicate in range(replicates):
                 chosen = rng.integers(0, len(dense), size=trials)
-                low, high = percentile(variant[chosen], dense[chosen], seed=replicate)
-                held["percentile"] += low <= truth <= high
+                compared = percentile_and_bca(variant[chosen], dense[chosen], seed=replicate)
+                for method, (low, high) in zip(held, compared):
+                    held[method] += low <= truth <= high
                 estimate = metrics.ratio_of_sums(variant[chosen], dense[chosen], seed=replicate)
-                held["BCa"] += estimate.low <= truth <= estimate.high
-            own.append(held["BCa"] / replicates)
+                held["studentized"] += estimate.low <= truth <= estimate.high
+            own.append(held["studentized"] / replicates)
             rows.append([f"{name} × dense", f"{truth:.3f}", trials] + [f"{v / replicates:.3f}" for v in held.values()])
     print(f"\nRatios of sums (thinking tokens, variant over dense), resampled from the default run; Monte Carlo over "
           f"{replicates:,} replicates\n")
-    print(table(rows, ["ratio", "population value", "problems", "percentile bootstrap", "BCa (rac-bench)"]))
+    headers = ["ratio", "population value", "problems", "percentile bootstrap", "BCa", "studentized (rac-bench)"]
+    print(table(rows, headers))
     return own
 
 
