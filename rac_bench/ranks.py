@@ -12,9 +12,11 @@ tests/test_ranks.py's 8 equal variants, where testing against the observed best 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from rac_bench.metrics import paired_share_difference
+from rac_bench.catalogue.builtin import quantization_bits
+from rac_bench.cells import Cell, CellResults
+from rac_bench.metrics import paired_share_difference, per_problem_scores
 
 FAMILY_ERROR = 0.05  # the chance, across a group, of calling a true tie with the best a loss
 TEST = "Newcombe's paired interval (method 11) between every two variants of a budget group, Bonferroni over the pairs"
@@ -58,3 +60,27 @@ def rank_cells(
         by_key = {cell.key: scores(cell) for cell in members}
         ranks.update(rank_members(by_key))
     return ranks
+
+
+def budget_group(cell: Cell) -> tuple:
+    """What a cell is ranked against: the cells of its model, task and problem set (data, limit, problems, samples)
+    at the same pattern, sparsity and bits."""
+    identity, settings = cell.identity, cell.settings
+    problems = (str(settings.get("data")), settings.get("limit") or 0, cell.results.problems, cell.results.samples)
+    return (identity.model, identity.task, problems, identity.pattern, identity.sparsity, quantization_bits(cell))
+
+
+def with_ranks(cells: list[Cell], samples: dict[str, list[dict]]) -> list[Cell]:
+    """The cells with `rank` and `tied_with_best` among their results; `samples`: each cell's samples by its key."""
+
+    def accuracy_by_problem(cell: Cell) -> dict:
+        records = samples[cell.key]
+        return per_problem_scores([r["problem_id"] for r in records], [float(r["correct"]) for r in records])
+
+    ranks = rank_cells([c for c in cells if samples.get(c.key)], budget_group, accuracy_by_problem)
+    return [
+        replace(cell, results=CellResults({**cell.results, "rank": ranks[cell.key].rank,
+                                           "tied_with_best": ranks[cell.key].tied_with_best}))
+        if cell.key in ranks else cell
+        for cell in cells
+    ]

@@ -15,10 +15,11 @@ from typing import Callable, Protocol
 import torch
 
 from rac_bench.backends import ModelHandle, create_backend, release_engines
-from rac_bench.cells import Cell, CellIdentity
+from rac_bench.cells import Cell, CellIdentity, CellResults
 from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import evaluate_task
 from rac_bench.outputs import write_outputs
+from rac_bench.ranks import with_ranks
 from rac_bench.plan import Plan, TaskPlan, Variant
 from rac_bench.provenance import installed_packages, provenance
 from rac_bench.store import Store, check_store, finished_keys, open_store
@@ -64,8 +65,9 @@ def run(plan: Plan, executor: Executor, command: str = "") -> RunResult:
             finally:
                 release_engines()  # one engine per model: the traces' and every variant's
         store.finish_run(run_id)
-        cells = [store.cell(key) for key in keys]
-        samples = [sample for key in keys for sample in store.samples(key)]
+        samples_by_cell = {key: store.samples(key) for key in keys}
+        cells = with_ranks([store.cell(key) for key in keys], samples_by_cell)
+        samples = [sample for key in keys for sample in samples_by_cell[key]]
     finally:
         if store is not None:
             store.close()
@@ -115,6 +117,7 @@ def run_variant(
         samples = [_labelled(variant, record) for record in evaluations[task.name].samples]
         dense_cell = None if variant.is_dense else store.cell(dense_keys[task.name])
         comparisons = _versus_dense(store.samples(dense_cell.key), samples, dense, built, config) if dense_cell else {}
+        drift = comparisons.pop("drift", None)  # the rest are results measured against dense
         cell = Cell(
             key=keys[task.name],
             run_id=run_id,
@@ -125,9 +128,9 @@ def run_variant(
             backend=backend.name,
             engine_startup_seconds=backend.startup_seconds,
             provenance=run_provenance,
-            results=evaluations[task.name].results,
+            results=CellResults({**evaluations[task.name].results, **comparisons}),
+            drift=drift,
             achieved_sparsity=built.achieved,
-            **comparisons,
             **_origin(built, dense, variant),
         )
         store.add_cell(cell, samples)
