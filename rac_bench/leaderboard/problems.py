@@ -16,6 +16,7 @@ import json
 from rac_bench import strict_json
 from rac_bench.cells import Cell
 from rac_bench.leaderboard.html import slug
+from rac_bench.leaderboard.page import page
 
 OUTCOMES = {
     "all": "every problem",
@@ -27,9 +28,9 @@ OUTCOMES = {
 }
 
 STYLE = """
-table.problems td.response { text-align: left; white-space: pre-wrap; min-width: 16rem; max-width: 32rem;
+table.problems td.response { text-align: left; white-space: pre-wrap; min-width: 14rem; max-width: 26rem;
   font-family: ui-monospace, monospace; font-size: 0.8rem; }
-table.problems td.prompt { text-align: left; white-space: normal; min-width: 12rem; max-width: 24rem; }
+table.problems td.prompt { text-align: left; white-space: normal; min-width: 10rem; max-width: 18rem; }
 .outcome-right { color: #1a7f37; } .outcome-wrong { color: #b3261e; }
 """
 
@@ -132,7 +133,7 @@ def _row(problem: str, prompt: str, reference, dense: list, variant: list) -> st
             ", truncated" if truncated else ""
         )
         kind = "outcome-right" if share >= 0.5 else "outcome-wrong"
-        return f'<td class="{name}-outcome {kind}">{text}</td><td class="{name}-thinking">{values[1]:.0f}</td>'
+        return f'<td class="{name}-outcome {kind}">{text}</td>'
 
     anchor = f"p-{slug(problem)}"
     return (
@@ -142,13 +143,16 @@ def _row(problem: str, prompt: str, reference, dense: list, variant: list) -> st
         + outcome(dense, "dense")
         + outcome(variant, "variant")
         + f'<td class="response">{html.escape(dense[3])}</td>'
-        + f'<td class="response variant-response">{html.escape(variant[3])}</td></tr>'
+        + f'<td class="response variant-response">{html.escape(variant[3])}</td>'
+        + f'<td>{dense[1]:.0f}</td><td class="variant-thinking">{variant[1]:.0f}</td></tr>'
     )
 
 
 def problems_section(cells: list[Cell], samples: dict[str, list[dict]], jsonl_name: str) -> str:
     """The page's body: controls, the table (dense against the first variant), the data for the others."""
-    dense = next(cell for cell in cells if cell.identity.is_dense)
+    dense = next((cell for cell in cells if cell.identity.is_dense), None)
+    if dense is None:
+        return ""
     variants = [cell for cell in cells if not cell.identity.is_dense]
     dense_problems = by_problem(samples[dense.key])
     outcomes = {
@@ -166,11 +170,12 @@ def problems_section(cells: list[Cell], samples: dict[str, list[dict]], jsonl_na
     first = html.escape(labels[0])
     head = (
         '<thead><tr><th scope="col">problem</th><th scope="col">prompt</th><th scope="col">reference</th>'
-        '<th scope="col">dense</th><th scope="col">dense thinking tokens</th>'
+        '<th scope="col">dense</th>'
         f'<th scope="col"><span class="variant-name">{first}</span></th>'
-        f'<th scope="col"><span class="variant-name">{first}</span> thinking tokens</th>'
         '<th scope="col">dense\'s response</th>'
-        f'<th scope="col"><span class="variant-name">{first}</span>\'s response</th></tr></thead>'
+        f'<th scope="col"><span class="variant-name">{first}</span>\'s response</th>'
+        '<th scope="col">dense thinking tokens</th>'
+        f'<th scope="col"><span class="variant-name">{first}</span> thinking tokens</th></tr></thead>'
     )
     data = json.dumps({"variants": outcomes}).replace("</", "<\\/")
     return (
@@ -184,3 +189,30 @@ def problems_section(cells: list[Cell], samples: dict[str, list[dict]], jsonl_na
         + f'<script type="application/json" id="problem-data">{data}</script>'
         + f"<style>{STYLE}</style><script>{SCRIPT}</script>"
     )
+
+
+def problems_link(stem: str) -> str:
+    return (
+        f'<p class="note"><a href="{stem}-problems.html">Problem by problem</a>: dense\'s and each variant\'s '
+        "responses to the same problem side by side, with filters such as dense right, variant wrong</p>"
+    )
+
+
+def problems_files(
+    cells: list[Cell], samples: dict[str, list[dict]], stem: str, title: str, footer_html: str
+) -> dict[str, str]:
+    """`STEM-problems.html` and `STEM-problems.jsonl` for one model on one task (none without dense, a variant
+    and the samples of every cell)."""
+    if not all(samples.get(cell.key) for cell in cells):
+        return {}
+    jsonl_name = f"{stem}-problems.jsonl"
+    body = problems_section(cells, samples, jsonl_name)
+    if not body:
+        return {}
+    heading = f"{title}: problem by problem"
+    navigation = (
+        f'<nav aria-label="site"><a href="../../index.html">All models</a>'
+        f'<a href="{stem}.html">{html.escape(title)}</a><span>problem by problem</span></nav>'
+    )
+    files = {f"{stem}-problems.html": page(heading, body, footer_html, navigation)}
+    return {**files, jsonl_name: problems_jsonl(cells, samples)}
