@@ -6,7 +6,8 @@ on the same problems: Newcombe's paired interval for the difference of their sha
 paired_share_difference, method 11) lies above 0 at the Bonferroni level 1 - 0.05 / (k (k - 1) / 2) for the k
 members' pairs. Testing every better member, not only the observed best, is what keeps the guarantee under
 selection: the chance that any variant as good as the best is marked behind it stays at or below 5% (2.5% in
-tests/test_ranks.py's 8 equal variants, where testing against the observed best at 1 - 0.05 / (k - 1) gives 10.5%). `rank` orders the group by accuracy, 1 the best (equal accuracies share a rank: 1, 1, 3).
+tests/test_ranks.py's 8 equal variants, where testing against the observed best at 1 - 0.05 / (k - 1) gives 10.5%).
+`rank` orders the group by accuracy, 1 the best (equal accuracies share a rank: 1, 1, 3).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ a.permalink { margin-left: 0.4em; color: #888; text-decoration: none; }
 .controls details { max-width: 100%; } .controls label { white-space: nowrap; margin-right: 0.6rem; }
 .note { font-size: 0.9rem; color: #444; max-width: 75rem; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 360px), 1fr)); gap: 1rem 1.5rem; }
-figure { margin: 0; min-width: 0; } figure h4 { margin: 0.3rem 0; font-size: 1rem; }
+figure { margin: 0; min-width: 0; } figure :is(h3, h4) { margin: 0.3rem 0; font-size: 1rem; }
 figcaption { font-size: 0.85rem; color: #444; }
 svg.chart { width: 100%; max-width: 600px; height: auto; display: block; }
 svg.chart text { font-size: 13px; fill: #222; } svg.chart .axis { stroke: #444; } svg.chart .grid { stroke: #eee; }

@@ -51,7 +51,8 @@ SCRIPT = """
   }
   const keep = {
     "all": () => true,
-    "dense-right-variant-wrong": (d, v) => d >= 0.5 && v < 0.5, "dense-wrong-variant-right": (d, v) => d < 0.5 && v >= 0.5,
+    "dense-right-variant-wrong": (d, v) => d >= 0.5 && v < 0.5,
+    "dense-wrong-variant-right": (d, v) => d < 0.5 && v >= 0.5,
     "both-right": (d, v) => d >= 0.5 && v >= 0.5, "both-wrong": (d, v) => d < 0.5 && v < 0.5,
     "variant-truncated": (d, v, row) => row.dataset.variantTruncated === "true",
   };

@@ -223,7 +223,7 @@ class _Site:
         others = sorted({c.identity.task for c in self.cells if c.identity.model == model} - {task})
         related = " ".join(f'<a href="../../{self.task_pages[(model, t)]}">{html.escape(t)}</a>' for t in others)
         body = (
-            task_section(cells, self.styles, "cells", self.examples, partial(_method_link, self.method_pages))
+            task_section(cells, self.styles, "cells", self.examples, partial(_method_link, self.method_pages), 2)
             + self.problems_page(path, f"{model} on {task}", cells)
             + _downloads(Path(path).stem)
             + (f'<p class="note">Other tasks of this model: {related}</p>' if related else "")
