@@ -61,6 +61,15 @@ dl.settings dt { color: #555; } dl.settings dd { margin: 0; }
 pre { white-space: pre-wrap; background: #f7f7f7; padding: 0.5rem; max-width: 100%; overflow-wrap: anywhere; }
 code { background: #f3f3f3; padding: 0 3px; }
 footer { margin-top: 2.5rem; padding-top: 0.6rem; border-top: 1px solid #ddd; font-size: 0.85rem; color: #555; }
+@media (prefers-color-scheme: dark) {
+  body { background: #121212; color: #e6e6e6; } a { color: #8ab4f8; }
+  .note, figcaption, footer, dl.settings dt, table.leaderboard caption { color: #c8c8c8; }
+  table.leaderboard th, table.leaderboard td { background: #1e1e1e; border-color: #333; }
+  table.leaderboard thead th { background: #2a2a2a; } table.leaderboard td.best { background: #1f3b2a; }
+  table.leaderboard tr.dense > * { background: #262626; } table.leaderboard tr:target > * { background: #4a4020; }
+  pre, code { background: #1e1e1e; } .table-scroll { border-color: #444; } a.permalink { text-decoration: underline; }
+  svg.chart { background: #fff; border-radius: 4px; }  /* the charts keep their light palette (contrast checked) */
+}
 """
 
 SCRIPT = """
@@ -101,7 +110,8 @@ document.querySelectorAll("input[data-filter]").forEach((input) => {
   input.addEventListener("input", () => {
     const words = input.value.toLowerCase().split(/\\s+/).filter(Boolean);
     Array.from(table.tBodies[0].rows).forEach((row) => {
-      const text = row.textContent.toLowerCase();
+      const text = Array.from(row.cells).filter((cell) => cell.classList.contains("text"))
+        .map((cell) => cell.textContent).join(" ").toLowerCase();  // names and labels, not numbers
       row.hidden = !words.every((word) => text.includes(word));
     });
   });
@@ -144,9 +154,13 @@ def _first_direction(column: Column) -> str:
 def table_html(table_id: str, caption: str, columns: list[Column], rows: list[Row]) -> str:
     """A sortable table in its scroll container, with a row filter and a column chooser above it."""
     head = "".join(
-        f'<th scope="col" aria-sort="none" data-key="{html.escape(c.key)}" data-first="{_first_direction(c)}">'
-        f'<button type="button">{html.escape(c.name)}</button></th>'
+        f'<th scope="col" aria-sort="none" data-key="{html.escape(c.key)}" data-first="{_first_direction(c)}"'
+        + (f' title="{html.escape(c.description)}"' if c.description else "")
+        + f'><button type="button">{html.escape(c.name)}</button></th>'
         for c in columns
+    )
+    glossary = "".join(
+        f"<dt>{html.escape(c.name)}</dt><dd>{html.escape(c.description)}</dd>" for c in columns if c.description
     )
     body = []
     for row in rows:
@@ -176,6 +190,8 @@ def table_html(table_id: str, caption: str, columns: list[Column], rows: list[Ro
         f'<div class="table-scroll" tabindex="0" role="region" aria-label="{html.escape(caption)}">'
         f'<table class="leaderboard" id="{table_id}"><caption>{html.escape(caption)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        + (f'<details class="glossary"><summary>What the columns mean</summary><dl class="settings">{glossary}</dl>'
+           "</details>" if glossary else "")
     )
 
 

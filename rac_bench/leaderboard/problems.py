@@ -32,6 +32,7 @@ table.problems td.response { text-align: left; white-space: pre-wrap; min-width:
   font-family: ui-monospace, monospace; font-size: 0.8rem; }
 table.problems td.prompt { text-align: left; white-space: normal; min-width: 10rem; max-width: 18rem; }
 .outcome-right { color: #1a7f37; } .outcome-wrong { color: #b3261e; }
+@media (prefers-color-scheme: dark) { .outcome-right { color: #7ee2a8; } .outcome-wrong { color: #ff8a80; } }
 """
 
 SCRIPT = """

@@ -32,6 +32,7 @@ class Column:
     digits: int = 3
     hidden_unless: str = "always"  # always shown; "measured": some cell has a value; "varies": values differ
     signed: bool = False  # a difference, shown with its sign
+    description: str = ""  # what it is computed from and its interval (the header's tooltip, the glossary)
 
     @classmethod
     def of(cls, metric: catalogue.Metric) -> Column:
@@ -45,6 +46,7 @@ class Column:
             metric.digits,
             metric.shown,
             metric.signed,
+            "; ".join(part for part in (metric.source, metric.interval) if part),
         )
 
     @property
