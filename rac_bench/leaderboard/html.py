@@ -18,6 +18,7 @@ from rac_bench.leaderboard.plots import Box, Point, Styles, box_chart, chart, le
 from rac_bench.catalogue.builtin import quantization_bits
 from rac_bench.leaderboard.rows import Column, leaderboard_rows, order_cells, shown_columns
 from rac_bench.provenance import git_commit
+from rac_bench.ranks import budget_group
 
 NOTE = (
     "Bold: best among the pruned models at the same sparsity and bits (none when all tie). Brackets: 95% intervals "
@@ -54,14 +55,16 @@ def styles_for(cells: list[Cell]) -> Styles:
 
 def cell_table(cells: list[Cell], table_id: str, caption: str, columns: list[Column], links=None) -> str:
     """The full table of some cells; `links(cell)` gives the hrefs of a row's entries by column key."""
+    ordered = order_cells(cells)
+    starts = [i == 0 or budget_group(c) != budget_group(ordered[i - 1]) for i, c in enumerate(ordered)]
     rows = [
         Row(
             entries,
             f"{table_id}-{slug(cell.identity.variant_label)}",
-            "dense" if cell.identity.is_dense else "pruned",
+            ("dense" if cell.identity.is_dense else "pruned") + (" budget-start" if start else ""),
             links(cell) if links else None,
         )
-        for cell, entries in zip(order_cells(cells), leaderboard_rows(cells, columns))
+        for cell, entries, start in zip(ordered, leaderboard_rows(cells, columns), starts)
     ]
     return table_html(table_id, caption, columns, rows)
 

@@ -38,6 +38,7 @@ table.leaderboard td.text { text-align: left; }
 table.leaderboard td.best { font-weight: bold; background: #e6f4ea; }
 table.leaderboard tr.dense > * { background: #f7f7f7; font-style: italic; }
 table.leaderboard tr:target > * { background: #fff3c4; }
+table.leaderboard tbody tr.budget-start > * { border-top: 2px solid #777; }
 th button { font: inherit; font-weight: bold; color: inherit; background: none; border: 0; padding: 2px 0;
   cursor: pointer; text-align: inherit; }
 th button:focus-visible { outline: 2px solid #0072B2; outline-offset: 2px; }

@@ -118,8 +118,16 @@ def problem_set(cell: Cell) -> tuple:
 
 
 def order_cells(cells: list[Cell]) -> list[Cell]:
-    """By model and task, then problem set, then dense first, pattern, sparsity and method."""
-    return sorted(cells, key=lambda c: (*c.identity.sort_key()[:2], problem_set(c), *c.identity.sort_key()[2:]))
+    """By model and task, then problem set, then dense first, then budget groups (pattern, sparsity, bits), each by
+    rank (where ranked, rac_bench.ranks) and method."""
+
+    def key(cell: Cell) -> tuple:
+        model, task, compressed, pattern, sparsity, method = cell.identity.sort_key()
+        bits, rank = quantization_bits(cell), cell.results.get("rank")
+        budget = (pattern, sparsity, bits is not None, -(bits or 0))
+        return (model, task, problem_set(cell), compressed, *budget, rank is None, rank or 0, method)
+
+    return sorted(cells, key=key)
 
 
 def shown_columns(cells: list[Cell], headline: bool = False) -> list[Column]:
