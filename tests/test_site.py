@@ -73,6 +73,7 @@ def test_the_site_has_an_index_a_page_per_task_and_method_and_every_link_resolve
     assert names == {
         "index.html",
         "models/rac-bench-tiny-reasoner/rac_arith.html",
+        "models/rac-bench-tiny-reasoner/rac_arith-problems.html",
         "methods/dense.html",
         "methods/rac.html",
         "methods/sparsegpt.html",
