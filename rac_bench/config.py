@@ -23,7 +23,7 @@ from rac_bench.errors import ConfigError
 from rac_bench.pruning.experts import DEFAULT_MIN_TOKENS, EXPERT_ROUTING
 from rac_bench.pruning.pattern import SparsityTarget, parse_pattern, parse_sparsity
 from rac_bench.scoring.self_corrections import DEFAULT_HESITATION_MARKERS
-from rac_bench.zoo import is_embedded
+from rac_bench.zoo import answers_embedded_task
 
 DTYPES = ("float32", "bfloat16", "float16")
 # (tasks, calibration prompt set) when a config names none: the embedded task for the embedded model; for any other
@@ -198,10 +198,10 @@ class RunConfig:
 
     def __post_init__(self):
         """Tasks and calibration prompts the config leaves out come from the models: the embedded task belongs to
-        the embedded model; any other model gets REAL_MODEL_DEFAULTS."""
+        the embedded model and to smollm2-reasoner (trained on it); any other model gets REAL_MODEL_DEFAULTS."""
         if self.tasks is not None and self.calibration.prompts is not None:
             return
-        embedded = {is_embedded(model) for model in self.model}
+        embedded = {answers_embedded_task(model) for model in self.model}
         if embedded == {True, False}:
             raise ConfigError(
                 "the embedded model and other models in one run share no default task; give --tasks and "

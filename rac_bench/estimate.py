@@ -136,8 +136,9 @@ def model_shape(reference: str | None) -> tuple[ModelShape, str]:
 
     from rac_bench.gguf import gguf_config, gguf_file
     from rac_bench.models import EMBEDDED_MODEL_DIR, check_hub_reachable
+    from rac_bench.zoo.smollm2 import is_reasoner, smollm2_gguf
 
-    gguf = gguf_file(reference)
+    gguf = smollm2_gguf() if is_reasoner(reference) else gguf_file(reference)
     if gguf is not None:
         return shape_of(gguf_config(gguf)), f"the metadata of {gguf}"
     path = Path(reference).expanduser() if reference else EMBEDDED_MODEL_DIR

@@ -1,5 +1,6 @@
-"""Loading the model under test: the embedded tiny reasoner by default, any local HF directory or hub id, or a
-GGUF file (rac_bench.gguf, converted once into a cached HF directory).
+"""Loading the model under test: the embedded tiny reasoner by default, any local HF directory or hub id, a
+GGUF file (rac_bench.gguf, converted once into a cached HF directory), or `smollm2-reasoner` (rac_bench.zoo.smollm2,
+SmolLM2's GGUF file with the shipped adapter merged, likewise cached).
 
 A hub id that is not in the local cache is only fetched after a quick check that the hub answers: offline,
 huggingface_hub retries for about a minute and prints a warning per retry."""
@@ -19,6 +20,7 @@ from transformers.utils import logging as transformers_logging
 from rac_bench.errors import ModelLoadError, first_line
 from rac_bench.gguf import converted_directory, gguf_config, gguf_file
 from rac_bench.zoo import EMBEDDED_MODEL_DIR, EMBEDDED_MODEL_NAME  # noqa: F401 (imported from here by others)
+from rac_bench.zoo.smollm2 import is_reasoner, reasoner_directory, smollm2_gguf
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 HUB_TIMEOUT_SECONDS = 5.0
@@ -29,6 +31,10 @@ def model_path(reference: str | None, cache_dir: Path | None = None) -> str:
     first use, under `cache_dir`), or the reference itself."""
     if reference is None:
         return str(EMBEDDED_MODEL_DIR)
+    if is_reasoner(reference):
+        from rac_bench.config import default_cache_dir
+
+        return str(reasoner_directory(cache_dir or default_cache_dir()))
     gguf = gguf_file(reference)
     if gguf is not None:
         from rac_bench.config import default_cache_dir
@@ -39,6 +45,9 @@ def model_path(reference: str | None, cache_dir: Path | None = None) -> str:
 
 def check_model_reference(reference: str) -> None:
     """Fail early on a path that does not exist; a hub id is only checked when it loads."""
+    if is_reasoner(reference):
+        smollm2_gguf()  # its base must be installed; the adapter ships with rac-bench
+        return
     path = Path(reference).expanduser()
     if path.exists():
         if gguf_file(reference) is None and not (path / "config.json").exists():
@@ -103,7 +112,7 @@ def load_model(reference: str | None, dtype: torch.dtype = torch.float32, cache_
 
 def model_config(reference: str | None):
     """The model's transformers config: a quick check that a model can be loaded, without its weights."""
-    gguf = gguf_file(reference)
+    gguf = smollm2_gguf() if is_reasoner(reference) else gguf_file(reference)
     if gguf is not None:
         return gguf_config(gguf)
     path = model_path(reference)
