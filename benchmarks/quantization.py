@@ -52,7 +52,7 @@ def rows_of(seed: int, store_path: Path) -> list[list]:
     for method, cell in sorted(cells.items(), key=lambda item: (item[0] != "dense", item[0])):
         paired = "-"
         if method in PAIRS:
-            paired = format_estimate(metrics.paired_difference(correct[PAIRS[method]], correct[method]), signed=True)
+            paired = format_estimate(metrics.paired_share_difference(correct[PAIRS[method]], correct[method]), signed=True)
         rows.append(
             [
                 seed,

@@ -22,6 +22,7 @@ from rac_bench.evaluation import evaluate_task
 from rac_bench.outputs import write_outputs
 from rac_bench.packing import served_weights
 from rac_bench.plan import Plan, Variant
+from rac_bench.ranks import with_ranks
 from rac_bench.provenance import installed_packages, provenance
 from rac_bench.variant_cells import VariantEvaluation, dense_samples, store_variant
 from rac_bench.store import Store, check_store, finished_keys, open_store
@@ -58,8 +59,9 @@ def run(plan: Plan, executor, command: str = "") -> RunResult:
             finally:
                 release_engines()  # one engine per model: the traces' and every variant's
         store.finish_run(run_id)
-        cells = [store.cell(key) for key in keys]
-        samples = [sample for key in keys for sample in store.samples(key)]
+        samples_by_cell = {key: store.samples(key) for key in keys}
+        cells = with_ranks([store.cell(key) for key in keys], samples_by_cell)
+        samples = [sample for key in keys for sample in samples_by_cell[key]]
     finally:
         if store is not None:
             store.close()

@@ -1,5 +1,6 @@
 """What a pruned cell is measured against: the dense model's cell of the same task, problem by problem. The accuracy
-difference and the thinking-token ratio are paired per problem (bootstrap over problems); drift compares the two
+difference (Newcombe's paired interval) and the thinking-token ratio (BCa bootstrap over problems) are paired per
+problem; drift compares the two
 models' next-token distributions teacher-forced on dense's own responses (rac_bench.drift)."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ def per_problem(samples: list[dict], name: str) -> dict:
 def versus_dense(dense_samples: list[dict], samples: list[dict]) -> dict:
     """delta_vs_dense (accuracy minus dense's) and thinking_ratio (thinking tokens over dense's)."""
     return {
-        "delta_vs_dense": metrics.paired_difference(
+        "delta_vs_dense": metrics.paired_share_difference(
             per_problem(dense_samples, "correct"), per_problem(samples, "correct")
         ),
         "thinking_ratio": metrics.paired_ratio(

@@ -1,3 +1,4 @@
+import numpy
 import pytest
 
 from rac_bench import metrics
@@ -137,3 +138,115 @@ def test_share_intervals_hold_the_true_rate_at_least_95_percent_of_the_time_at_3
         if estimate.low <= rate <= estimate.high:
             covered += binom.pmf(successes, trials, rate)
     assert covered >= 0.95
+
+
+def _paired_scores(both: int, other_only: int, reference_only: int, neither: int) -> tuple[dict, dict]:
+    """A 2x2 table as per-problem scores: (reference, other)."""
+    cells = [(1, 1)] * both + [(0, 1)] * other_only + [(1, 0)] * reference_only + [(0, 0)] * neither
+    return {i: r for i, (r, _) in enumerate(cells)}, {i: o for i, (_, o) in enumerate(cells)}
+
+
+# Newcombe (1998b), Table III: (e, f, g, h) with theta = (f - g) / n, method 10's 95% limits to 4 decimals.
+NEWCOMBE_TABLE_III = [
+    (36, 12, 2, 0, 0.0569, 0.3404), (20, 12, 2, 16, 0.0562, 0.3292), (18, 12, 2, 18, 0.0562, 0.3290),
+    (36, 14, 0, 0, 0.1528, 0.4167), (35, 14, 0, 1, 0.1461, 0.4175), (18, 14, 0, 18, 0.1441, 0.3963),
+    (2, 97, 1, 0, 0.8721, 0.9854), (1, 97, 1, 1, 0.8736, 0.9850), (0, 29, 1, 0, 0.6666, 0.9882),
+    (2, 98, 0, 0, 0.9178, 0.9945), (1, 98, 0, 1, 0.9171, 0.9916), (0, 30, 0, 0, 0.8395, 1.0),
+    (54, 0, 0, 0, -0.0664, 0.0664), (53, 0, 0, 1, -0.0729, 0.0729), (30, 0, 0, 24, -0.0358, 0.0358),
+    (29, 0, 0, 25, -0.0354, 0.0354), (28, 0, 0, 26, -0.0352, 0.0352), (27, 0, 0, 27, -0.0351, 0.0351),
+]
+
+
+@pytest.mark.parametrize("both, first_only, second_only, neither, low, high", NEWCOMBE_TABLE_III)
+def test_paired_share_difference_method_10_reproduces_newcombes_table(
+    both, first_only, second_only, neither, low, high
+):
+    reference, other = _paired_scores(both, first_only, second_only, neither)
+    estimate = metrics.paired_share_difference(reference, other, corrected=False)
+    assert estimate.value == pytest.approx((first_only - second_only) / (both + first_only + second_only + neither))
+    assert (estimate.low, estimate.high) == (pytest.approx(low, abs=1.01e-4), pytest.approx(high, abs=1.01e-4))
+
+
+def test_paired_share_difference_matches_the_square_and_add_example_of_fagerland_et_al():
+    """Cavo et al. (2012) in Fagerland, Lydersen and Laake, Statistical Analysis of Contingency Tables, ch. 8:
+    [[59, 6], [16, 80]], Newcombe square-and-add -0.1186 to -0.0046."""
+    reference, other = _paired_scores(59, 6, 16, 80)
+    estimate = metrics.paired_share_difference(reference, other, corrected=False)
+    assert (estimate.low, estimate.high) == (pytest.approx(-0.1186, abs=1e-4), pytest.approx(-0.0046, abs=1e-4))
+
+
+@pytest.mark.parametrize("successes, trials", [(81, 263), (15, 148), (0, 20), (1, 29), (29, 29), (3, 600)])
+def test_wilson_intervals_equal_scipys_with_and_without_continuity_correction(successes, trials):
+    from scipy.stats import binomtest
+
+    for corrected, method in ((False, "wilson"), (True, "wilsoncc")):
+        expected = binomtest(successes, trials).proportion_ci(method=method)
+        low, high = metrics.wilson(successes, trials, corrected)
+        assert (float(low), float(high)) == (pytest.approx(expected.low), pytest.approx(expected.high))
+
+
+def test_method_11_contains_method_10_and_both_are_antisymmetric_and_hold_the_estimate():
+    rng = numpy.random.default_rng(3)
+    for _ in range(200):
+        counts = rng.multinomial(int(rng.integers(5, 200)), rng.dirichlet([1, 1, 1, 1]))
+        reference, other = _paired_scores(*counts)
+        method_10 = metrics.paired_share_difference(reference, other, corrected=False)
+        method_11 = metrics.paired_share_difference(reference, other)
+        swapped = metrics.paired_share_difference(other, reference)
+        assert method_11.low <= method_10.low <= method_10.value <= method_10.high <= method_11.high
+        assert (swapped.low, swapped.high) == (pytest.approx(-method_11.high), pytest.approx(-method_11.low))
+        assert -1 <= method_11.low and method_11.high <= 1
+
+
+def test_a_paired_difference_at_the_ceiling_has_width():
+    """Dense and the variant right on all 600 problems: the bootstrap gives [0, 0], Newcombe's interval does not."""
+    same = {i: 1.0 for i in range(600)}
+    assert (metrics.paired_difference(same, same).low, metrics.paired_difference(same, same).high) == (0.0, 0.0)
+    estimate = metrics.paired_share_difference(same, same)
+    assert estimate.value == 0.0 and estimate.low < -0.005 and estimate.high > 0.005
+
+
+def test_method_11_covers_at_least_95_percent_where_the_variant_is_right_only_where_dense_is():
+    """Exact coverage at 100 problems, dense 0.70 -> variant 0.60, nested (benchmarks/coverage.py's worst cell for
+    method 10): every table (both right, dense alone right, neither) weighted by its multinomial probability."""
+    from scipy.stats import multinomial
+
+    both, dense_only = (grid.ravel() for grid in numpy.meshgrid(numpy.arange(101), numpy.arange(101)))
+    keep = both + dense_only <= 100
+    both, dense_only = both[keep], dense_only[keep]
+    weights = multinomial.pmf(numpy.stack([both, dense_only, 100 - both - dense_only], 1), 100, [0.6, 0.1, 0.3])
+    held = {}
+    for corrected in (False, True):
+        low, high = metrics.newcombe_paired(100, both + dense_only, both, both, corrected)
+        held[corrected] = float(weights @ ((low <= -0.1 + 1e-12) & (-0.1 - 1e-12 <= high)))
+    assert held[True] >= 0.95 and held[False] < 0.94
+
+
+def test_paired_share_difference_takes_per_problem_means_of_several_samples():
+    reference = {"a": 1.0, "b": 0.5, "c": 0.25, "d": 1.0}
+    other = {"a": 0.75, "b": 0.5, "c": 0.0, "d": 1.0}
+    estimate = metrics.paired_share_difference(reference, other)
+    assert estimate.value == pytest.approx(-0.125) and estimate.low < -0.125 < estimate.high
+
+
+def test_ratio_of_sums_is_studentized_with_the_delta_method_standard_error():
+    rng = numpy.random.default_rng(5)
+    dense = rng.lognormal(3.6, 0.5, size=40)
+    pruned = dense * rng.lognormal(0.3, 0.6, size=40)
+    estimate = metrics.ratio_of_sums(pruned, dense)
+    ratio = pruned.sum() / dense.sum()
+    delta_method = numpy.sqrt(((pruned - ratio * dense) ** 2).sum() * 40 / 39) / dense.sum()
+    assert estimate.value == pytest.approx(ratio) and estimate.standard_error == pytest.approx(delta_method)
+    assert estimate.high - ratio > ratio - estimate.low  # right-skewed ratios: the upper side is longer
+    doubled = metrics.ratio_of_sums(2 * pruned, dense)  # the interval scales with the ratio
+    assert (doubled.low, doubled.high) == (pytest.approx(2 * estimate.low), pytest.approx(2 * estimate.high))
+
+
+def test_ratio_of_sums_approaches_the_normal_interval_with_many_items():
+    rng = numpy.random.default_rng(6)
+    dense = rng.normal(100, 10, size=4000)
+    pruned = 1.5 * dense + rng.normal(0, 10, size=4000)
+    estimate = metrics.ratio_of_sums(pruned, dense)
+    half = 1.96 * estimate.standard_error
+    assert estimate.low == pytest.approx(estimate.value - half, rel=2e-4)
+    assert estimate.high == pytest.approx(estimate.value + half, rel=2e-4)

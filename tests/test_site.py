@@ -73,6 +73,7 @@ def test_the_site_has_an_index_a_page_per_task_and_method_and_every_link_resolve
     assert names == {
         "index.html",
         "models/rac-bench-tiny-reasoner/rac_arith.html",
+        "models/rac-bench-tiny-reasoner/rac_arith-problems.html",
         "methods/dense.html",
         "methods/rac.html",
         "methods/sparsegpt.html",
@@ -228,8 +229,9 @@ def test_compare_shows_two_seeds_side_by_side_with_paired_differences(stores, ca
     out = capsys.readouterr().out
     rows = {line.split(" on ")[0]: line for line in out.splitlines() if " on rac_arith " in line}
     assert set(rows) == {"dense", "sparsegpt 0.5", "rac 0.5"}
-    # greedy evaluation of the same dense model: the same responses whatever the seed
-    assert "600 problems" in rows["dense"] and "+0.000 [+0.000, +0.000]" in rows["dense"]
+    # greedy evaluation of the same dense model: the same responses whatever the seed; the paired interval of a
+    # share still has width (Newcombe's; a bootstrap would give [+0.000, +0.000])
+    assert "600 problems" in rows["dense"] and re.search(r"\+0\.000 \[-0\.00\d, \+0\.00\d\]", rows["dense"])
     # the calibration sample changes with the seed, so the pruned models differ a little; paired per problem
     assert re.search(r"600 problems .*[+-]0\.\d{3} \[[+-]0\.\d{3}, [+-]0\.\d{3}\]", rows["rac 0.5"])
     assert main([*argv, "--format", "markdown"]) == 0
@@ -330,3 +332,39 @@ def test_every_header_sorts_by_keyboard_best_first_and_the_sort_is_kept_in_the_u
             "th.dataset.key === 'thinking_tokens')].dataset.sort))"
         )
         assert thinking == sorted(thinking)
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_the_problem_page_shows_dense_and_a_variant_side_by_side_filtered_and_linkable(site, tmp_path, width):
+    """Checked against the JSONL download: the rows "dense right, sparsegpt wrong" and their two responses."""
+    folder = site / "models/rac-bench-tiny-reasoner"
+    records = [json.loads(line) for line in (folder / "rac_arith-problems.jsonl").read_text().splitlines()]
+    assert len(records) == 600 and all(set(r["models"]) == {"dense", "sparsegpt-0.5", "rac-0.5"} for r in records)
+    expected = {
+        r["problem_id"]: (r["models"]["dense"][0]["response"], r["models"]["sparsegpt-0.5"][0]["response"])
+        for r in records
+        if r["models"]["dense"][0]["correct"] and not r["models"]["sparsegpt-0.5"][0]["correct"]
+    }
+    assert 100 < len(expected) < 600
+    assert 'href="rac_arith-problems.html"' in (folder / "rac_arith.html").read_text()
+    page = (folder / "rac_arith-problems.html").as_uri()
+    with Browser(tmp_path / "profile") as browser:
+        browser.open(page + "?variant=sparsegpt-0.5&outcome=dense-right-variant-wrong", width)
+        found = browser.evaluate(
+            """JSON.stringify({overflow: document.documentElement.scrollWidth - innerWidth,
+              shown: document.getElementById("shown").textContent,
+              rows: Array.from(document.querySelectorAll("#problems tbody tr")).filter((r) => !r.hidden).map((r) =>
+                [r.querySelector("th").textContent, r.cells[5].textContent, r.cells[6].textContent])})"""
+        )
+        found = json.loads(found)
+        assert found["overflow"] <= 0 and found["shown"] == f"{len(expected)} of 600 problems"
+        assert {problem: (dense, variant) for problem, dense, variant in found["rows"]} == expected
+        problem = sorted(expected)[0]  # a link to one problem, with the variant and the filter, opens on it
+        browser.open(page + f"?variant=rac-0.5&outcome=all#p-{problem}", width)
+        seen = browser.evaluate(
+            f"[document.getElementById('p-{problem}').getBoundingClientRect().top, innerHeight, "
+            "document.getElementById('variant').value, document.querySelectorAll('#problems tbody tr:not([hidden])')"
+            ".length]"
+        )
+        assert 0 <= seen[0] < seen[1] and seen[2:] == ["rac-0.5", 600]
+        browser.screenshot(tmp_path / f"problems-{width}.png")

@@ -1,6 +1,7 @@
 """rac-bench's own columns and metrics, in table order. Each says what it is computed from, how it is aggregated
 with which interval, which way is better, its digits, and where it appears (docs/usage.md#columns explains them).
-Intervals: Clopper-Pearson over problems for shares, a bootstrap over problems otherwise (rac_bench.metrics)."""
+Intervals: Clopper-Pearson over problems for shares, Newcombe's paired interval for a difference of shares, a
+studentized bootstrap for ratios of sums, a percentile bootstrap over problems otherwise (rac_bench.metrics)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from rac_bench.catalogue import Metric, register
 PER_PROBLEM = "mean over problems of each problem's mean over its samples"
 SHARE = "Clopper-Pearson 95% over problems"
 BOOTSTRAP = "bootstrap 95% over problems"
-PAIRED = "paired with dense per problem, bootstrap 95% over the problems both measured"
+RATIO = "a ratio of sums over tokens, studentized bootstrap 95% over problems"
+PAIRED_SHARE = "paired with dense per problem, Newcombe's 95% (method 11) over the problems both measured"
+PAIRED_RATIO = "paired with dense per problem, studentized bootstrap 95% over the problems both measured"
 
 
 def _with_samples(read: Callable) -> Callable:
@@ -47,6 +50,10 @@ def _group(cell) -> str | None:
 def _calibration(part: str) -> Callable:
     """Tokens of the variant's calibration set: its task prompts or the generated chain of thought."""
     return lambda cell: ((cell.pruning or {}).get("calibration") or {}).get(part)
+
+
+def _tied(cell) -> str | None:
+    return {True: "yes", False: "no"}.get(cell.results.get("tied_with_best"))
 
 
 def _drift(part: str) -> Callable:
@@ -92,8 +99,17 @@ BUILTIN = [
         stored="estimate",
     ),
     Metric(
-        "delta_vs_dense", "Δ vs dense [95% CI]", source="correct (samples), against dense's", interval=PAIRED,
+        "delta_vs_dense", "Δ vs dense [95% CI]", source="correct (samples), against dense's", interval=PAIRED_SHARE,
         direction="higher", signed=True, headline=True, versus_dense=True, index_mean=True, stored="estimate",
+    ),
+    # rac_bench/ranks.py: ranked within the budget group (model, task, problems, pattern, sparsity, bits)
+    _number(
+        "rank", "rank", None, 0, direction="lower", ranked=False, shown="measured", headline=True,
+        source="accuracy's order within the budget group (1 the best; equal accuracies share a rank)",
+    ),
+    Metric(
+        "tied_with_best", "tied with best", "text", _tied, shown="measured", headline=True,
+        source="not behind any variant of its budget group: Newcombe's paired interval, Bonferroni over the pairs",
     ),
     _number("n", "n", _with_samples(lambda c: c.results.samples_per_problem), 0, shown="measured"),
     Metric(
@@ -125,7 +141,7 @@ BUILTIN = [
     Metric(
         "thinking_ratio", "think × dense [95% CI]", digits=2, direction="lower", ranked=False, headline=True,
         gate=5, versus_dense=True, index_mean=True, stored="estimate",
-        source="thinking tokens over dense's, a ratio of sums over shared problems", interval=PAIRED,
+        source="thinking tokens over dense's, a ratio of sums over shared problems", interval=PAIRED_RATIO,
     ),
     _number("answer_tokens", "answer tok", None, 1, source="tokens after </think> (samples), mean per response"),
     Metric(
@@ -153,12 +169,12 @@ BUILTIN = [
     Metric(
         "kl", "KL from dense [95% CI]", read=_drift("kl"), digits=4, direction="lower", headline=True, gate=6,
         versus_dense=True, source="KL(dense || compressed) per token, teacher-forced on dense's responses",
-        interval=BOOTSTRAP,
+        interval=RATIO,
     ),
     _number("kl_p95", "KL p95", _drift("kl_p95"), 3, direction="lower", source="95th percentile over tokens"),
     Metric(
         "top1_agreement", "top-1 agree [95% CI]", read=_drift("top1_agreement"), direction="higher", gate=7,
-        versus_dense=True, source="tokens where both models' likeliest next token agrees", interval=BOOTSTRAP,
+        versus_dense=True, source="tokens where both models' likeliest next token agrees", interval=RATIO,
     ),
     _number(
         "latency_seconds", "latency s", None, 3, direction="lower", headline=True,

@@ -2,9 +2,10 @@
 cell, with the difference A - B of each metric the catalogue compares (accuracy, thinking tokens, truncation).
 
 Where the two cells were measured on the same problems (the same task data, limit, samples and token limit; the
-seed may differ), the difference is paired: per problem, with a bootstrap over the problems both have (as Δ vs
-dense is). Otherwise the cells are independent samples and the interval combines their standard errors; the
-table says which. A cell in only one store is listed, never dropped silently.
+seed may differ), the difference is paired per problem over the problems both have: Newcombe's paired interval for
+the shares (accuracy, truncation; as Δ vs dense), a bootstrap for thinking tokens. Otherwise the cells are
+independent samples and the interval combines their standard errors; the table says which. A cell in only one
+store is listed, never dropped silently.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from rac_bench import catalogue, metrics
+from rac_bench.catalogue.builtin import SHARE
 from rac_bench.cells import Cell, CellIdentity
 from rac_bench.errors import ConfigError, StoreError
 from rac_bench.leaderboard.page import footer, page
@@ -77,7 +79,8 @@ def compare_cells(store_cells: list[Cell], against_cells: list[Cell], samples) -
             a, b = metric.value(cell), metric.value(other)
             if same_problems and common:
                 field = metric.compared_over
-                difference = metrics.paired_difference(_problem_scores(theirs, field), _problem_scores(mine, field))
+                paired = metrics.paired_share_difference if SHARE in metric.interval else metrics.paired_difference
+                difference = paired(_problem_scores(theirs, field), _problem_scores(mine, field))
             else:
                 difference = _unpaired(a, b)
             differences.append(Difference(metric.key, a, b, difference, same_problems and bool(common)))
@@ -127,9 +130,9 @@ def _missing(comparison: Comparison) -> list[str]:
 def render_comparison(comparison: Comparison, fmt: str, store_name: str, against_name: str) -> str:
     headers, rows = _rows(comparison)
     intro = (
-        f"store: {store_name}; against: {against_name}. Differences are store - against; paired per problem with a "
-        "bootstrap over the problems in common where both cells measured the same problems, otherwise unpaired "
-        "(normal interval from both standard errors)."
+        f"store: {store_name}; against: {against_name}. Differences are store - against; paired per problem "
+        "(Newcombe's interval for shares, a bootstrap for thinking tokens) over the problems in common where both "
+        "cells measured the same problems, otherwise unpaired (normal interval from both standard errors)."
     )
     if fmt in ("terminal", "markdown"):
         table = tabulate(

@@ -19,6 +19,7 @@ from rac_bench.leaderboard.plots import Box, Point, Styles, box_chart, chart, le
 from rac_bench.catalogue.builtin import quantization_bits
 from rac_bench.leaderboard.rows import Column, leaderboard_rows, order_cells, shown_columns
 from rac_bench.provenance import git_commit
+from rac_bench.ranks import budget_group
 
 NOTE = (
     "Bold: best among the pruned models at the same sparsity and bits (none when all tie). Brackets: 95% intervals "
@@ -55,14 +56,16 @@ def styles_for(cells: list[Cell]) -> Styles:
 
 def cell_table(cells: list[Cell], table_id: str, caption: str, columns: list[Column], links=None) -> str:
     """The full table of some cells; `links(cell)` gives the hrefs of a row's entries by column key."""
+    ordered = order_cells(cells)
+    starts = [i == 0 or budget_group(c) != budget_group(ordered[i - 1]) for i, c in enumerate(ordered)]
     rows = [
         Row(
             entries,
             f"{table_id}-{slug(cell.identity.variant_label)}",
-            "dense" if cell.identity.is_dense else "pruned",
+            ("dense" if cell.identity.is_dense else "pruned") + (" budget-start" if start else ""),
             links(cell) if links else None,
         )
-        for cell, entries in zip(order_cells(cells), leaderboard_rows(cells, columns))
+        for cell, entries, start in zip(ordered, leaderboard_rows(cells, columns), starts)
     ]
     return table_html(table_id, caption, columns, rows)
 
@@ -71,13 +74,15 @@ def _point(x: float, estimate, cell: Cell) -> Point:
     return Point(x, estimate.value, estimate.low, estimate.high, level(cell))
 
 
-def _figure(chart_id: str, title: str, svg: str, cells: list[Cell], styles: Styles, caption: str) -> str:
+def _figure(
+    chart_id: str, title: str, svg: str, cells: list[Cell], styles: Styles, caption: str, depth: int = 4
+) -> str:
     if not svg:
         return ""
     names = sorted({series_name(c) for c in cells}, key=lambda name: (name != "dense", name))
     levels = sorted({level(c) for c in cells} - {""}, key=list(styles.marks).index)
     return (
-        f'<figure><h4 id="{chart_id}-heading">{html.escape(title)}</h4>{svg}{legend(names, levels, styles)}'
+        f'<figure><h{depth} id="{chart_id}-heading">{html.escape(title)}</h{depth}>{svg}{legend(names, levels, styles)}'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 
@@ -95,10 +100,11 @@ def _series(cells: list[Cell], x, y) -> dict[str, list[Point]]:
 
 
 def _chart_figure(
-    chart_id: str, title: str, axes: tuple[str, str], series, shown, styles: Styles, caption: str, **options
+    chart_id: str, title: str, axes: tuple[str, str], series, shown, styles: Styles, caption: str, depth: int,
+    **options,
 ) -> str:
     svg = chart(chart_id, title, *axes, series, styles, **options)
-    return _figure(chart_id, title, svg, shown, styles, caption)
+    return _figure(chart_id, title, svg, shown, styles, caption, depth)
 
 
 def _accuracy(cell: Cell):
@@ -142,9 +148,10 @@ def _bits_figures(cells: list[Cell], dense: Cell | None) -> list[tuple]:
     return [("acc-bits", "Accuracy vs bits", ("bits per weight", "accuracy"), series, quantized, caption, SHARE)]
 
 
-def charts(cells: list[Cell], styles: Styles, prefix: str) -> str:
-    """The charts of one model and task: against sparsity and bits where there are such variants, then every
-    variant's accuracy against its thinking, its thinking per response, and its accuracy against latency."""
+def charts(cells: list[Cell], styles: Styles, prefix: str, depth: int = 3) -> str:
+    """The charts of one model and task under a heading of `depth`: against sparsity and bits where there are such
+    variants, then every variant's accuracy against its thinking, its thinking per response, and its accuracy
+    against latency."""
     dense = next((c for c in cells if c.identity.is_dense), None)
     scatter = {**SHARE, "lines": False}
     specs = [
@@ -162,14 +169,14 @@ def charts(cells: list[Cell], styles: Styles, prefix: str) -> str:
         ),
     ]  # fmt: skip
     figures = [
-        _chart_figure(f"{prefix}-{key}", title, axes, series, shown, styles, caption, **options)
+        _chart_figure(f"{prefix}-{key}", title, axes, series, shown, styles, caption, depth + 1, **options)
         for key, title, axes, series, shown, caption, options in specs
     ]
-    figures.insert(len(figures) - 1, _thinking_boxes(cells, styles, prefix))  # before latency
-    return f'<div class="charts">{"".join(figures)}</div>'
+    figures.insert(len(figures) - 1, _thinking_boxes(cells, styles, prefix, depth + 1))  # before latency
+    return f'<h{depth}>Charts</h{depth}><div class="charts">{"".join(figures)}</div>'
 
 
-def _thinking_boxes(cells: list[Cell], styles: Styles, prefix: str) -> str:
+def _thinking_boxes(cells: list[Cell], styles: Styles, prefix: str, depth: int) -> str:
     boxes = [
         Box(
             c.identity.variant_label,
@@ -186,10 +193,11 @@ def _thinking_boxes(cells: list[Cell], styles: Styles, prefix: str) -> str:
         cells,
         styles,
         "Spread of thinking tokens per response: whiskers p10-p90, box p25-p75, bar the median.",
+        depth,
     )
 
 
-def examples(cells: list[Cell], found: dict[str, list[dict]]) -> str:
+def examples(cells: list[Cell], found: dict[str, list[dict]], depth: int = 3) -> str:
     parts = []
     for cell in order_cells(cells):
         shown = found.get(cell.key, [])
@@ -207,7 +215,7 @@ def examples(cells: list[Cell], found: dict[str, list[dict]]) -> str:
             for s in shown
         )
         parts.append(f"<details><summary>{html.escape(cell.identity.variant_label)}</summary>{items}</details>")
-    return "<h3>Example responses</h3>" + "".join(parts) if parts else ""
+    return f"<h{depth}>Example responses</h{depth}>" + "".join(parts) if parts else ""
 
 
 def calibration(manifest: dict) -> str:
@@ -240,16 +248,19 @@ def commands_html(commands: list[str]) -> str:
     return "".join(f"<pre>{html.escape(command)}</pre>" for command in commands)
 
 
-def task_section(cells: list[Cell], styles: Styles, prefix: str, found_examples: dict, links=None) -> str:
-    """One model and task: the table, a note on reading it, the charts and example responses."""
+def task_section(
+    cells: list[Cell], styles: Styles, prefix: str, found_examples: dict, links=None, depth: int = 3
+) -> str:
+    """One model and task: the table, a note on reading it, the charts and example responses (their headings at
+    `depth`, one below the section's)."""
     columns = [c for c in shown_columns(cells) if c.key not in ("model", "task")]  # the heading names them
     model, task = cells[0].identity.model, cells[0].identity.task
     caption = f"{model} on {task}: {len(cells)} variants"
     return (
         cell_table(cells, prefix, caption, columns, links)
         + f'<p class="note">{html.escape(NOTE)}</p>'
-        + charts(cells, styles, prefix)
-        + examples(cells, found_examples)
+        + charts(cells, styles, prefix, depth)
+        + examples(cells, found_examples, depth)
     )
 
 

@@ -38,6 +38,7 @@ table.leaderboard td.text { text-align: left; }
 table.leaderboard td.best { font-weight: bold; background: #e6f4ea; }
 table.leaderboard tr.dense > * { background: #f7f7f7; font-style: italic; }
 table.leaderboard tr:target > * { background: #fff3c4; }
+table.leaderboard tbody tr.budget-start > * { border-top: 2px solid #777; }
 th button { font: inherit; font-weight: bold; color: inherit; background: none; border: 0; padding: 2px 0;
   cursor: pointer; text-align: inherit; }
 th button:focus-visible { outline: 2px solid #0072B2; outline-offset: 2px; }
@@ -48,7 +49,7 @@ a.permalink { margin-left: 0.4em; color: #888; text-decoration: none; }
 .controls details { max-width: 100%; } .controls label { white-space: nowrap; margin-right: 0.6rem; }
 .note { font-size: 0.9rem; color: #444; max-width: 75rem; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 360px), 1fr)); gap: 1rem 1.5rem; }
-figure { margin: 0; min-width: 0; } figure h4 { margin: 0.3rem 0; font-size: 1rem; }
+figure { margin: 0; min-width: 0; } figure :is(h3, h4) { margin: 0.3rem 0; font-size: 1rem; }
 figcaption { font-size: 0.85rem; color: #444; }
 svg.chart { width: 100%; max-width: 600px; height: auto; display: block; }
 svg.chart text { font-size: 13px; fill: #222; } svg.chart .axis { stroke: #444; } svg.chart .grid { stroke: #eee; }
@@ -61,6 +62,15 @@ dl.settings dt { color: #555; } dl.settings dd { margin: 0; }
 pre { white-space: pre-wrap; background: #f7f7f7; padding: 0.5rem; max-width: 100%; overflow-wrap: anywhere; }
 code { background: #f3f3f3; padding: 0 3px; }
 footer { margin-top: 2.5rem; padding-top: 0.6rem; border-top: 1px solid #ddd; font-size: 0.85rem; color: #555; }
+@media (prefers-color-scheme: dark) {
+  body { background: #121212; color: #e6e6e6; } a { color: #8ab4f8; }
+  .note, figcaption, footer, dl.settings dt, table.leaderboard caption { color: #c8c8c8; }
+  table.leaderboard th, table.leaderboard td { background: #1e1e1e; border-color: #333; }
+  table.leaderboard thead th { background: #2a2a2a; } table.leaderboard td.best { background: #1f3b2a; }
+  table.leaderboard tr.dense > * { background: #262626; } table.leaderboard tr:target > * { background: #4a4020; }
+  pre, code { background: #1e1e1e; } .table-scroll { border-color: #444; } a.permalink { text-decoration: underline; }
+  svg.chart { background: #fff; border-radius: 4px; }  /* the charts keep their light palette (contrast checked) */
+}
 """
 
 SCRIPT = """
@@ -101,7 +111,8 @@ document.querySelectorAll("input[data-filter]").forEach((input) => {
   input.addEventListener("input", () => {
     const words = input.value.toLowerCase().split(/\\s+/).filter(Boolean);
     Array.from(table.tBodies[0].rows).forEach((row) => {
-      const text = row.textContent.toLowerCase();
+      const text = Array.from(row.cells).filter((cell) => cell.classList.contains("text"))
+        .map((cell) => cell.textContent).join(" ").toLowerCase();  // names and labels, not numbers
       row.hidden = !words.every((word) => text.includes(word));
     });
   });
@@ -144,9 +155,13 @@ def _first_direction(column: Column) -> str:
 def table_html(table_id: str, caption: str, columns: list[Column], rows: list[Row]) -> str:
     """A sortable table in its scroll container, with a row filter and a column chooser above it."""
     head = "".join(
-        f'<th scope="col" aria-sort="none" data-key="{html.escape(c.key)}" data-first="{_first_direction(c)}">'
-        f'<button type="button">{html.escape(c.name)}</button></th>'
+        f'<th scope="col" aria-sort="none" data-key="{html.escape(c.key)}" data-first="{_first_direction(c)}"'
+        + (f' title="{html.escape(c.description)}"' if c.description else "")
+        + f'><button type="button">{html.escape(c.name)}</button></th>'
         for c in columns
+    )
+    glossary = "".join(
+        f"<dt>{html.escape(c.name)}</dt><dd>{html.escape(c.description)}</dd>" for c in columns if c.description
     )
     body = []
     for row in rows:
@@ -176,6 +191,8 @@ def table_html(table_id: str, caption: str, columns: list[Column], rows: list[Ro
         f'<div class="table-scroll" tabindex="0" role="region" aria-label="{html.escape(caption)}">'
         f'<table class="leaderboard" id="{table_id}"><caption>{html.escape(caption)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        + (f'<details class="glossary"><summary>What the columns mean</summary><dl class="settings">{glossary}</dl>'
+           "</details>" if glossary else "")
     )
 
 

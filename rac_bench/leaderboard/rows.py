@@ -33,6 +33,7 @@ class Column:
     digits: int = 3
     hidden_unless: str = "always"  # always shown; "measured": some cell has a value; "varies": values differ
     signed: bool = False  # a difference, shown with its sign
+    description: str = ""  # what it is computed from and its interval (the header's tooltip, the glossary)
 
     @classmethod
     def of(cls, metric: catalogue.Metric) -> Column:
@@ -46,6 +47,7 @@ class Column:
             metric.digits,
             metric.shown,
             metric.signed,
+            "; ".join(part for part in (metric.source, metric.interval) if part),
         )
 
     @property
@@ -117,8 +119,16 @@ def problem_set(cell: Cell) -> tuple:
 
 
 def order_cells(cells: list[Cell]) -> list[Cell]:
-    """By model and task, then problem set, then dense first, pattern, sparsity and method."""
-    return sorted(cells, key=lambda c: (*c.identity.sort_key()[:2], problem_set(c), *c.identity.sort_key()[2:]))
+    """By model and task, then problem set, then dense first, then budget groups (pattern, sparsity, bits), each by
+    rank (where ranked, rac_bench.ranks) and method."""
+
+    def key(cell: Cell) -> tuple:
+        model, task, compressed, pattern, sparsity, method = cell.identity.sort_key()
+        bits, rank = quantization_bits(cell), cell.results.get("rank")
+        budget = (pattern, sparsity, bits is not None, -(bits or 0))
+        return (model, task, problem_set(cell), compressed, *budget, rank is None, rank or 0, method)
+
+    return sorted(cells, key=key)
 
 
 def shown_columns(cells: list[Cell], headline: bool = False) -> list[Column]:

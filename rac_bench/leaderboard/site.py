@@ -39,6 +39,7 @@ from rac_bench.leaderboard.html import (
 )
 from rac_bench.leaderboard.method_info import method_infos
 from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
+from rac_bench.leaderboard.problems import problems_files, problems_link
 from rac_bench.leaderboard.rows import (
     Column,
     Entry,
@@ -199,8 +200,9 @@ def _how_made(commands: list[str]) -> str:
 class _Site:
     """The pages of one render, with the paths they link each other by."""
 
-    def __init__(self, cells: list[Cell], title: str, commands: list[str], examples: dict):
+    def __init__(self, cells: list[Cell], title: str, commands: list[str], examples: dict, samples: dict):
         self.cells, self.title, self.commands, self.examples = order_cells(cells), title, commands, examples
+        self.samples = samples
         self.commit, self.styles, self.infos = git_commit(), styles_for(cells), method_infos(cells)
         models, tasks, methods = _Names(), _Names(), _Names()
         self.task_pages = {
@@ -222,7 +224,8 @@ class _Site:
         others = sorted({c.identity.task for c in self.cells if c.identity.model == model} - {task})
         related = " ".join(f'<a href="../../{self.task_pages[(model, t)]}">{html.escape(t)}</a>' for t in others)
         body = (
-            task_section(cells, self.styles, "cells", self.examples, partial(_method_link, self.method_pages))
+            task_section(cells, self.styles, "cells", self.examples, partial(_method_link, self.method_pages), 2)
+            + self.problems_page(path, f"{model} on {task}", cells)
             + _downloads(Path(path).stem)
             + (f'<p class="note">Other tasks of this model: {related}</p>' if related else "")
             + _how_made(self.commands)
@@ -230,6 +233,13 @@ class _Site:
         )
         title = f"{model} on {task}"
         self.add(path, page(title, body, footer(cells, self.commit), _navigation(2, title)), cells, title)
+
+    def problems_page(self, task_path: str, title: str, cells: list[Cell]) -> str:
+        """The task's problem-by-problem page and its JSONL file; the task page's link to them ("" without)."""
+        stem = Path(task_path).stem
+        made = problems_files(cells, self.samples, stem, title, footer(cells, self.commit))
+        self.files.update({str(Path(task_path).with_name(name)): text for name, text in made.items()})
+        return problems_link(stem) if made else ""
 
     def method_page(self, label: str) -> None:
         info, path = self.infos[label], self.method_pages[label]
@@ -300,9 +310,11 @@ class _Site:
         self.add("index.html", index, self.cells, self.title, stem="leaderboard")
 
 
-def site_pages(cells: list[Cell], title: str, commands: list[str], examples: dict) -> dict[str, str]:
+def site_pages(
+    cells: list[Cell], title: str, commands: list[str], examples: dict, samples: dict | None = None
+) -> dict[str, str]:
     """Every file of the site, by its path relative to the site's directory."""
-    site = _Site(cells, title, commands, examples)
+    site = _Site(cells, title, commands, examples, samples or {})
     for (model, task), group in groupby(site.cells, key=lambda c: (c.identity.model, c.identity.task)):
         site.task_page(model, task, list(group))
     for label in site.method_pages:

@@ -18,7 +18,15 @@ from tabulate import tabulate
 from rac_bench.cells import Cell
 from rac_bench.cost import FRONTIER_MARK, FRONTIER_NOTE
 from rac_bench.leaderboard.method_info import method_infos
-from rac_bench.leaderboard.rows import Column, Entry, leaderboard_rows, numeric, order_cells, shown_columns
+from rac_bench.leaderboard.rows import (
+    Column,
+    Entry,
+    column_named,
+    leaderboard_rows,
+    numeric,
+    order_cells,
+    shown_columns,
+)
 from rac_bench.metrics import Estimate
 
 _LATEX_SPECIALS = {
@@ -169,7 +177,10 @@ def csv_values(columns: list[Column], row: list[Entry]) -> list:
 
 
 def render_csv(cells: list[Cell], columns: list[Column] | None = None) -> str:
-    columns = _columns(cells, columns, headline=False)
+    """The table as CSV; by default with the model column even for one model, so a download says what it measured."""
+    if columns is None:
+        shown = shown_columns(cells)
+        columns = shown if any(c.key == "model" for c in shown) else [column_named("model"), *shown]
     output = io.StringIO()
     writer = csv.writer(output, lineterminator="\n")
     writer.writerow(csv_header(columns))

@@ -4,6 +4,7 @@ store's cells, render every chosen format (all before the first write), then wri
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from rac_bench.cells import CellSelector
@@ -11,6 +12,7 @@ from rac_bench.errors import ConfigError, StoreError
 from rac_bench.files import unwritable_ancestor, write_atomic
 from rac_bench.leaderboard.formats import Format, Leaderboard
 from rac_bench.leaderboard.rows import Column
+from rac_bench.ranks import with_ranks
 
 
 def check_request(formats: list[Format], columns: list[Column] | None, out: Path | None) -> None:
@@ -53,12 +55,14 @@ def read_leaderboard(
         if not cells:
             chosen = " for that selection" if selector else ""
             raise StoreError(f"store {store.path} holds no finished cells{chosen}")
+        samples = {cell.key: store.samples(cell.key) for cell in cells}
+        cells = with_ranks(cells, samples)
         commands = store.commands({cell.run_id for cell in cells})
         wanted = any(f.needs_examples for f in formats)
         examples = {cell.key: store.examples(cell.key) for cell in cells} if wanted else {}
     finally:
         store.close()
-    return Leaderboard(cells, title, commands, examples, columns)
+    return Leaderboard(cells, title, commands, examples, columns, samples if wanted else {})
 
 
 def render_and_write(formats: list[Format], board: Leaderboard, out: Path | None) -> list[str]:
@@ -82,4 +86,4 @@ def render_and_write(formats: list[Format], board: Leaderboard, out: Path | None
 
 
 def _without_columns(board: Leaderboard) -> Leaderboard:
-    return Leaderboard(board.cells, board.title, board.commands, board.examples, None)
+    return replace(board, columns=None)

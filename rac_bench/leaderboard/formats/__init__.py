@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rac_bench.cells import Cell
@@ -19,13 +19,15 @@ from rac_bench.leaderboard.rows import Column
 @dataclass(frozen=True)
 class Leaderboard:
     """What every format renders: the cells, the title, the commands that made them, example responses by cell
-    key (for the formats that need them) and the columns --columns chose (None: the format's default)."""
+    key and every sample by cell key (for the formats that need them) and the columns --columns chose (None: the
+    format's default)."""
 
     cells: list[Cell]
     title: str
     commands: list[str]
     examples: dict[str, list[dict]]
     columns: list[Column] | None = None
+    samples: dict[str, list[dict]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from rac_bench.leaderboard.formats import Format
 from rac_bench.leaderboard.site import check_site_directory, site_pages, write_site
 
 FORMAT = Format(
-    "site", "", lambda board: site_pages(board.cells, board.title, board.commands, board.examples),
+    "site", "", lambda board: site_pages(board.cells, board.title, board.commands, board.examples, board.samples),
     "a static site in the directory --out", directory=True, needs_examples=True,
     check_out=check_site_directory, write=write_site,
 )  # fmt: skip
