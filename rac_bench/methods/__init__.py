@@ -49,6 +49,7 @@ def _load() -> dict[str, Method]:
         from rac_bench.methods import (  # noqa: F401 (they register)
             checkpoint,
             dense,
+            depth,
             gptq,
             magnitude,
             rac,
@@ -56,6 +57,7 @@ def _load() -> dict[str, Method]:
             rtn,
             sparsegpt,
             wanda,
+            width,
         )
 
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
