@@ -14,7 +14,7 @@ Mistral, Gemma, SmolLM). Fused projections (Phi-3) and mixture-of-experts layers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rac_bench.errors import ConfigError
 
@@ -110,12 +110,12 @@ def plan_structure(method: str, config, sparsity: float) -> StructurePlan:
     budget = sparsity * dense.prunable
     if method == "depth":
         layers = min(int(sparsity * dense.layers), dense.layers - 1)
-        shape = Shape(dense.layers - layers, dense.intermediate, dense.heads, dense.kv_heads, dense.hidden, dense.head_dim)
+        shape = replace(dense, layers=dense.layers - layers)
         remainder = budget - layers * dense.layer_weights
     else:
         groups = min(int(sparsity * dense.kv_heads), dense.kv_heads - 1)
         heads = dense.heads - groups * (dense.heads // dense.kv_heads)
-        shape = Shape(dense.layers, dense.intermediate, heads, dense.kv_heads - groups, dense.hidden, dense.head_dim)
+        shape = replace(dense, heads=heads, kv_heads=dense.kv_heads - groups)
         remainder = budget - (dense.prunable - shape.prunable)
     channels = round(remainder / (3 * dense.hidden * shape.layers))
     if channels >= dense.intermediate:
@@ -124,8 +124,7 @@ def plan_structure(method: str, config, sparsity: float) -> StructurePlan:
             f"{dense.intermediate} MLP channels of the {shape.layers} layer(s) it keeps (at least one layer, one KV "
             "group and one channel stay); lower --sparsity"
         )
-    result = Shape(shape.layers, dense.intermediate - channels, shape.heads, shape.kv_heads, dense.hidden, dense.head_dim)
-    return StructurePlan(method, sparsity, dense, result)
+    return StructurePlan(method, sparsity, dense, replace(shape, intermediate=dense.intermediate - channels))
 
 
 def apply_shape(config, shape: Shape) -> None:
