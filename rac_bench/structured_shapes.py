@@ -32,7 +32,6 @@ def structured_plans(config: RunConfig, model: str | None, model_config) -> list
 def shape_lines(config: RunConfig, model: str | None) -> list[str]:
     """One line per structured variant: the shape it leaves and its parameters against dense."""
     from rac_bench.models import model_config as read_config
-    from rac_bench.pruning.shape import apply_shape
 
     if not any(_is_structured(spec) for spec in config.methods):
         return []
@@ -42,7 +41,7 @@ def shape_lines(config: RunConfig, model: str | None) -> list[str]:
     lines = [f"structured variants (dense: {plans[0][1].dense.describe()}, {dense_parameters:,} parameters):"]
     for label, plan in plans:
         shaped = copy.deepcopy(model_config)
-        apply_shape(getattr(shaped, "text_config", None) or shaped, plan.result)
+        plan.apply(shaped)
         lines.append(f"  {label}: {plan.result.describe()}, {_parameters(shaped):,} parameters")
     return lines + [""]
 

@@ -50,6 +50,7 @@ def _load() -> dict[str, Method]:
             checkpoint,
             dense,
             depth,
+            experts,
             gptq,
             magnitude,
             rac,

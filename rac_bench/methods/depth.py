@@ -2,6 +2,7 @@
 arXiv 2403.03853; rac_bench.pruning.depth), with the budget's remainder under one layer taken as MLP channels."""
 
 from rac_bench.methods import register_method
+from rac_bench.methods.base import LazyFunction
 from rac_bench.methods.structured import StructuredMethod
 
 register_method(
@@ -9,6 +10,8 @@ register_method(
         "depth",
         "Depth pruning: decoder layers of lowest Block Influence removed (ShortGPT; smaller model)",
         "prompts",
+        LazyFunction("rac_bench.pruning.shape", "plan_structure"),
+        LazyFunction("rac_bench.pruning.structured", "restructure_model"),
         paper="https://arxiv.org/abs/2403.03853",
     )
 )

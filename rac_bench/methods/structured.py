@@ -7,7 +7,7 @@ like every method, with the same token budgets and manifests; patterns and quant
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from rac_bench.errors import ConfigError
 
@@ -20,9 +20,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StructuredMethod:
+    """`planner(name, config, sparsity)` decides the shape from the config (and refuses a budget it cannot meet);
+    `restructure(model, plan, sequences, token_weights, progress)` makes it."""
+
     name: str
     description: str
     calibration_source: str
+    planner: Callable
+    restructure: Callable
     paper: str | None = None
     structured: bool = True  # the saved model is smaller: achieved is counted as weights removed against dense
     prunes: bool = True
@@ -39,17 +44,14 @@ class StructuredMethod:
 
     def plan(self, config, sparsity: float):
         """The shape this method leaves the model with `config` at `sparsity` (StructureError when it cannot)."""
-        from rac_bench.pruning.shape import plan_structure
-
-        return plan_structure(self.name, config, sparsity)
+        return self.planner(self.name, config, sparsity)
 
     def prune(self, model: nn.Module, context: PruneContext):
         from rac_bench.calibration.sources import parse_source
-        from rac_bench.pruning.structured import restructure_model
 
         plan = self.plan(model.config, context.target.sparsity)
         calibration = context.calibration(context.source or parse_source(self.calibration_source))
-        return restructure_model(
+        return self.restructure(
             model,
             plan,
             calibration.sequences,

@@ -80,6 +80,9 @@ class StructurePlan:
     def removed_fraction(self) -> float:
         return 1 - self.result.prunable / self.dense.prunable
 
+    def apply(self, config) -> None:
+        apply_shape(getattr(config, "text_config", None) or config, self.result)
+
 
 def dense_shape(config) -> Shape:
     """The shape of a dense transformer's config; StructureError for a family this version cannot restructure."""
@@ -90,7 +93,7 @@ def dense_shape(config) -> Shape:
     if any(getattr(config, field, None) for field in EXPERT_FIELDS):
         raise StructureError(
             f"{model_type} is a mixture of experts: width and depth restructure dense transformer layers only "
-            "(separate q/k/v/o and gate/up/down projections)"
+            "(separate q/k/v/o and gate/up/down projections); its experts are pruned by the method `experts`"
         )
     needed = ("hidden_size", "num_hidden_layers", "intermediate_size", "num_attention_heads")
     missing = [field for field in needed if not isinstance(getattr(config, field, None), int)]
