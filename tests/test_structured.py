@@ -115,7 +115,8 @@ def test_an_embedded_checkpoint_is_as_much_smaller_as_its_label_counted_in_its_f
     assert achieved["structured"] and achieved["removed_weights"] == dense - kept
     assert achieved["prunable"] == pytest.approx(1 - kept / dense, abs=1e-12)
     model = AutoModelForCausalLM.from_pretrained(out)
-    assert model.config.intermediate_size == 176 and model.generate(torch.tensor([[4, 5]]), max_new_tokens=3).shape[1] == 5
+    assert model.config.intermediate_size == 176
+    assert model.generate(torch.tensor([[4, 5]]), max_new_tokens=3).shape[1] == 5
 
 
 @pytest.mark.parametrize(
@@ -137,7 +138,8 @@ def test_bad_structured_input_is_one_line_exit_2_and_nothing_written(flags, mess
 def test_the_dry_run_prints_each_structured_shape_and_parameter_count(capsys):
     assert main(["run", "--methods", "width,depth", "--sparsity", "0.5", "--dry-run"]) == 0
     printed = capsys.readouterr().out
-    assert "width 0.5: 3 layers, intermediate 96, 2 heads / 1 KV heads, 92,160 prunable weights, 99,712 parameters" in printed
+    shape = "3 layers, intermediate 96, 2 heads / 1 KV heads, 92,160 prunable weights, 99,712 parameters"
+    assert f"width 0.5: {shape}" in printed
     assert "depth 0.5: 2 layers, intermediate 176" in printed
 
 

@@ -21,7 +21,8 @@ class ExpertShape:
     prunable: int
 
     def describe(self) -> str:
-        return f"{self.moe_layers} MoE layers of {self.experts} experts (top-{self.top_k}), {self.prunable:,} prunable weights"
+        experts = f"{self.moe_layers} MoE layers of {self.experts} experts (top-{self.top_k})"
+        return f"{experts}, {self.prunable:,} prunable weights"
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,17 @@ def plan_experts(method: str, config, sparsity: float) -> ExpertPlan:
         model = AutoModelForCausalLM.from_config(config)
     layouts = model_layouts(model)
     layers = find_decoder_layers(model)
-    prunable = sum(layer.get_parameter(w.name).numel() for layer, lay in zip(layers, layouts) for w in lay.prunable)
-    counts = {w.experts for layout in layouts for w in layout.prunable if w.experts}
+    weights = [(layer, weight) for layer, layout in zip(layers, layouts) for weight in layout.prunable]
+    prunable = sum(layer.get_parameter(weight.name).numel() for layer, weight in weights)
+    counts = {weight.experts for _, weight in weights if weight.experts}
     if not counts:
-        raise StructureError(f"{type(model).__name__} has no experts to remove; `experts` prunes mixture-of-experts models")
+        raise StructureError(
+            f"{type(model).__name__} has no experts to remove; `experts` prunes mixture-of-experts models"
+        )
     if len(counts) > 1:
         raise StructureError(f"{type(model).__name__}'s layers hold different expert counts {sorted(counts)}")
     experts = counts.pop()
-    per_expert = sum(
-        layer.get_parameter(w.name).numel() // experts for layer, lay in zip(layers, layouts) for w in lay.prunable if w.experts
-    )
+    per_expert = sum(layer.get_parameter(weight.name).numel() // experts for layer, weight in weights if weight.experts)
     moe_layers = sum(any(w.experts for w in layout.prunable) for layout in layouts)
     text = config.get_text_config()
     if (getattr(text, "n_group", None) or 1) > 1:
@@ -87,4 +89,5 @@ def plan_experts(method: str, config, sparsity: float) -> ExpertPlan:
             f"--sparsity on this model: {steps}"
         )
     dense = ExpertShape(experts, top_k, moe_layers, prunable)
-    return ExpertPlan(method, sparsity, dense, ExpertShape(experts - removed, top_k, moe_layers, prunable - removed * per_expert))
+    result = ExpertShape(experts - removed, top_k, moe_layers, prunable - removed * per_expert)
+    return ExpertPlan(method, sparsity, dense, result)
