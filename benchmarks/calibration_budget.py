@@ -58,8 +58,8 @@ def seed_rows(seed: int, store_path: Path) -> list[list]:
                 method,
                 f"{calibration.get('tokens', 0):,} ({calibration.get('generated_tokens', 0):,} CoT)",
                 format_estimate(cell.results.accuracy),
-                format_estimate(cell.delta_vs_dense, signed=True),
-                format_estimate(cell.thinking_ratio, digits=2),
+                format_estimate(cell.results.delta_vs_dense, signed=True),
+                format_estimate(cell.results.thinking_ratio, digits=2),
                 format_estimate(cell.results.truncation),
                 format_estimate(versus_prompts, signed=True) if method == "rac" else "-",
             ]

@@ -58,7 +58,7 @@ def rows_of(seed: int, store_path: Path) -> list[list]:
                 seed,
                 method,
                 format_estimate(cell.results.accuracy),
-                format_estimate(cell.thinking_ratio, digits=2),
+                format_estimate(cell.results.thinking_ratio, digits=2),
                 format_estimate(cell.results.truncation),
                 format_estimate(cell.drift.kl, digits=4) if cell.drift else "-",
                 paired,

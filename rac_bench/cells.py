@@ -2,16 +2,18 @@
 settings it was measured with, where its model came from, and its results. The store keeps cells, and the
 leaderboard, exports, gate and CLI read their typed fields.
 
-A cell is stored as JSON with a format number; a cell of another format is refused, never guessed at.
+A cell is stored as JSON with a format number; a cell of an older format is migrated when read, one of an unknown
+format is refused, never guessed at.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from rac_bench import catalogue
 from rac_bench.metrics import Estimate
 
-CELL_FORMAT = 2
+CELL_FORMAT = 3  # 2: up to 76e5c2b, read through _from_format_2
 
 
 @dataclass(frozen=True)
@@ -92,36 +94,24 @@ class CellSelector:
         )
 
 
-@dataclass(frozen=True)
-class CellResults:
-    problems: int
-    samples: int
-    accuracy: Estimate  # avg@n, with its Clopper–Pearson interval over problems
-    pass_at_k: dict[str, Estimate]  # k -> pass@k
-    maj_at_k: dict[str, Estimate]  # k -> maj@k (only with several samples per problem)
-    accuracy_completed: Estimate | None  # over the responses that closed </think> (graded, also when cut after it)
-    accuracy_truncated: Estimate | None  # over truncated ones, their tail read as an answer (never in `accuracy`)
-    thinking_tokens: Estimate  # mean tokens through </think> per response
-    answer_tokens: float  # mean tokens after </think> per response
-    truncation: Estimate  # share of responses that never closed </think> (scoring.score_response)
-    thinking_distribution: dict[str, dict]  # all, correct, incorrect -> mean, median, p10, p25, p75, p90
-    self_corrections: Estimate  # in `self_correction_unit`
-    self_correction_unit: str  # "retries per response" or "hesitations per 1k thinking tokens"
-    latency_seconds: float  # mean wall time of the engine call that produced a response
-    first_token_seconds: float | None  # mean time to first token, where the backend reports it (vLLM)
-    seconds_per_output_token: float | None  # mean time per output token after the first, likewise
-    generated_tokens: int
-    eval_seconds: float  # wall time of the lm-eval evaluation
-    generate_seconds: float  # of which inside the backend's generate calls
-    tokens_per_second: float  # this run's own generation (resumed chunks excluded)
-    resumed_samples: int
-    lm_eval: dict  # lm-eval's own aggregate metrics
-    lm_eval_task: dict  # lm-eval's sections for the task (configs, versions, n-shot, ...)
-    limit_after_answer: Estimate | None = None  # share that closed </think>, then hit the token limit (graded)
+class CellResults(dict):
+    """A cell's results by name (accuracy, pass_at_k, thinking_tokens, latency_seconds, lm_eval, ... and the
+    metrics measured against dense), each metric decoded through the catalogue (rac_bench.catalogue);
+    `results.accuracy` reads `results["accuracy"]`."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
     @property
     def samples_per_problem(self) -> int:
-        return self.samples // self.problems if self.problems else 0
+        return self["samples"] // self["problems"] if self["problems"] else 0
+
+    @classmethod
+    def from_dict(cls, record: dict) -> CellResults:
+        return cls(catalogue.decode_results(record))
 
 
 @dataclass(frozen=True)
@@ -140,8 +130,6 @@ class Cell:
     calibration_seconds: float  # building the calibration set (not part of prune_seconds)
     provenance: dict
     results: CellResults
-    delta_vs_dense: Estimate | None = None  # accuracy minus dense's, paired on the same problems
-    thinking_ratio: Estimate | None = None  # thinking tokens over dense's, paired on the same problems
     drift: Drift | None = None  # KL from dense and top-1 agreement, teacher-forced on dense's responses
     # zeros over the prunable weights and over the decoder layers, counted in the weights evaluated
     achieved_sparsity: dict | None = None
@@ -152,23 +140,21 @@ class Cell:
 
     @classmethod
     def from_dict(cls, record: dict) -> Cell:
+        if record.get("format") == 2:
+            record = _from_format_2(record)
         if record.get("format") != CELL_FORMAT:
-            raise ValueError(f"cell format {record.get('format')!r}, expected {CELL_FORMAT}")
+            raise ValueError(f"cell format {record.get('format')!r}, expected {CELL_FORMAT} (or 2)")
         values = dict(record)
         values["identity"] = CellIdentity(**record["identity"])
-        values["results"] = _results(record["results"])
-        for name in ("delta_vs_dense", "thinking_ratio"):
-            values[name] = Estimate(**record[name]) if record.get(name) else None
+        values["results"] = CellResults.from_dict(record["results"])
         values["drift"] = Drift.from_dict(record["drift"]) if record.get("drift") else None
         return cls(**values)
 
 
-def _results(record: dict) -> CellResults:
-    values = dict(record)
-    for name in ("accuracy", "thinking_tokens", "truncation", "self_corrections"):
-        values[name] = Estimate(**record[name])
-    for name in ("accuracy_completed", "accuracy_truncated", "limit_after_answer"):
-        values[name] = Estimate(**record[name]) if record.get(name) else None
-    for name in ("pass_at_k", "maj_at_k"):
-        values[name] = {k: Estimate(**estimate) for k, estimate in record[name].items()}
-    return CellResults(**values)
+def _from_format_2(record: dict) -> dict:
+    """Format 2 (rac-bench up to 76e5c2b) kept the metrics measured against dense beside the results, as fields
+    of the cell: they move into the results, where the catalogue decodes every metric."""
+    beside = [key for key in catalogue.stored_keys() if key in record and key not in record["results"]]
+    results = {**record["results"], **{key: record[key] for key in beside}}
+    return {**{k: v for k, v in record.items() if k not in beside}, "results": results, "format": CELL_FORMAT}
+

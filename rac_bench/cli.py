@@ -27,6 +27,32 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         raise RacBenchError(f"{self.prog}: {message}")
 
+    def format_help(self) -> str:
+        """A help text given as a function (read from the metric catalogue or the formats) is made only when
+        shown, so that a run never imports them for its parser."""
+        for action in self._actions:
+            if callable(action.help):
+                action.help = action.help()
+        return super().format_help()
+
+
+def _columns_help() -> str:
+    from rac_bench import catalogue
+
+    return "comma list of column keys (the CSV's headers), or `all`: " + ", ".join(m.key for m in catalogue.columns())
+
+
+def _formats_help() -> str:
+    from rac_bench.leaderboard.formats import formats_help
+
+    return f"{formats_help()}; a comma list writes several"
+
+
+def _gate_help() -> str:
+    from rac_bench import catalogue
+
+    return catalogue.gate_help()
+
 
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
@@ -266,17 +292,6 @@ def _traces(args) -> int:
     return 0
 
 
-def _selected_cells(store, models: list[str] | None, tasks: list[str] | None) -> list:
-    from rac_bench.errors import StoreError
-
-    cells = store.latest_cells(models, tasks)
-    if not cells:
-        raise StoreError(
-            f"store {store.path} holds no finished cells" + (" for that selection" if models or tasks else "")
-        )
-    return cells
-
-
 def _names(name: str, value: str | None) -> list[str] | None:
     from rac_bench.config_fields import text_list
 
@@ -284,69 +299,22 @@ def _names(name: str, value: str | None) -> list[str] | None:
 
 
 def _leaderboard(args) -> int:
-    from rac_bench.errors import StoreError
-    from rac_bench.files import unwritable_ancestor, write_atomic
-    from rac_bench.leaderboard.render import EXTENSIONS, FORMATS, TAKE_COLUMNS, render
+    from rac_bench.leaderboard.formats import select_formats
     from rac_bench.leaderboard.rows import chosen_columns
-    from rac_bench.leaderboard.site import check_site_directory, site_pages, write_site
-    from rac_bench.store import open_store
+    from rac_bench.leaderboard.writing import check_request, read_leaderboard, render_and_write
 
-    formats = _names("--format", args.format)
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise ConfigError(f"unknown format {unknown[0]!r}; accepted: {', '.join(FORMATS)}")
+    formats = select_formats(_names("--format", args.format))
     columns = chosen_columns(_names("--columns", args.columns))
-    if columns is not None and not set(formats) & set(TAKE_COLUMNS):
-        raise ConfigError(f"--columns applies to {', '.join(TAKE_COLUMNS)}; html, site and baseline show their own")
-    if (len(formats) > 1 or "site" in formats) and args.out is None:
-        raise ConfigError(
-            "--format site and several formats need --out PATH (a site is written to the directory PATH, "
-            "each other format to PATH.<extension>)"
-        )
-    if args.out is not None:
-        blocked = unwritable_ancestor(args.out.parent)
-        if blocked is not None:
-            raise ConfigError(f"cannot write --out {args.out}: {blocked} is not a writable directory")
-        if "site" in formats:
-            check_site_directory(args.out)
-        if len(formats) == 1 and formats != ["site"] and args.out.is_dir():
-            raise ConfigError(f"--out {args.out} is a directory; give a file path")
-    store = open_store(args.store, read_only=True)
-    try:
-        selector = _selector(args)
-        cells = [cell for cell in _selected_cells(store, None, None) if selector.matches(cell.identity)]
-        if not cells:
-            raise StoreError(f"store {store.path} holds no finished cells for that selection")
-        commands = store.commands({cell.run_id for cell in cells})
-        pages = {"html", "site"} & set(formats)
-        examples = {cell.key: store.examples(cell.key) for cell in cells} if pages else {}
-    finally:
-        store.close()
-    documents = {
-        fmt: render(cells, fmt, args.title, commands, examples, columns if fmt in TAKE_COLUMNS else None)
-        for fmt in formats
-        if fmt != "site"
-    }
-    site = site_pages(cells, args.title, commands, examples) if "site" in formats else None
-    for fmt, text in documents.items():
-        if args.out is None:
-            print(text, end="")
-            continue
-        path = args.out if len(formats) == 1 else args.out.with_name(f"{args.out.name}.{EXTENSIONS[fmt]}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, text)
-        print(f"{fmt} leaderboard written to {path}")
-    if site is not None:
-        write_site(args.out, site)
-        print(f"site written to {args.out}/ ({sum(name.endswith('.html') for name in site)} pages; open index.html)")
+    check_request(formats, columns, args.out)
+    board = read_leaderboard(args.store, _selector(args), args.title, columns, formats)
+    for text in render_and_write(formats, board, args.out):
+        print(text, end="")
     return 0
 
 
 def _compare(args) -> int:
-    from rac_bench.errors import StoreError
     from rac_bench.files import unwritable_ancestor, write_atomic
-    from rac_bench.leaderboard.compare import compare_cells, render_comparison
-    from rac_bench.store import open_store
+    from rac_bench.leaderboard.compare import compare_stores, render_comparison
 
     if args.format not in ("terminal", "markdown", "html"):
         raise ConfigError(f"unknown format {args.format!r}; accepted: terminal, markdown, html")
@@ -354,28 +322,8 @@ def _compare(args) -> int:
         blocked = unwritable_ancestor(args.out.parent)
         if blocked is not None or args.out.is_dir():
             raise ConfigError(f"cannot write --out {args.out}: {blocked or args.out} is not a writable file path")
-    from rac_bench.store import default_store_path
-
-    if (args.store or default_store_path()).resolve() == args.against.resolve():
-        raise ConfigError(f"--store and --against are the same file ({args.against}); give two stores")
-    selector = _selector(args)
-    sides, stores = {}, {}
-    try:
-        for side, path in (("store", args.store), ("against", args.against)):
-            stores[side] = open_store(path, read_only=True)
-            sides[side] = [c for c in _selected_cells(stores[side], None, None) if selector.matches(c.identity)]
-            if not sides[side]:
-                raise StoreError(f"store {stores[side].path} holds no finished cells for that selection")
-        comparison = compare_cells(sides["store"], sides["against"], lambda side, cell: stores[side].samples(cell.key))
-    finally:
-        for store in stores.values():
-            store.close()
-    if not comparison.cells:
-        raise StoreError(
-            f"{stores['store'].path} and {stores['against'].path} share no cell (model, task, method and sparsity); "
-            "nothing to compare"
-        )
-    text = render_comparison(comparison, args.format, str(stores["store"].path), str(stores["against"].path))
+    comparison, store_name, against_name = compare_stores(args.store, args.against, _selector(args))
+    text = render_comparison(comparison, args.format, store_name, against_name)
     if args.out is None:
         print(text, end="")
     else:
@@ -393,53 +341,13 @@ def _selector(args):
 
 
 def _gate(args) -> int:
-    from tabulate import tabulate
+    from rac_bench.gate import gate_store
 
-    from rac_bench.gate import compare, unfailable
-    from rac_bench.leaderboard.baseline import load_baseline
-    from rac_bench.leaderboard.rows import format_estimate
-    from rac_bench.store import open_store
-
-    if args.tolerance is not None and not 0 <= args.tolerance < float("inf"):
-        raise ConfigError(f"--tolerance must be a number >= 0, got {args.tolerance}")
-    metrics = _names("--metric", args.metric)
-    selector = _selector(args)
-    baseline = [cell for cell in load_baseline(args.baseline) if selector.matches(cell.identity)]
-    if not baseline:
-        raise ConfigError(
-            f"baseline {args.baseline} holds no cell for that selection; check --model, --tasks, --methods"
-        )
-    store = open_store(args.store, read_only=True)
-    try:
-        models = sorted({cell.identity.model for cell in baseline})
-        cells = _selected_cells(store, models, sorted({cell.identity.task for cell in baseline}))
-    finally:
-        store.close()
-    comparisons = compare(
-        baseline, [cell for cell in cells if selector.matches(cell.identity)], metrics, args.tolerance
-    )
-    rows = [
-        [c.cell, c.metric, format_estimate(c.baseline), format_estimate(c.current), f"{c.threshold:.3f}"]
-        + ["REGRESSED" if c.regressed else "ok"]
-        for c in comparisons
-    ]
-    rule = "baseline value -/+ tolerance" if args.tolerance is not None else "baseline 95% CI bound"
-    print(
-        tabulate(
-            rows, headers=["cell", "metric", "baseline", "run", f"threshold ({rule})", "status"], disable_numparse=True
-        )
-    )
-    floor_from = f"--tolerance {args.tolerance:g}" if args.tolerance is not None else "the baseline's 95% CI"
-    for comparison in unfailable(comparisons):
-        print(
-            f"rac-bench: warning: {floor_from} puts the floor of {comparison.metric} for "
-            f"{comparison.cell} at {comparison.threshold:.3f}, below 0: that check cannot fail",
-            file=sys.stderr,
-        )
-    regressed = sum(c.regressed for c in comparisons)
-    checks = f"{len(rows)} checks ({len({c.cell for c in comparisons})} cells x {', '.join(metrics)})"
-    print(f"\n{regressed} of {checks} regressed" if regressed else f"\nall {checks} pass")
-    return EXIT_REGRESSION if regressed else 0
+    report = gate_store(args.baseline, args.store, _names("--metric", args.metric), args.tolerance, _selector(args))
+    print(report.table)
+    for warning in report.warnings:
+        print(f"rac-bench: warning: {warning}", file=sys.stderr)
+    return EXIT_REGRESSION if report.regressed else 0
 
 
 def _delete(args) -> int:
@@ -499,17 +407,8 @@ def _add_report_commands(commands) -> None:
     parser = commands.add_parser("leaderboard", help="render the leaderboard from the results store")
     _add_store_option(parser)
     _add_selector_options(parser)
-    parser.add_argument(
-        "--format",
-        default="terminal",
-        help="terminal, markdown, csv, latex, html, json (every column), baseline (what `gate` reads) or site (a "
-        "static site in the directory --out); a comma list writes several",
-    )
-    parser.add_argument(
-        "--columns",
-        help="comma list of column keys for terminal, markdown, latex, csv and json, or `all` (the keys are the CSV's "
-        "headers, e.g. method,sparsity,accuracy,delta_vs_dense,thinking_ratio)",
-    )
+    parser.add_argument("--format", default="terminal", help=_formats_help)
+    parser.add_argument("--columns", help=_columns_help)
     parser.add_argument(
         "--out", type=Path, help="file to write (a site: a directory; several formats: PATH.<extension>)"
     )
@@ -534,12 +433,7 @@ def _add_report_commands(commands) -> None:
         help="a baseline from `leaderboard --format baseline`, e.g. leaderboards/embedded.baseline.json",
     )
     _add_store_option(parser)
-    parser.add_argument(
-        "--metric",
-        default="accuracy",
-        help="comma list of accuracy (default), accuracy_completed, pass@k, maj@k, top1_agreement (higher is "
-        "better), thinking_ratio, truncation, self_corrections, kl (lower is better)",
-    )
+    parser.add_argument("--metric", default="accuracy", help=_gate_help)
     parser.add_argument(
         "--tolerance", type=float, help="allowed change past the baseline value (default: the baseline's 95%% CI)"
     )

@@ -14,7 +14,7 @@ import numpy
 import torch
 from lm_eval.tasks import TaskManager
 
-from rac_bench import metrics
+from rac_bench import catalogue, metrics
 from rac_bench.backends.lm_adapter import GenerationLog, RacBenchLM
 from rac_bench.cells import CellResults
 from rac_bench.export import LM_EVAL_SECTIONS
@@ -218,4 +218,5 @@ def summarize(
         resumed_samples=timing.resumed_samples,
         lm_eval={k: v for k, v in lm_eval_metrics.items() if k != "alias"},
         lm_eval_task=lm_eval_task,
+        **catalogue.computed(records),  # the catalogue's metrics declared with a computation of their own
     )

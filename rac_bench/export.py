@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections import Counter
 
+from rac_bench import catalogue
 from rac_bench.cells import Cell
 
 LM_EVAL_SECTIONS = ("configs", "versions", "n-shot", "higher_is_better", "n-samples")
@@ -57,7 +58,7 @@ def _document(cell: Cell, name: str) -> dict:
 
 def _metrics(cell: Cell) -> dict[str, float]:
     """Each metric lm-eval reported, as the leaderboard's estimate: value, standard error and 95% interval."""
-    estimates = {"accuracy": cell.results.accuracy, "truncated": cell.results.truncation}
+    estimates = {metric.lm_eval: metric.value(cell) for metric in catalogue.metrics() if metric.lm_eval}
     values = dict(cell.results.lm_eval)  # lm-eval's stderr entries say N/A: it ran without its bootstrap
     for key, reported in cell.results.lm_eval.items():
         metric, _, filter_name = key.partition(",")

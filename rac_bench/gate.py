@@ -1,9 +1,8 @@
-"""The regression gate: a run's cells against a baseline, cell by cell, on each metric asked, in its direction.
-A higher-is-better metric (accuracy, accuracy_completed, pass@k, maj@k, top1_agreement) regressed when its value
-falls below the baseline's 95% interval, or with an explicit tolerance below the baseline's value minus the
-tolerance; a lower-is-better one (thinking_ratio, truncation, self_corrections, kl) regressed when it rises above
-the interval (or the value plus the tolerance): a change that makes a pruned model ramble fails the gate.
-Metrics compared with dense (thinking_ratio, kl, top1_agreement) are skipped for dense's own cells.
+"""The regression gate: a run's cells against a baseline, cell by cell, on each metric asked, in the direction the
+catalogue declares (rac_bench.catalogue). A higher-is-better metric regressed when its value falls below the
+baseline's 95% interval, or with an explicit tolerance below the baseline's value minus the tolerance; a
+lower-is-better one regressed when it rises above the interval (or the value plus the tolerance): a change that
+makes a pruned model ramble fails the gate. Metrics measured against dense are skipped for dense's own cells.
 
 Which cells exist and how they were measured must match: a mismatch is bad input (exit 2), not a regression.
 """
@@ -12,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rac_bench.cells import Cell
-from rac_bench.errors import StoreError
-from rac_bench.leaderboard.baseline import BaselineCell, cell_metrics, comparable_settings
-from rac_bench.metrics import Estimate
+from tabulate import tabulate
 
-LOWER_IS_BETTER = ("thinking_ratio", "truncation", "self_corrections", "kl")
+from rac_bench import catalogue
+from rac_bench.cells import Cell
+from rac_bench.errors import ConfigError, StoreError
+from rac_bench.leaderboard.baseline import BaselineCell, comparable_settings
+from rac_bench.leaderboard.rows import format_estimate
+from rac_bench.metrics import Estimate
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class Comparison:
 
 
 def higher_is_better(metric: str) -> bool:
-    return metric not in LOWER_IS_BETTER
+    declared = catalogue.gated_metric(metric)
+    return declared is None or declared.direction != "lower"
 
 
 def _threshold(metric: str, baseline: Estimate, tolerance: float | None) -> float:
@@ -80,8 +82,10 @@ def compare(
     for base, run in _matched(baseline, current):
         _check_comparable(base, run)
         for metric in metrics:
-            base_value, run_value = base.metrics.get(metric), cell_metrics(run).get(metric)
-            if base_value is None and run_value is None and base.identity.is_dense:
+            base_value, run_value = base.metrics.get(metric), catalogue.gated_values(run).get(metric)
+            declared = catalogue.gated_metric(metric)
+            against_dense = declared is not None and declared.versus_dense
+            if base.identity.is_dense and (against_dense or (base_value is None and run_value is None)):
                 continue  # a comparison with dense says nothing of dense itself
             if base_value is None or run_value is None:
                 available = ", ".join(sorted(base.metrics))
@@ -100,3 +104,54 @@ def unfailable(comparisons: list[Comparison]) -> list[Comparison]:
     """Comparisons whose threshold no value can cross: a floor below 0 for a metric that cannot go below it (a
     tolerance larger than the baseline value lets an accuracy of 0 pass)."""
     return [c for c in comparisons if higher_is_better(c.metric) and c.threshold < 0]
+
+
+@dataclass(frozen=True)
+class GateReport:
+    table: str  # what the terminal shows: a row per check, then the verdict
+    warnings: list[str]  # checks that cannot fail
+    regressed: int
+
+
+def gate_store(baseline_path, store_path, metrics: list[str], tolerance: float | None, selector) -> GateReport:
+    """The selected baseline cells against the store's latest cells of the same identities."""
+    from rac_bench.leaderboard.baseline import load_baseline
+    from rac_bench.store import open_store
+
+    if tolerance is not None and not 0 <= tolerance < float("inf"):
+        raise ConfigError(f"--tolerance must be a number >= 0, got {tolerance}")
+    baseline = [cell for cell in load_baseline(baseline_path) if selector.matches(cell.identity)]
+    if not baseline:
+        raise ConfigError(
+            f"baseline {baseline_path} holds no cell for that selection; check --model, --tasks, --methods"
+        )
+    store = open_store(store_path, read_only=True)
+    try:
+        models = sorted({cell.identity.model for cell in baseline})
+        cells = store.latest_cells(models, sorted({cell.identity.task for cell in baseline}))
+        if not cells:
+            raise StoreError(f"store {store.path} holds no finished cells for that selection")
+    finally:
+        store.close()
+    comparisons = compare(baseline, [cell for cell in cells if selector.matches(cell.identity)], metrics, tolerance)
+    return _report(comparisons, metrics, tolerance)
+
+
+def _report(comparisons: list[Comparison], metrics: list[str], tolerance: float | None) -> GateReport:
+    rows = [
+        [c.cell, c.metric, format_estimate(c.baseline), format_estimate(c.current), f"{c.threshold:.3f}"]
+        + ["REGRESSED" if c.regressed else "ok"]
+        for c in comparisons
+    ]
+    rule = "baseline value -/+ tolerance" if tolerance is not None else "baseline 95% CI bound"
+    headers = ["cell", "metric", "baseline", "run", f"threshold ({rule})", "status"]
+    floor_from = f"--tolerance {tolerance:g}" if tolerance is not None else "the baseline's 95% CI"
+    warnings = [
+        f"{floor_from} puts the floor of {c.metric} for {c.cell} at {c.threshold:.3f}, below 0: that check cannot fail"
+        for c in unfailable(comparisons)
+    ]
+    regressed = sum(c.regressed for c in comparisons)
+    checks = f"{len(rows)} checks ({len({c.cell for c in comparisons})} cells x {', '.join(metrics)})"
+    verdict = f"{regressed} of {checks} regressed" if regressed else f"all {checks} pass"
+    table = tabulate(rows, headers=headers, disable_numparse=True)
+    return GateReport(f"{table}\n\n{verdict}", warnings, regressed)

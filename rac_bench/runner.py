@@ -15,7 +15,7 @@ from typing import Callable, Protocol
 import torch
 
 from rac_bench.backends import ModelHandle, create_backend, release_engines
-from rac_bench.cells import Cell, CellIdentity
+from rac_bench.cells import Cell, CellIdentity, CellResults
 from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import evaluate_task
 from rac_bench.outputs import write_outputs
@@ -115,6 +115,7 @@ def run_variant(
         samples = [_labelled(variant, record) for record in evaluations[task.name].samples]
         dense_cell = None if variant.is_dense else store.cell(dense_keys[task.name])
         comparisons = _versus_dense(store.samples(dense_cell.key), samples, dense, built, config) if dense_cell else {}
+        drift = comparisons.pop("drift", None)  # the rest are results measured against dense
         cell = Cell(
             key=keys[task.name],
             run_id=run_id,
@@ -125,9 +126,9 @@ def run_variant(
             backend=backend.name,
             engine_startup_seconds=backend.startup_seconds,
             provenance=run_provenance,
-            results=evaluations[task.name].results,
+            results=CellResults({**evaluations[task.name].results, **comparisons}),
+            drift=drift,
             achieved_sparsity=built.achieved,
-            **comparisons,
             **_origin(built, dense, variant),
         )
         store.add_cell(cell, samples)

@@ -50,7 +50,7 @@ def test_run_evaluates_dense_and_both_pruned_variants(default_run):
     dense_accuracy = cells["dense"]["results"]["accuracy"]["value"]
     for method in ("sparsegpt", "rac"):
         assert cells[method]["pruning"]["sparsity"] == pytest.approx(0.5)
-        delta = cells[method]["delta_vs_dense"]
+        delta = cells[method]["results"]["delta_vs_dense"]
         assert delta["value"] == pytest.approx(cells[method]["results"]["accuracy"]["value"] - dense_accuracy)
         assert delta["low"] <= delta["value"] <= delta["high"]
     assert "rac_arith" in (output / "leaderboard.md").read_text()

@@ -70,7 +70,8 @@ def test_no_entry_is_best_when_every_candidate_ties(store):
     """Rows tied at the bottom (all at 0.000, say) are not "best"; a tie at the top among others is."""
     from dataclasses import replace
 
-    from rac_bench.leaderboard.rows import BY_KEY, leaderboard_rows
+    from rac_bench.cells import CellResults
+    from rac_bench.leaderboard.rows import column_named, leaderboard_rows
     from rac_bench.metrics import Estimate
     from rac_bench.store import open_store
 
@@ -78,8 +79,8 @@ def test_no_entry_is_best_when_every_candidate_ties(store):
     cells = opened.latest_cells()
     opened.close()
     zero = Estimate(0.0, 0.0, 0.006, 0.0)
-    tied = [replace(c, results=replace(c.results, accuracy=zero)) if not c.identity.is_dense else c for c in cells]
-    column = [BY_KEY["accuracy"]]
+    tied = [replace(c, results=CellResults({**c.results, "accuracy": zero})) if not c.identity.is_dense else c for c in cells]
+    column = [column_named("accuracy")]
     assert not any(entry.best for row in leaderboard_rows(tied, column) for entry in row)
     assert sum(entry.best for row in leaderboard_rows(cells, column) for entry in row) == 1
 

@@ -47,7 +47,7 @@ def test_outside_pruned_and_fake_quantized_checkpoints_sit_beside_rac(tmp_path, 
     assert set(cells) == {"dense", "rac", "wanda-elsewhere", "w4"}
     for label in ("wanda-elsewhere", "w4"):
         cell = cells[label]
-        assert cell["identity"]["pattern"] == "checkpoint" and cell["delta_vs_dense"] and cell["thinking_ratio"]
+        assert cell["identity"]["pattern"] == "checkpoint" and cell["results"]["delta_vs_dense"] and cell["results"]["thinking_ratio"]
         assert cell["drift"]["kl"]["value"] > 0 and cell["checkpoint"] == str(
             (tmp_path / label.replace("wanda-elsewhere", "pruned").replace("w4", "quantized")).resolve()
         )

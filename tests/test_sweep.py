@@ -67,7 +67,7 @@ def test_leaderboard_refuses_an_unwritable_output_path(tmp_path, capsys):
     assert main(["leaderboard", "--format", "html", "--out", str(blocker / "page.html")]) == 2
     assert "not a writable directory" in capsys.readouterr().err
     assert main(["leaderboard", "--format", "pdf"]) == 2
-    assert "accepted: terminal, markdown, csv, latex, html, json" in capsys.readouterr().err
+    assert "accepted: baseline, csv, html, json, latex, markdown, site, terminal" in capsys.readouterr().err
 
 
 def test_vllm_flags_set_engine_options_that_decide_the_gpus_a_variant_needs(capsys):

@@ -1,5 +1,6 @@
 """The baseline file (`rac-bench leaderboard --format baseline`), one entry per cell with
-its identity, the settings it was measured with and every gated metric as value and 95% interval. The gate
+its identity, the settings it was measured with and every gated metric (rac_bench.catalogue) as value and 95%
+interval. The gate
 (rac_bench.gate) compares a run with it; a file that is not a well-formed baseline is refused."""
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from rac_bench import catalogue
 from rac_bench.cells import Cell, CellIdentity
 from rac_bench.errors import StoreError
-from rac_bench.leaderboard.rows import numeric, order_cells
+from rac_bench.leaderboard.rows import order_cells
 from rac_bench.metrics import Estimate
 
 FORMAT = "rac-bench-baseline/1"
@@ -26,24 +28,6 @@ class BaselineCell:
     identity: CellIdentity
     settings: dict
     metrics: dict[str, Estimate]
-
-
-def cell_metrics(cell: Cell) -> dict[str, Estimate]:
-    """Every metric with an interval that a baseline records and the gate can check, by name (rac_bench.gate
-    says which direction is better)."""
-    results = cell.results
-    found = {
-        "accuracy": results.accuracy,
-        "accuracy_completed": results.accuracy_completed,
-        "truncation": results.truncation,
-        "self_corrections": results.self_corrections,
-        "thinking_ratio": cell.thinking_ratio,
-        "kl": cell.drift.kl if cell.drift else None,
-        "top1_agreement": cell.drift.top1_agreement if cell.drift else None,
-    }
-    found.update({f"pass@{k}": v for k, v in results.pass_at_k.items()})
-    found.update({f"maj@{k}": v for k, v in results.maj_at_k.items()})
-    return {name: value for name, value in found.items() if value is not None and numeric(value) is not None}
 
 
 def comparable_settings(settings: dict) -> dict:
@@ -62,7 +46,7 @@ def baseline_document(cells: list[Cell]) -> dict:
                 "sparsity": cell.identity.sparsity,
                 "settings": comparable_settings(cell.settings),
                 "achieved_sparsity": cell.achieved_sparsity,
-                "metrics": {name: vars(estimate) for name, estimate in cell_metrics(cell).items()},
+                "metrics": {name: vars(estimate) for name, estimate in catalogue.gated_values(cell).items()},
             }
             for cell in order_cells(cells)
         ],

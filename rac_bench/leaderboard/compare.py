@@ -1,5 +1,5 @@
 """`rac-bench compare --store A --against B`: two stores (two runs, two seeds, two machines) side by side, cell by
-cell, with the difference A - B of accuracy, thinking tokens and truncation.
+cell, with the difference A - B of each metric the catalogue compares (accuracy, thinking tokens, truncation).
 
 Where the two cells were measured on the same problems (the same task data, limit, samples and token limit; the
 seed may differ), the difference is paired: per problem, with a bootstrap over the problems both have (as Δ vs
@@ -12,22 +12,18 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from tabulate import tabulate
 
-from rac_bench import metrics
+from rac_bench import catalogue, metrics
 from rac_bench.cells import Cell, CellIdentity
+from rac_bench.errors import ConfigError, StoreError
 from rac_bench.leaderboard.page import footer, page
 from rac_bench.leaderboard.rows import format_estimate, order_cells
 from rac_bench.metrics import Estimate
 from rac_bench.provenance import git_commit
 
-# metric name -> (the sample field it is the per-problem mean of, how the cell reports it)
-METRICS = {
-    "accuracy": ("correct", lambda cell: cell.results.accuracy),
-    "thinking_tokens": ("thinking_tokens", lambda cell: cell.results.thinking_tokens),
-    "truncation": ("truncated", lambda cell: cell.results.truncation),
-}
 PAIRED_SETTINGS = ("task_definition", "data", "limit", "samples", "max_new_tokens")
 
 
@@ -77,13 +73,14 @@ def compare_cells(store_cells: list[Cell], against_cells: list[Cell], samples) -
         mine, theirs = samples("store", cell), samples("against", other)
         common = {s["problem_id"] for s in mine} & {s["problem_id"] for s in theirs}
         differences = []
-        for name, (field, read) in METRICS.items():
-            a, b = read(cell), read(other)
+        for metric in compared_metrics():
+            a, b = metric.value(cell), metric.value(other)
             if same_problems and common:
+                field = metric.compared_over
                 difference = metrics.paired_difference(_problem_scores(theirs, field), _problem_scores(mine, field))
             else:
                 difference = _unpaired(a, b)
-            differences.append(Difference(name, a, b, difference, same_problems and bool(common)))
+            differences.append(Difference(metric.key, a, b, difference, same_problems and bool(common)))
         compared.append(CellComparison(cell.identity, len(common) if same_problems else 0, differences))
     return Comparison(
         compared,
@@ -93,13 +90,14 @@ def compare_cells(store_cells: list[Cell], against_cells: list[Cell], samples) -
     )
 
 
-def _digits(metric: str) -> int:
-    return 1 if metric == "thinking_tokens" else 3
+def compared_metrics() -> list[catalogue.Metric]:
+    """The catalogue's metrics that are per-problem means of a sample field, which `compare` pairs."""
+    return [metric for metric in catalogue.metrics() if metric.compared_over]
 
 
 def _rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     headers = ["cell", "paired on"]
-    for name in METRICS:
+    for name in (metric.key for metric in compared_metrics()):
         headers += [f"{name} store", f"{name} against", f"{name} store - against [95% CI]"]
     rows = []
     for cell in comparison.cells:
@@ -108,7 +106,7 @@ def _rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
             f"{cell.problems_in_common} problems" if cell.problems_in_common else "unpaired",
         ]
         for d in cell.differences:
-            digits = _digits(d.metric)
+            digits = catalogue.get(d.metric).digits
             row += [
                 format_estimate(d.store, digits=digits),
                 format_estimate(d.against, digits=digits),
@@ -161,3 +159,29 @@ def render_comparison(comparison: Comparison, fmt: str, store_name: str, against
         f'<p class="note">{html.escape(intro)}</p>{table}{missing}',
         footer(comparison.measured, git_commit()),
     )
+
+
+def compare_stores(store_path, against_path: Path, selector) -> tuple[Comparison, str, str]:
+    """The selected cells of two stores compared; with the two stores' names."""
+    from rac_bench.store import default_store_path, open_store
+
+    if (store_path or default_store_path()).resolve() == against_path.resolve():
+        raise ConfigError(f"--store and --against are the same file ({against_path}); give two stores")
+    sides, stores = {}, {}
+    try:
+        for side, path in (("store", store_path), ("against", against_path)):
+            stores[side] = open_store(path, read_only=True)
+            sides[side] = [c for c in stores[side].latest_cells() if selector.matches(c.identity)]
+            if not sides[side]:
+                chosen = " for that selection" if selector else ""
+                raise StoreError(f"store {stores[side].path} holds no finished cells{chosen}")
+        comparison = compare_cells(sides["store"], sides["against"], lambda side, cell: stores[side].samples(cell.key))
+    finally:
+        for store in stores.values():
+            store.close()
+    if not comparison.cells:
+        raise StoreError(
+            f"{stores['store'].path} and {stores['against'].path} share no cell (model, task, method and sparsity); "
+            "nothing to compare"
+        )
+    return comparison, str(stores["store"].path), str(stores["against"].path)

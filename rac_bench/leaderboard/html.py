@@ -15,7 +15,8 @@ from itertools import groupby
 from rac_bench.cells import Cell
 from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
 from rac_bench.leaderboard.plots import Box, Point, Styles, box_chart, chart, legend
-from rac_bench.leaderboard.rows import Column, leaderboard_rows, order_cells, quantization_bits, shown_columns
+from rac_bench.catalogue.builtin import quantization_bits
+from rac_bench.leaderboard.rows import Column, leaderboard_rows, order_cells, shown_columns
 from rac_bench.provenance import git_commit
 
 NOTE = (

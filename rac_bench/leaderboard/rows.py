@@ -15,6 +15,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rac_bench import catalogue
+from rac_bench.catalogue.builtin import quantization_bits
 from rac_bench.cells import Cell
 from rac_bench.errors import ConfigError
 from rac_bench.metrics import Estimate
@@ -29,6 +31,21 @@ class Column:
     higher_is_better: bool | None = None  # None: not ranked
     digits: int = 3
     hidden_unless: str = "always"  # always shown; "measured": some cell has a value; "varies": values differ
+    signed: bool = False  # a difference, shown with its sign
+
+    @classmethod
+    def of(cls, metric: catalogue.Metric) -> Column:
+        """A catalogue metric as a table column."""
+        return cls(
+            metric.key,
+            metric.header,
+            metric.kind,
+            metric.value,
+            metric.higher_is_better,
+            metric.digits,
+            metric.shown,
+            metric.signed,
+        )
 
     @property
     def short_name(self) -> str:
@@ -36,151 +53,26 @@ class Column:
         return self.name.removesuffix(" [95% CI]")
 
 
-def _with_samples(read: Callable[[Cell], object]) -> Callable[[Cell], object]:
-    """A metric that only says something with several samples per problem (greedy pass@1 is the accuracy)."""
-    return lambda cell: read(cell) if cell.results.samples_per_problem > 1 else None
+def all_columns() -> list[Column]:
+    """Every column of the catalogue, in its order."""
+    return [Column.of(metric) for metric in catalogue.columns()]
 
 
-def _at_n(table: str) -> Callable[[Cell], Estimate | None]:
-    """pass@n or maj@n at n = the samples per problem."""
-    return lambda cell: getattr(cell.results, table).get(str(cell.results.samples_per_problem))
-
-
-def _quantization(cell: Cell) -> dict | None:
-    return cell.settings.get("quantization")
-
-
-def quantization_bits(cell: Cell) -> int | None:
-    return (_quantization(cell) or {}).get("bits")
-
-
-def _group(cell: Cell) -> str | None:
-    """The inputs that share one scale: a group size, or `row` (one per output row)."""
-    quantization = _quantization(cell)
-    if not quantization:
-        return None
-    return str(quantization["group_size"]) if quantization["group_size"] else "row"
-
-
-def _calibration(part: str) -> Callable[[Cell], int | None]:
-    """Tokens of the variant's calibration set: its task prompts or the generated chain of thought."""
-    return lambda cell: ((cell.pruning or {}).get("calibration") or {}).get(part)
-
-
-COLUMNS = [
-    Column("model", "model", "text", lambda c: c.identity.model, hidden_unless="varies"),
-    Column("task", "task", "text", lambda c: c.identity.task),
-    Column("method", "method", "text", lambda c: c.identity.method),
-    Column(
-        "sparsity", "sparsity", "text", lambda c: None if c.identity.target_label == "-" else c.identity.target_label
-    ),
-    # zeros over the prunable weights, counted in the weights evaluated (rac_bench.pruning.achieved)
-    Column(
-        "achieved", "achieved", "number", lambda c: (c.achieved_sparsity or {}).get("prunable"), None, 3, "measured"
-    ),
-    Column("bits", "bits", "number", quantization_bits, None, 0, "measured"),
-    Column("group", "group", "text", lambda c: _group(c), hidden_unless="measured"),
-    Column("problems", "problems", "number", lambda c: c.results.problems, None, 0),
-    Column("accuracy", "accuracy [95% CI]", "estimate", lambda c: c.results.accuracy, True),
-    Column("delta_vs_dense", "Δ vs dense [95% CI]", "estimate", lambda c: c.delta_vs_dense, True),
-    Column("n", "n", "number", _with_samples(lambda c: c.results.samples_per_problem), None, 0, "measured"),
-    Column(
-        "pass@1",
-        "pass@1 [95% CI]",
-        "estimate",
-        _with_samples(lambda c: c.results.pass_at_k.get("1")),
-        True,
-        3,
-        "measured",
-    ),
-    Column("pass@n", "pass@n [95% CI]", "estimate", _with_samples(_at_n("pass_at_k")), True, 3, "measured"),
-    Column("maj@n", "maj@n [95% CI]", "estimate", _with_samples(_at_n("maj_at_k")), True, 3, "measured"),
-    # neither more nor fewer thinking tokens is better in itself
-    Column("thinking_tokens", "think tok [95% CI]", "estimate", lambda c: c.results.thinking_tokens, None, 1),
-    Column("thinking_ratio", "think × dense [95% CI]", "estimate", lambda c: c.thinking_ratio, None, 2),
-    Column("answer_tokens", "answer tok", "number", lambda c: c.results.answer_tokens, None, 1),
-    Column("truncation", "truncated [95% CI]", "estimate", lambda c: c.results.truncation, False),
-    # closed the thinking, then hit the token limit: graded on the answer, counted apart
-    Column(
-        "limit_after_answer",
-        "limit after answer [95% CI]",
-        "estimate",
-        lambda c: c.results.limit_after_answer,
-        None,
-        3,
-        "measured",
-    ),
-    Column("accuracy_completed", "acc. completed [95% CI]", "estimate", lambda c: c.results.accuracy_completed, True),
-    Column(
-        "accuracy_truncated",
-        "acc. truncated [95% CI]",
-        "estimate",
-        lambda c: c.results.accuracy_truncated,
-        None,
-        3,
-        "measured",
-    ),
-    Column("self_corrections", "self-corrections [95% CI]", "estimate", lambda c: c.results.self_corrections, None, 2),
-    Column("kl", "KL from dense [95% CI]", "estimate", lambda c: c.drift.kl if c.drift else None, False, 4),
-    Column("kl_p95", "KL p95", "number", lambda c: c.drift.kl_p95 if c.drift else None, False, 3),
-    Column(
-        "top1_agreement",
-        "top-1 agree [95% CI]",
-        "estimate",
-        lambda c: c.drift.top1_agreement if c.drift else None,
-        True,
-    ),
-    Column("latency_seconds", "latency s", "number", lambda c: c.results.latency_seconds, False, 3),
-    Column("first_token_seconds", "TTFT s", "number", lambda c: c.results.first_token_seconds, False, 3, "measured"),
-    Column(
-        "seconds_per_output_token",
-        "s per token",
-        "number",
-        lambda c: c.results.seconds_per_output_token,
-        False,
-        4,
-        "measured",
-    ),
-    Column("eval_seconds", "eval s", "number", lambda c: c.results.eval_seconds, None, 1),
-    Column("prune_seconds", "prune s", "number", lambda c: c.prune_seconds, False, 1),
-    Column(
-        "calibration_prompt_tokens", "calib. prompt tok", "number", _calibration("prompt_tokens"), None, 0, "measured"
-    ),
-    Column("calibration_cot_tokens", "calib. CoT tok", "number", _calibration("generated_tokens"), None, 0, "measured"),
-]
-BY_KEY = {column.key: column for column in COLUMNS}
-# What fits a terminal or a paper's page: the default of those formats (`--columns all` shows every column)
-HEADLINE = (
-    "model",
-    "task",
-    "method",
-    "sparsity",
-    "achieved",
-    "bits",
-    "group",
-    "problems",
-    "accuracy",
-    "delta_vs_dense",
-    "pass@n",
-    "maj@n",
-    "thinking_tokens",
-    "thinking_ratio",
-    "truncation",
-    "kl",
-    "latency_seconds",
-)
+def column_named(key: str) -> Column:
+    return Column.of(catalogue.get(key))
 
 
 def chosen_columns(keys: list[str] | None) -> list[Column] | None:
     """The columns `--columns` names, in its order; None: the format's default. Unknown keys are refused."""
     if keys is None:
         return None
+    columns = {column.key: column for column in all_columns()}
     if keys == ["all"]:
-        return list(COLUMNS)
-    unknown = [key for key in keys if key not in BY_KEY]
+        return list(columns.values())
+    unknown = [key for key in keys if key not in columns]
     if unknown:
-        raise ConfigError(f"unknown column {unknown[0]!r}; accepted: all, {', '.join(BY_KEY)}")
-    return [BY_KEY[key] for key in keys]
+        raise ConfigError(f"unknown column {unknown[0]!r}; accepted: all, {', '.join(columns)}")
+    return [columns[key] for key in keys]
 
 
 @dataclass(frozen=True)
@@ -210,7 +102,7 @@ def _text(column: Column, value) -> str:
     if value is None:
         return "-"
     if isinstance(value, Estimate):
-        return format_estimate(value, signed=column.name.startswith("Δ"), digits=column.digits)
+        return format_estimate(value, signed=column.signed, digits=column.digits)
     if column.kind in ("number", "estimate"):
         number = numeric(value)
         return "-" if number is None else f"{number:.{column.digits}f}"
@@ -229,11 +121,12 @@ def order_cells(cells: list[Cell]) -> list[Cell]:
 
 
 def shown_columns(cells: list[Cell], headline: bool = False) -> list[Column]:
-    """The columns worth a reader's space for these cells (`headline`: of the HEADLINE ones)."""
+    """The columns worth a reader's space for these cells (`headline`: of those the catalogue calls headline)."""
     shown = []
-    for column in COLUMNS:
-        if headline and column.key not in HEADLINE:
+    for metric in catalogue.columns():
+        if headline and not metric.headline:
             continue
+        column = Column.of(metric)
         values = [column.read(cell) for cell in cells]
         if column.hidden_unless == "measured" and all(value is None for value in values):
             continue

@@ -17,11 +17,12 @@ from __future__ import annotations
 import html
 import shutil
 import tempfile
+from dataclasses import replace
 from functools import partial
 from itertools import groupby
 from pathlib import Path
 
-from rac_bench import strict_json
+from rac_bench import catalogue, strict_json
 from rac_bench.cells import Cell
 from rac_bench.errors import ConfigError
 from rac_bench.files import current_umask, disk_full_as_error
@@ -38,10 +39,10 @@ from rac_bench.leaderboard.html import (
 from rac_bench.leaderboard.method_info import method_infos
 from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
 from rac_bench.leaderboard.rows import (
-    BY_KEY,
     Column,
     Entry,
     best_in_groups,
+    column_named,
     format_estimate,
     numeric,
     order_cells,
@@ -54,6 +55,7 @@ from rac_bench.metrics import Estimate
 from rac_bench.provenance import git_commit
 
 MARKER = ".rac-bench-site"
+INDEX_METRIC = "accuracy"  # the index's per-task columns; its means are the catalogue's `index_mean` metrics
 
 
 def check_site_directory(directory: Path) -> None:
@@ -108,28 +110,29 @@ def _index_table(model: str, cells: list[Cell], task_pages: dict[str, str], meth
     for cell in sorted(cells, key=_variant_key):
         variants.setdefault(_variant_key(cell), {})[cell.identity.task] = cell
     head = [
-        BY_KEY[key]
+        column_named(key)
         for key in ("method", "sparsity", "achieved", "bits")
-        if BY_KEY[key].kind == "text" or any(numeric(BY_KEY[key].read(cell)) is not None for cell in cells)
+        if column_named(key).kind == "text" or any(numeric(column_named(key).read(cell)) is not None for cell in cells)
     ]
+    per_task = Column.of(catalogue.get(INDEX_METRIC))
     task_columns = [
-        Column(f"accuracy:{task}", f"{task} accuracy [95% CI]", "estimate", lambda c: None, True) for task in tasks
+        replace(per_task, key=f"{INDEX_METRIC}:{task}", name=f"{task} {per_task.name}", read=lambda c: None)
+        for task in tasks
     ]
+    averaged = [metric for metric in catalogue.metrics() if metric.index_mean]
     means = [
-        Column("mean_accuracy", "mean accuracy", "number", lambda c: None, True),
-        Column("mean_delta_vs_dense", "mean Δ vs dense", "number", lambda c: None, True),
-        Column("mean_thinking_ratio", "mean think × dense", "number", lambda c: None, None, 2),
+        Column(f"mean_{m.key}", f"mean {m.short_header}", "number", lambda c: None, m.higher_is_better, m.digits)
+        for m in averaged
     ]
+    means = [replace(mean, signed=metric.signed) for mean, metric in zip(means, averaged)]
     columns = head + task_columns + means
     values: list[list[object]] = []
     for by_task in variants.values():
         first = next(iter(by_task.values()))
         row = [column.read(first) for column in head]
-        row += [by_task[task].results.accuracy if task in by_task else None for task in tasks]
+        row += [per_task.read(by_task[task]) if task in by_task else None for task in tasks]
         complete = len(by_task) == len(tasks)
-        row.append(_mean([c.results.accuracy for c in by_task.values()]) if complete else None)
-        row.append(_mean([c.delta_vs_dense for c in by_task.values()]) if complete else None)
-        row.append(_mean([c.thinking_ratio for c in by_task.values()]) if complete else None)
+        row += [_mean([m.value(c) for c in by_task.values()]) if complete else None for m in averaged]
         values.append(row)
     best = _index_best(list(variants.values()), columns, values)
     rows = []
@@ -139,7 +142,10 @@ def _index_table(model: str, cells: list[Cell], task_pages: dict[str, str], meth
         links = {"method": method_pages[first.identity.method]}
         row_id = f"{slug(model)}-{slug(first.identity.variant_label)}"
         links.update(
-            {f"accuracy:{t}": f"{task_pages[t]}#cells-{slug(c.identity.variant_label)}" for t, c in by_task.items()}
+            {
+                f"{INDEX_METRIC}:{t}": f"{task_pages[t]}#cells-{slug(c.identity.variant_label)}"
+                for t, c in by_task.items()
+            }
         )
         rows.append(Row(entries, row_id, "dense" if first.identity.is_dense else "pruned", links))
     return table_html(f"index-{slug(model)}", f"{model}: accuracy per task and the mean over tasks", columns, rows)
@@ -158,7 +164,7 @@ def _entry(column: Column, value, best: bool) -> Entry:
         text = format_estimate(value, digits=column.digits)
     else:
         text = (
-            "-" if number is None else f"{number:{'+' if column.key == 'mean_delta_vs_dense' else ''}.{column.digits}f}"
+            "-" if number is None else f"{number:{'+' if column.signed else ''}.{column.digits}f}"
         )
     return Entry(text, number, best, value)
 
@@ -243,7 +249,7 @@ class _Site:
         calibrated = (
             "<h2>Calibration</h2>" + "".join(manifests) if manifests else "<p>This method takes no calibration.</p>"
         )
-        columns = [BY_KEY["model"], *[c for c in shown_columns(cells) if c.key != "model"]]
+        columns = [column_named("model"), *[c for c in shown_columns(cells) if c.key != "model"]]
         table = cell_table(
             cells, "cells", f"{label}: {len(cells)} cells", columns, partial(_task_link, self.task_pages)
         )

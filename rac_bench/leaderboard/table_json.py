@@ -7,7 +7,7 @@ from __future__ import annotations
 from rac_bench import __version__
 from rac_bench.cells import Cell
 from rac_bench.leaderboard.method_info import method_infos, method_name
-from rac_bench.leaderboard.rows import COLUMNS, Column, leaderboard_rows, numeric, order_cells
+from rac_bench.leaderboard.rows import Column, all_columns, leaderboard_rows, numeric, order_cells
 from rac_bench.metrics import Estimate
 
 FORMAT = "rac-bench-leaderboard/1"
@@ -22,7 +22,7 @@ def _value(value):
 
 
 def table_document(cells: list[Cell], title: str, commands: list[str], columns: list[Column] | None = None) -> dict:
-    columns = columns if columns is not None else COLUMNS
+    columns = columns if columns is not None else all_columns()
     records = []
     for cell, row in zip(order_cells(cells), leaderboard_rows(cells, columns)):
         identity = cell.identity

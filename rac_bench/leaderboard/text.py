@@ -86,7 +86,7 @@ def _latex_entry(column: Column, entry: Entry) -> str:
     if numeric(value) is None:
         return "--"
     if isinstance(value, Estimate):  # the interval in small type, one digit shorter, so that it fits a column
-        sign = "+" if column.key == "delta_vs_dense" else ""
+        sign = "+" if column.signed else ""
         digits = max(1, column.digits - 1)
         interval = rf"{{\scriptsize $[{value.low:.{digits}f}, {value.high:.{digits}f}]$}}"
         return _latex_number(f"{value.value:{sign}.{column.digits}f}", entry.best) + r"\," + interval
