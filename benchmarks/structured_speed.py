@@ -6,8 +6,9 @@
 
 The checkpoints are made first with `rac-bench prune` (2,048 calibration tokens of competition_math prompts: the
 calibration changes which channels go, not the shapes that decide speed) under --work. Each measurement is the
-median of --repeats: prefill = one `generate` of 1 new token; decode = (a `generate` of 1 + N tokens, forced to N by
-min_new_tokens) minus the prefill, over B x N tokens. Greedy, the KV cache transformers chooses, fp32 on the CPU.
+median of --repeats, taken in turn over the models (a change of load falls on all alike): prefill = one `generate`
+of 1 new token; decode = (a `generate` of 1 + N tokens, forced to N by min_new_tokens) minus the prefill, over B x N
+tokens. Greedy, the KV cache transformers chooses, fp32 on the CPU.
 """
 
 from __future__ import annotations
@@ -62,19 +63,29 @@ def timed_generate(model, ids: torch.Tensor, new_tokens: int) -> float:
     return time.perf_counter() - started
 
 
-def speeds(directory: Path, batch: int, args) -> dict:
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(100, model.config.vocab_size, (batch, args.prompt_tokens), generator=generator)
+def speeds(models: dict, batch: int, args) -> dict:
+    """Each model's prefill and decode tokens/s at `batch`; the repeats go round the models in turn, so that a change
+    of load on the machine falls on every model alike."""
+    loaded = {label: AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32).eval() for label, d in models.items()}
+    vocabulary = min(model.config.vocab_size for model in loaded.values())
+    ids = torch.randint(100, vocabulary, (batch, args.prompt_tokens), generator=torch.Generator().manual_seed(0))
+    prefill, total = {label: [] for label in loaded}, {label: [] for label in loaded}
     with torch.inference_mode():
-        timed_generate(model, ids, 2)  # warm-up
-        prefill = statistics.median(timed_generate(model, ids, 1) for _ in range(args.repeats))
-        total = statistics.median(timed_generate(model, ids, 1 + args.new_tokens) for _ in range(args.repeats))
-    return {
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "prefill_tokens_per_s": batch * args.prompt_tokens / prefill,
-        "decode_tokens_per_s": batch * args.new_tokens / max(total - prefill, 1e-9),
-    }
+        for model in loaded.values():
+            timed_generate(model, ids, 2)  # warm-up
+        for _ in range(args.repeats):
+            for label, model in loaded.items():
+                prefill[label].append(timed_generate(model, ids, 1))
+                total[label].append(timed_generate(model, ids, 1 + args.new_tokens))
+    measured = {}
+    for label, model in loaded.items():
+        first, whole = statistics.median(prefill[label]), statistics.median(total[label])
+        measured[label] = {
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "prefill_tokens_per_s": batch * args.prompt_tokens / first,
+            "decode_tokens_per_s": batch * args.new_tokens / max(whole - first, 1e-9),
+        }
+    return measured
 
 
 def main() -> None:
@@ -82,7 +93,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prompt-tokens", type=int, default=32)
     parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batches", default="1,32")
     parser.add_argument("--work", type=Path, default=Path("/tmp/structured-speed"))
     args = parser.parse_args()
@@ -93,10 +104,9 @@ def main() -> None:
     load_before = os.getloadavg()
     rows, results = [], []
     for batch in [int(b) for b in args.batches.split(",")]:
-        dense = None
-        for label, directory in models.items():
-            measured = speeds(directory, batch, args)
-            dense = dense or measured
+        by_model = speeds(models, batch, args)
+        dense = by_model["dense"]
+        for label, measured in by_model.items():
             results.append({"model": label, "batch": batch, **measured})
             rows.append([
                 label, batch, f"{measured['parameters'] / 1e6:.1f}M",
