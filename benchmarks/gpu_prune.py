@@ -121,7 +121,8 @@ def peak_memory(device: str) -> dict:
 def prune_rac(args, states: str) -> dict:
     import torch
 
-    from rac_bench.pruning.engine import PassSettings, prune_model
+    from rac_bench.pruning.engine import prune_model
+    from rac_bench.pruning.passes import PassSettings
     from rac_bench.pruning.pattern import SparsityTarget
     from rac_bench.pruning.sparsegpt import sparsegpt_prune
 

@@ -240,8 +240,7 @@ def _model_plan(plan: Plan, model: str | None, costs: Assumptions, on_gpu: bool)
         tokens = calibration_tokens(plan, variant)
         if source is not None and source.name == "traces":  # on-policy: generated once, shared by every method
             trace_tokens = max(trace_tokens, tokens)
-        algorithm = getattr(getattr(variant.spec.method, "algorithm", None), "__name__", None)
-        solve = algorithm in ("sparsegpt_prune", "gptq_quantize")  # the OBS solves
+        solve = getattr(variant.spec.method, "solves_obs", False)
         prune_hours = shape.prune_flops(tokens, solve) / prune_flops_per_second / 3600 if source else 0.0
         hours += prune_hours + eval_hours
         target = "-" if variant.is_dense or variant.is_outside else variant.target.label

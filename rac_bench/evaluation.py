@@ -20,7 +20,6 @@ from rac_bench.cells import CellResults
 from rac_bench.export import LM_EVAL_SECTIONS
 from rac_bench.metrics import Estimate
 from rac_bench.scoring import correct_if_read_leniently, get_scorer, score_response
-from rac_bench.scoring.self_corrections import get_counter
 from rac_bench.tasks import TASKS_DIR, TaskInfo
 
 log = logging.getLogger(__name__)
@@ -38,11 +37,15 @@ def task_manager() -> TaskManager:
     return TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
 
 
-def generation_kwargs(task: TaskInfo, samples: int) -> dict:
-    settings = task.generation
-    if settings.greedy and samples == 1:
-        return {"do_sample": False, "temperature": 0.0}
-    return {"do_sample": True, "temperature": settings.temperature or 0.6, "top_p": settings.top_p}
+GREEDY_TASK_SAMPLED_AT = 0.6  # the temperature of a greedy task asked for several samples per problem
+
+
+def generation_kwargs(task: TaskInfo, samples: int) -> dict | None:
+    """What the run changes in the YAML's generation settings: a greedy task asked for several samples per problem
+    samples them; else None, the YAML's own."""
+    if task.generation.greedy and samples > 1:
+        return {"do_sample": True, "temperature": GREEDY_TASK_SAMPLED_AT, "top_p": task.generation.top_p}
+    return None
 
 
 def evaluate_task(
@@ -67,7 +70,7 @@ def evaluate_task(
     wall_seconds = time.perf_counter() - started
     name = task.lm_eval_task
     references = {s["doc_id"]: s for s in results["samples"][name]}
-    counter, markers = get_counter(task.self_corrections), tuple(settings.hesitation_markers)
+    counter, markers = task.self_corrections, tuple(settings.hesitation_markers)
     records = [_scored(task, r, references[r.doc_id], counter, markers) for r in sorted(lm.records, key=_order)]
     sections = {s: results[s][name] for s in LM_EVAL_SECTIONS if name in results.get(s, {})}
     summary = summarize(
@@ -88,8 +91,11 @@ def _configured_task(task: TaskInfo, samples: int, seed: int) -> dict:
     name = task.lm_eval_task
     loaded = task_manager().load([name])
     task_object = loaded["tasks"][name]
-    task_object.set_config(key="repeats", value=samples)
-    task_object.set_config(key="generation_kwargs", value=generation_kwargs(task, samples), update=True)
+    if samples != task.samples:  # the run's --samples
+        task_object.set_config(key="repeats", value=samples)
+    changed = generation_kwargs(task, samples)
+    if changed is not None:
+        task_object.set_config(key="generation_kwargs", value=changed, update=True)
     if task_object.get_config("num_fewshot") is None:
         task_object.set_config(key="num_fewshot", value=0)
     task_object.set_fewshot_seed(seed=seed)

@@ -8,16 +8,20 @@ numbers, so equal keys mean the cell can be reused and different ones mean it mu
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, replace
 
 from rac_bench.backends import backend_identity
 from rac_bench.config import RunConfig
 from rac_bench.fingerprint import directory_fingerprint, fingerprint
+from rac_bench.methods.base import COMPRESSED, DENSE, OUTSIDE
 from rac_bench.methods.code import method_code
 from rac_bench.methods.spec import MethodSpec, parse_method_spec
 from rac_bench.pruning.pattern import SparsityTarget
 from rac_bench.task_data import data_revision
 from rac_bench.tasks import task_definition
+
+log = logging.getLogger(__name__)
 
 DENSE_TARGET = SparsityTarget(0.0)
 
@@ -36,13 +40,18 @@ class Variant:
         return self.spec.label
 
     @property
+    def kind(self) -> str:
+        """DENSE, COMPRESSED or OUTSIDE (rac_bench.methods.base), as its method declares."""
+        return self.spec.kind
+
+    @property
     def is_dense(self) -> bool:
-        return self.spec.name == "dense"
+        return self.kind == DENSE
 
     @property
     def is_outside(self) -> bool:
         """A checkpoint saved by another tool, loaded rather than pruned."""
-        return self.spec.checkpoint is not None
+        return self.kind == OUTSIDE
 
     @property
     def pattern(self) -> str:
@@ -122,7 +131,7 @@ def _variant(spec: MethodSpec, target: SparsityTarget, config: RunConfig) -> Var
         "device": execution.device.split(":")[0],  # pruning arithmetic differs between CPU and GPU
         "experts": [config.pruning.experts, config.pruning.expert_min_tokens],
     }
-    if spec.name != "dense":  # the code that makes the weights: editing a method (or a plugin) prunes again
+    if spec.kind == COMPRESSED:  # the code that makes the weights: editing a method (or a plugin) prunes again
         settings["code"] = method_code(spec.name, calibrated=spec.source is not None)
     return Variant(spec, target, settings)
 
@@ -152,7 +161,7 @@ def _task(name: str, config: RunConfig) -> TaskPlan:
 def variant_targets(spec: MethodSpec, config: RunConfig) -> list[SparsityTarget]:
     """The targets a spec is run at: one for dense and outside checkpoints, one (sparsity 0) for a quantizer, else
     every sparsity target of the run, with the spec's quantization on top."""
-    if spec.name in ("dense", "checkpoint"):
+    if spec.kind != COMPRESSED:
         return [DENSE_TARGET]
     if not getattr(spec.method, "prunes", True):
         return [SparsityTarget(0.0, quantization=spec.quantization)]
@@ -160,9 +169,14 @@ def variant_targets(spec: MethodSpec, config: RunConfig) -> list[SparsityTarget]
 
 
 def build_plan(config: RunConfig) -> Plan:
-    variants = []
+    """Variants in the order asked; two names for one computation (`rac` and `sparsegpt@traces`: equal settings)
+    are one variant, pruned and evaluated once and shown under the name asked first."""
+    variants: dict[str, Variant] = {}
     for method in config.all_methods:
         spec = parse_method_spec(method)
         for target in variant_targets(spec, config):
-            variants.append(_variant(spec, target, config))
-    return Plan(config, tuple(variants), tuple(_task(name, config) for name in config.tasks))
+            variant = _variant(spec, target, config)
+            same = variants.setdefault(fingerprint(variant.settings), variant)
+            if same is not variant:
+                log.info("%s is %s under another name: one variant, shown as %s", method, same.method, same.method)
+    return Plan(config, tuple(variants.values()), tuple(_task(name, config) for name in config.tasks))

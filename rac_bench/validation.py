@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from rac_bench.config import RunConfig, default_output_dir
 from rac_bench.errors import ConfigError
+from rac_bench.methods.base import COMPRESSED
 
 
 def validate(config: RunConfig) -> RunConfig:
@@ -55,7 +56,7 @@ def _check_targets_are_used(config: RunConfig, specs: list) -> None:
     if (
         not asked
         or not specs
-        or any(s.name not in ("dense", "checkpoint") and getattr(s.method, "prunes", True) for s in specs)
+        or any(s.kind == COMPRESSED and getattr(s.method, "prunes", True) for s in specs)
     ):
         return
     labels = ", ".join(s.label for s in specs)

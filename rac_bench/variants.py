@@ -32,7 +32,8 @@ from rac_bench.methods import PruneContext
 from rac_bench.models import user_errors
 from rac_bench.plan import Plan, Variant
 from rac_bench.pruning.achieved import achieved_removal, achieved_sparsity
-from rac_bench.pruning.engine import MatrixPruneError, PassSettings
+from rac_bench.pruning.engine import MatrixPruneError
+from rac_bench.pruning.passes import PassSettings
 from rac_bench.threads import set_threads
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from safetensors import safe_open
 
 from rac_bench.cli import main
 from rac_bench.models import load_model
-from rac_bench.pruning.engine import PassSettings, prune_model
+from rac_bench.pruning.engine import prune_model
+from rac_bench.pruning.passes import PassSettings
 from rac_bench.pruning.layout import LayoutError, find_decoder_layers
 from rac_bench.pruning.pattern import SparsityTarget
 from rac_bench.pruning.sparsegpt import sparsegpt_prune

@@ -90,7 +90,8 @@ def _record(doc_id, correct, truncated, thinking, corrections, lenient=None, lim
 
 def test_a_cell_summarises_completed_and_truncated_accuracy_and_self_corrections_by_hand():
     from rac_bench.evaluation import Timing, summarize
-    from rac_bench.scoring.self_corrections import COUNTERS
+    from rac_bench.scoring.self_corrections import HESITATIONS
+    from rac_bench.zoo.arithmetic import RETRIES
 
     records = [
         _record(0, True, False, 40, 0),
@@ -99,16 +100,16 @@ def test_a_cell_summarises_completed_and_truncated_accuracy_and_self_corrections
         _record(3, False, True, 200, 11, lenient=False),
     ]
     timing = Timing(1.0, 1.0, 100, 0)
-    retries = summarize(records, timing, {}, {}, None, COUNTERS["retries"])
+    retries = summarize(records, timing, {}, {}, None, RETRIES)
     assert retries.accuracy.value == 0.25 and retries.truncation.value == 0.5
     assert retries.limit_after_answer.value == 0.25  # closed its thinking, then ran into the limit: graded
     assert retries.accuracy_completed.value == 0.5  # 1 of the 2 completed responses
     assert retries.accuracy_truncated.value == 0.5  # 1 of the 2 truncated ones, read leniently
     assert retries.self_corrections.value == (0 + 2 + 9 + 11) / 4 and retries.self_correction_unit.startswith("retries")
     assert (retries.first_token_seconds, retries.seconds_per_output_token) == (None, None)
-    hesitations = summarize(records, timing, {}, {}, None, COUNTERS["hesitations"])
+    hesitations = summarize(records, timing, {}, {}, None, HESITATIONS)
     assert hesitations.self_corrections.value == pytest.approx((0 + 2000 / 60 + 9000 / 200 + 11000 / 200) / 4)
-    completed_only = summarize(records[:2], timing, {}, {}, None, COUNTERS["retries"])
+    completed_only = summarize(records[:2], timing, {}, {}, None, RETRIES)
     assert completed_only.accuracy_truncated is None
 
 

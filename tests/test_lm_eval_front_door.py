@@ -61,3 +61,30 @@ def test_task_yamls_do_not_shadow_lm_evals_own_tasks():
     assert ours == {name: task.lm_eval_task for name, task in TASKS.items()}
     assert not set(ours.values()) & task_names(Path(lm_eval.__file__).parent / "tasks")
     assert {"aime24", "aime25"} <= task_names(Path(lm_eval.__file__).parent / "tasks")  # what is avoided is there
+
+
+def test_a_tasks_samples_and_generation_settings_are_read_from_its_yaml(monkeypatch, tmp_path):
+    """The YAML is the one place a task's lm-eval settings are written: rac-bench reads them from it (the included
+    file's, under the task's own), and a run overrides them only where it asks to (--samples)."""
+    import shutil
+
+    from rac_bench import tasks
+    from rac_bench.evaluation import generation_kwargs
+
+    for path in TASKS_DIR.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    text = (tmp_path / "amc23.yaml").read_text().replace("repeats: 8", "repeats: 3")
+    (tmp_path / "amc23.yaml").write_text(text + "generation_kwargs:\n  do_sample: true\n  temperature: 0.8\n"
+                                        "  max_gen_toks: 1024\n")  # fmt: skip
+    monkeypatch.setattr(tasks, "TASKS_DIR", tmp_path)
+    tasks.task_yaml.cache_clear()
+    try:
+        amc, arith = tasks.get_task("amc23"), tasks.get_task("rac_arith")
+        assert (amc.samples, amc.generation.temperature, amc.generation.max_new_tokens) == (3, 0.8, 1024)
+        assert amc.generation.top_p == 1.0 and amc.lm_eval_task == "rac_bench_amc23"
+        assert tasks.get_task("math500").generation.top_p == 0.95  # from _math_reasoning.yaml
+        assert (arith.samples, arith.generation.greedy, arith.generation.max_new_tokens) == (1, True, 256)
+        assert generation_kwargs(arith, 1) is None and generation_kwargs(amc, 8) is None
+        assert generation_kwargs(arith, 4) == {"do_sample": True, "temperature": 0.6, "top_p": 1.0}
+    finally:
+        tasks.task_yaml.cache_clear()

@@ -340,13 +340,13 @@ def separated_layer(rows: int = 24, columns: int = 4 * 128 + 64, tokens: int = 4
     return (magnitudes * signs).to(device), statistics
 
 
-@pytest.mark.parametrize("pattern", ["unstructured", "2:4"])
+@pytest.mark.parametrize("pattern", ["unstructured", "2:4", "4:8"])
 @pytest.mark.parametrize("device", DEVICES)
 def test_sparsegpt_equals_a_plain_algorithm_1_loop_over_the_whole_matrix(device, pattern):
     """Four full blocks of 128 columns (on CUDA: replays of the captured block sweep) and a last one of 64, each
     swept in sub-blocks of 32, against the paper's loop in float64 on the same inverse-Hessian factor."""
     from rac_bench.pruning.obs import prepared_inverse
-    from rac_bench.pruning.sparsegpt import _captured_sweep, _CapturedSweep
+    from rac_bench.pruning.sweep import _BlockShape, _captured_sweep, _CapturedSweep
 
     weight, statistics = separated_layer(device=device)
     target = parse_pattern(pattern, 0.5)
@@ -355,7 +355,8 @@ def test_sparsegpt_equals_a_plain_algorithm_1_loop_over_the_whole_matrix(device,
     expected = algorithm_1(weight.cpu(), Hinv.cpu(), target)
     assert pruned.device.type == device
     if device == "cuda":  # the full blocks were swept by a captured graph, not by the eager fallback
-        assert isinstance(_captured_sweep(len(weight), 128, 32, target, pruned.device), _CapturedSweep)
+        shape = _BlockShape(len(weight), 128, 32, (target.n, target.m), None)
+        assert isinstance(_captured_sweep(shape, pruned.device), _CapturedSweep)
     assert torch.equal(pruned.cpu() == 0, expected == 0)
     assert int((pruned == 0).sum()) == weight.numel() // 2
     torch.testing.assert_close(pruned.cpu().double(), expected, rtol=1e-5, atol=1e-6)
@@ -408,7 +409,7 @@ def test_inputs_added_after_the_hessian_was_read_are_refused():
 
 
 def test_equal_length_sequences_are_batched_in_order_with_their_token_weights():
-    from rac_bench.pruning.engine import batch_equal_lengths
+    from rac_bench.pruning.passes import batch_equal_lengths
 
     sequences = [torch.full((n,), i) for i, n in enumerate((5, 5, 3, 5, 3, 5))]
     weights = [torch.full((len(ids),), float(i)) for i, ids in enumerate(sequences)]
@@ -421,7 +422,7 @@ def test_equal_length_sequences_are_batched_in_order_with_their_token_weights():
 
 
 def test_batched_calibration_forwards_prune_as_one_sequence_at_a_time():
-    from rac_bench.pruning.engine import PassSettings
+    from rac_bench.pruning.passes import PassSettings
 
     calibration = [
         torch.randint(0, 97, (n,), generator=torch.Generator().manual_seed(i))
@@ -448,7 +449,7 @@ def test_batched_calibration_forwards_prune_as_one_sequence_at_a_time():
 
 
 def test_unknown_state_placement_is_rejected():
-    from rac_bench.pruning.engine import PassSettings
+    from rac_bench.pruning.passes import PassSettings
 
     with pytest.raises(ConfigError, match="accepted: auto, device, host"):
         PassSettings(states="gpu")
@@ -459,7 +460,7 @@ def test_unknown_state_placement_is_rejected():
 def test_offloaded_pruning_on_cuda_matches_the_cpu_and_leaves_the_model_home(architecture):
     """Model on the CPU, layers pruned on the GPU one at a time (equal-length sequences batched), with the states on
     the device and in pinned host memory: exact sparsity, and the layer errors of the CPU run."""
-    from rac_bench.pruning.engine import PassSettings
+    from rac_bench.pruning.passes import PassSettings
 
     build = tiny_qwen2 if architecture == "qwen2" else lambda: tiny_random_model(architecture)
     calibration = [torch.randint(0, 97, (n,), generator=torch.Generator().manual_seed(n)) for n in (48, 48, 48, 31)]

@@ -13,15 +13,17 @@ from rac_bench.pruning.quantization import distinct_values_violations, parse_qua
 from rac_bench.pruning.statistics import InputStatistics
 
 
-def layer(rows=96, columns=512, tokens=4096, seed=0):
+def layer(rows=96, columns=512, tokens=4096, seed=0, dead=(), device="cpu"):
+    """A weight and the statistics of correlated inputs of uneven scales; the inputs `dead` are never active."""
     generator = torch.Generator().manual_seed(seed)
     mixing = torch.randn(columns, columns, generator=generator) / columns**0.5
     inputs = (torch.randn(tokens, columns, generator=generator) @ mixing) * torch.exp(
         torch.randn(columns, generator=generator)
     )
+    inputs[:, list(dead)] = 0.0
     statistics = InputStatistics(columns)
-    statistics.add(inputs)
-    return torch.randn(rows, columns, generator=generator), statistics
+    statistics.add(inputs.to(device))
+    return torch.randn(rows, columns, generator=generator).to(device), statistics
 
 
 def reference_find_params(x, bits, sym):
@@ -43,8 +45,12 @@ def reference_quantize(x, scale, zero, maxq):
     return scale * (torch.clamp(torch.round(x / scale) + zero, 0, maxq) - zero)
 
 
-def reference_fasterquant(W, H, bits, groupsize=-1, sym=True, actorder=False, blocksize=128, percdamp=0.01):
-    """IST-DASLab gptq.py GPTQ.fasterquant, as published (static_groups with actorder), on a copy of W and H."""
+def reference_fasterquant(
+    W, H, bits, groupsize=-1, sym=True, actorder=False, blocksize=128, percdamp=0.01, sparsity=0.0, prunen=0, prunem=0
+):
+    """IST-DASLab gptq.py GPTQ.fasterquant, as published (static_groups with actorder), on a copy of W and H; with a
+    sparsity, the mask of IST-DASLab sparsegpt.py SparseGPT.fasterprune (each block pruning its share of the matrix's
+    zeros by w^2 / [H^-1]_jj^2, or N:M chosen when the sweep reaches the group) and its `q[mask1[:, i]] = 0`."""
     W, H = W.clone().float(), H.clone()
     columns = W.shape[1]
     params = reference_find_params(W, bits, sym)
@@ -66,14 +72,23 @@ def reference_fasterquant(W, H, bits, groupsize=-1, sym=True, actorder=False, bl
     for i1 in range(0, columns, blocksize):
         i2 = min(i1 + blocksize, columns)
         W1, Err1, Hinv1 = W[:, i1:i2].clone(), torch.zeros(W.shape[0], i2 - i1), Hinv[i1:i2, i1:i2]
+        mask1 = torch.zeros_like(W1, dtype=torch.bool)
+        if sparsity and not prunem:
+            count = int(W.numel() * sparsity) * i2 // columns - int(W.numel() * sparsity) * i1 // columns
+            scores = (W1**2 / torch.diag(Hinv1).reshape(1, -1) ** 2).flatten()
+            mask1.view(-1)[torch.topk(scores, count, largest=False).indices] = True
         for i in range(i2 - i1):
             w, d = W1[:, i], Hinv1[i, i]
+            if prunem and i % prunem == 0:
+                scores = W1[:, i : i + prunem] ** 2 / torch.diag(Hinv1)[i : i + prunem].reshape(1, -1) ** 2
+                mask1.scatter_(1, i + torch.topk(scores, prunen, dim=1, largest=False)[1], True)
             if groupsize != -1:
                 if groups is None and (i1 + i) % groupsize == 0:
                     params = reference_find_params(W[:, (i1 + i) : (i1 + i + groupsize)], bits, sym)
                 elif groups is not None:
                     params = groups[int(perm[i1 + i]) // groupsize]
             q = reference_quantize(w.unsqueeze(1), *params).flatten()
+            q[mask1[:, i]] = 0
             Q[:, i1 + i] = q
             err1 = (w - q) / d
             W1[:, i:] -= err1.unsqueeze(1).matmul(Hinv1[i, i:].unsqueeze(0))
@@ -82,14 +97,18 @@ def reference_fasterquant(W, H, bits, groupsize=-1, sym=True, actorder=False, bl
     return Q[:, invperm] if actorder else Q
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
 @pytest.mark.parametrize("options", ["w4", "w4g128", "w3asym", "w4g128act", "w2g64", "w8g128"])
-def test_gptq_equals_the_reference_algorithm_up_to_rounding_ties(options):
-    weight, statistics = layer()
+@pytest.mark.parametrize("device", DEVICES)
+def test_gptq_equals_the_reference_algorithm_up_to_rounding_ties(device, options):
+    weight, statistics = layer(device=device)
     quantization = parse_quantization(options, "gptq")
-    ours = gptq_quantize(weight, statistics, SparsityTarget(0.0, quantization=quantization))
+    ours = gptq_quantize(weight, statistics, SparsityTarget(0.0, quantization=quantization)).cpu()
     reference = reference_fasterquant(
-        weight,
-        statistics.hessian,
+        weight.cpu(),
+        statistics.hessian.cpu(),
         quantization.bits,
         quantization.group_size or -1,
         quantization.symmetric,
@@ -99,6 +118,41 @@ def test_gptq_equals_the_reference_algorithm_up_to_rounding_ties(options):
     differing = float((~torch.isclose(ours, reference, rtol=1e-4, atol=1e-6)).float().mean())
     assert differing <= 0.001, f"{differing:.4%} of weights differ"  # a tie a last bit of H^-1 rounds the other way
     assert distinct_values_violations(ours, quantization) == 0
+
+
+@pytest.mark.parametrize(
+    "pattern, options", [("0.5", "w4g128"), ("2:4", "w4"), ("4:8", "w3g64"), ("0.5", "w4g64act"), ("2:4", "w8")]
+)
+@pytest.mark.parametrize("device", DEVICES)
+def test_sparsegpt_with_bits_equals_the_reference_joint_loop(device, pattern, options):
+    """SparseGPT's joint prune-then-quantize (the one OBS sweep with a mask rule and a quantizer; on CUDA, replays
+    of the captured block sweep) against fasterquant with fasterprune's mask, on inputs with two dead channels (but
+    in activation order, where fasterquant sorts a dead input as if its diag(H) were 1, and rac-bench as the 0 it is:
+    its zeros then fall into another block, which then prunes other weights)."""
+    from rac_bench.pruning.pattern import parse_pattern
+    from rac_bench.pruning.sparsegpt import sparsegpt_prune
+    from rac_bench.pruning.sweep import _BlockShape, _captured_sweep, _CapturedSweep
+
+    dead = [] if options.endswith("act") else [7, 200]
+    weight, statistics = layer(columns=384, dead=dead, device=device)
+    sparsity = parse_pattern(pattern, 0.5) if ":" in pattern else SparsityTarget(float(pattern))
+    quantization = parse_quantization(options, "sparsegpt")
+    target = SparsityTarget(sparsity.sparsity, sparsity.n, sparsity.m, quantization)
+    ours = sparsegpt_prune(weight, statistics, target)
+    group, symmetric = quantization.group_size or -1, quantization.symmetric
+    reference = reference_fasterquant(
+        weight.cpu(), statistics.hessian.cpu(), quantization.bits, group, symmetric, quantization.act_order,
+        sparsity=target.sparsity, prunen=target.n, prunem=target.m,
+    )  # fmt: skip
+    assert ours.device.type == device
+    if device == "cuda":  # the full blocks were swept by a captured graph, not by the eager fallback
+        shape = _BlockShape(len(weight), 128, 32, (target.n, target.m), quantization.levels - 1)
+        assert isinstance(_captured_sweep(shape, ours.device), _CapturedSweep)
+    ours = ours.cpu()
+    assert int((ours == 0).sum()) >= weight.numel() // 2 and bool((ours[:, dead] == 0).all())
+    assert distinct_values_violations(ours, quantization) == 0
+    differing = float((~torch.isclose(ours, reference, rtol=1e-4, atol=1e-6)).float().mean())
+    assert differing <= 0.002, f"{differing:.4%} of weights differ"  # near-ties of a mask or a grid point
 
 
 def test_rtn_puts_every_group_on_its_own_grid_and_gptq_reconstructs_better():

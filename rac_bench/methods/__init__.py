@@ -1,6 +1,9 @@
 """The registry of compression methods, looked up by name.
 
-Built-in methods live one per module here; a method published as its own package registers an object with
+Built-in methods live one per module here, each registering itself on import (`register_method`), and are found by
+importing every module of this package but its support modules (`SUPPORT_MODULES`), as calibration sources are: a
+new built-in is one new file. A name may be an alias of a method on a calibration source (`rac` is
+`sparsegpt@traces`, rac_bench.methods.base.MethodAlias). A method published as its own package registers an object with
 `description`, `calibration_source` and `prune(model, context)` under the entry-point group `rac_bench.methods`,
 and is known by its entry point's name (docs/methods.md). Each method's origin (rac-bench itself, or a plugin's
 distribution, version and module) is kept, so fingerprints follow its code (rac_bench.methods.code). A plugin that
@@ -10,17 +13,21 @@ still work.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
+import pkgutil
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from rac_bench.errors import ConfigError, first_line
-from rac_bench.methods.base import LayerwiseMethod, Method, PruneContext
+from rac_bench.methods.base import LayerwiseMethod, Method, MethodAlias, PruneContext
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "rac_bench.methods"
+# what a method is (structured: the base of width, depth, experts), its code's hash, its spec: they register nothing
+SUPPORT_MODULES = {"base", "code", "spec", "structured"}
 
 
 @dataclass(frozen=True)
@@ -30,12 +37,12 @@ class MethodOrigin:
     module: str  # the module whose source the method's fingerprint hashes (a plugin: its entry point's module)
 
 
-_REGISTRY: dict[str, Method] = {}
+_REGISTRY: dict[str, Method | MethodAlias] = {}
 _ORIGINS: dict[str, MethodOrigin] = {}
 _BROKEN: dict[str, str] = {}  # plugin method name -> why it is not available
 
 
-def register_method(method: Method) -> Method:
+def register_method(method: Method | MethodAlias) -> Method | MethodAlias:
     """Register a built-in method, from the module that defines it (whose source its fingerprint hashes)."""
     if method.name in _REGISTRY:
         raise ValueError(f"method {method.name!r} is registered twice")
@@ -46,21 +53,9 @@ def register_method(method: Method) -> Method:
 
 def _load() -> dict[str, Method]:
     if not _REGISTRY:
-        from rac_bench.methods import (  # noqa: F401 (they register)
-            checkpoint,
-            dense,
-            depth,
-            experts,
-            gptq,
-            magnitude,
-            rac,
-            rac_wanda,
-            rtn,
-            sparsegpt,
-            wanda,
-            width,
-        )
-
+        for module in pkgutil.iter_modules(__path__):
+            if module.name not in SUPPORT_MODULES:
+                importlib.import_module(f"{__name__}.{module.name}")
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
             _load_plugin(entry_point)
     return _REGISTRY
@@ -93,7 +88,7 @@ def _load_plugin(entry_point) -> None:
     _ORIGINS[name] = MethodOrigin(distribution, version, entry_point.module)
 
 
-def available_methods() -> dict[str, Method]:
+def available_methods() -> dict[str, Method | MethodAlias]:
     return dict(_load())
 
 
@@ -108,7 +103,7 @@ def method_origin(name: str) -> MethodOrigin:
     return _ORIGINS[name]
 
 
-def get_method(name: str) -> Method:
+def get_method(name: str) -> Method | MethodAlias:
     methods = _load()
     if name in _BROKEN and name not in methods:
         raise ConfigError(_BROKEN[name])
@@ -120,6 +115,7 @@ def get_method(name: str) -> Method:
 __all__ = [
     "LayerwiseMethod",
     "Method",
+    "MethodAlias",
     "MethodOrigin",
     "PruneContext",
     "available_methods",

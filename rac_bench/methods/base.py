@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
     from rac_bench.calibration.sequences import CalibrationSet
     from rac_bench.calibration.sources import CalibrationSource
-    from rac_bench.pruning.engine import PassSettings, PruneFunction, PruningReport
+    from rac_bench.pruning.engine import PruneFunction, PruningReport
+    from rac_bench.pruning.passes import PassSettings
     from rac_bench.pruning.pattern import SparsityTarget
 
 
@@ -36,6 +37,12 @@ class PruneContext:
     passes: PassSettings | None = None  # sequential or dense-model statistics, the head, experts; None: defaults
 
 
+# What a variant is, declared by its method (`kind`; a plugin without one makes compressed variants)
+DENSE = "dense"  # the reference every other variant is compared with
+COMPRESSED = "compressed"  # made from the dense model by a method
+OUTSIDE = "outside"  # loaded from a checkpoint another tool saved
+
+
 class Method(Protocol):
     name: str
     description: str  # one line, shown by `rac-bench methods` and on the leaderboards
@@ -46,6 +53,11 @@ class Method(Protocol):
 
     # Optional: `check_target(target)` raises ConfigError for a sparsity target the method cannot meet; a run
     # calls it for every target before any work. `paper`: a link to the method's paper (method pages link it).
+    # `kind`: DENSE, COMPRESSED (the default) or OUTSIDE.
+
+
+def method_kind(method) -> str:
+    return getattr(method, "kind", COMPRESSED)
 
 
 def accepts_every_target(target: SparsityTarget) -> None:
@@ -76,11 +88,15 @@ class LayerwiseMethod:
     check_target: Callable[[SparsityTarget], None] = accepts_every_target
     prunes: bool = True  # takes the run's sparsity targets (False: a quantizer, run once per quantization spec)
     quantizes: bool = False  # accepts quantization options (`gptq:w4g128`)
+    orders_by_activation: bool = False  # accepts activation order (`gptq:w4g128act`)
+    solves_obs: bool = False  # inverts each input's Hessian (SparseGPT, GPTQ): what `--dry-run` costs it at
     paper: str | None = None  # a link to the paper that describes the algorithm
+    kind: str = COMPRESSED
 
     def prune(self, model: nn.Module, context: PruneContext) -> PruningReport:
         from rac_bench.calibration.sources import parse_source
-        from rac_bench.pruning.engine import PassSettings, prune_model
+        from rac_bench.pruning.engine import prune_model
+        from rac_bench.pruning.passes import PassSettings
 
         source = context.source or (parse_source(self.calibration_source) if self.calibration_source else None)
         calibration = context.calibration(source) if source is not None else None
@@ -95,3 +111,21 @@ class LayerwiseMethod:
             device=context.device,
             passes=context.passes or PassSettings(),
         )
+
+
+@dataclass(frozen=True)
+class MethodAlias:
+    """Another name for a method on a calibration source (`rac` is `sparsegpt@traces`): a spec that names the alias
+    is parsed as the method it stands for, so both names make one variant, pruned and evaluated once. It keeps its
+    own description and paper for `rac-bench methods` and the leaderboards' method notes."""
+
+    name: str
+    description: str
+    method: str  # the registered method it stands for
+    calibration_source: str  # the source it reads unless `@SOURCE` says otherwise
+    paper: str | None = None
+    kind: str = COMPRESSED
+
+    @property
+    def same_as(self) -> str:
+        return f"{self.method}@{self.calibration_source}"

@@ -4,12 +4,14 @@ achieved sparsity counted in its weights and a fingerprint from the content of i
 
 from rac_bench.errors import ConfigError
 from rac_bench.methods import register_method
+from rac_bench.methods.base import OUTSIDE
 
 
 class OutsideCheckpoint:
     name = "checkpoint"
     description = "a model saved by another tool, loaded as a variant of --model: [LABEL=]checkpoint:DIR"
     calibration_source = None
+    kind = OUTSIDE
 
     def prune(self, model, context):
         raise ConfigError("checkpoint:DIR variants are loaded from DIR, not pruned")

@@ -15,6 +15,8 @@ register_method(
         check_sparsegpt_target,  # the same column blocks: an N:M pattern's M must divide them
         prunes=False,
         quantizes=True,
+        solves_obs=True,
+        orders_by_activation=True,
         paper="https://arxiv.org/abs/2210.17323",
     )
 )

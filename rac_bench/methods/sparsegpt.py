@@ -12,6 +12,7 @@ register_method(
         "prompts",
         check_sparsegpt_target,
         quantizes=True,  # sparsegpt:w4 prunes, then quantizes the kept weights in the same sweep
+        solves_obs=True,
         paper="https://arxiv.org/abs/2301.00774",
     )
 )

@@ -3,8 +3,9 @@
 (`sparsegpt`: prompts; `rac`: traces). The spec as written is the method's label in results.
 
 `:QUANTIZATION` sets a quantizer's grid (`gptq:w4g128@traces`, `rtn:w3`, and SparseGPT's joint prune-then-quantize
-`sparsegpt:w4`; rac_bench.pruning.quantization). `[LABEL=]checkpoint:DIR` names a model saved by another tool
-(rac_bench.methods.checkpoint); its label is LABEL, or `checkpoint:<directory name>`."""
+`sparsegpt:w4`; rac_bench.pruning.quantization). An alias is parsed as the method and source it stands for: `rac` and
+`sparsegpt@traces` are one spec under two labels, with one canonical form. `[LABEL=]checkpoint:DIR` names a model
+saved by another tool (rac_bench.methods.checkpoint); its label is LABEL, or `checkpoint:<directory name>`."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ from pathlib import Path
 
 from rac_bench.calibration.sources import CalibrationSource, parse_source
 from rac_bench.errors import ConfigError
-from rac_bench.methods import Method, get_method
+from rac_bench.methods import Method, MethodAlias, available_methods, get_method
+from rac_bench.methods.base import method_kind
 from rac_bench.pruning.quantization import SYNTAX, QuantizationTarget, parse_quantization
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     label: str  # as written
-    name: str
+    name: str  # the registered method that makes the weights (for an alias, the method it stands for)
     source: CalibrationSource | None  # None: the method takes no calibration data
     checkpoint: Path | None = None  # an outside checkpoint's directory
     quantization: QuantizationTarget | None = None  # `method:w4g128`: the grid the weights are rounded to
@@ -29,6 +31,11 @@ class MethodSpec:
     @property
     def method(self) -> Method:
         return get_method(self.name)
+
+    @property
+    def kind(self) -> str:
+        """rac_bench.methods.base: DENSE, COMPRESSED or OUTSIDE, as the method declares it."""
+        return method_kind(self.method)
 
     @property
     def canonical(self) -> str:
@@ -55,13 +62,14 @@ def parse_method_spec(text: str) -> MethodSpec:
             f"{text!r} names no directory; write [LABEL=]checkpoint:DIR, e.g. gptq-w4=checkpoint:/models/q"
         )
     head, at, source = text.partition("@")
-    name, colon, options = head.partition(":")
-    method = get_method(name)
-    quantization = _quantization(method, name, options) if colon else None
+    written, colon, options = head.partition(":")
+    registered = get_method(written)
+    name = registered.method if isinstance(registered, MethodAlias) else written  # an alias: a method on a source
+    method, default = get_method(name), registered.calibration_source
+    quantization = _quantization(method, written, options) if colon else None
     if getattr(method, "quantizes", False) and not getattr(method, "prunes", True) and quantization is None:
         raise ConfigError(f"{name} needs its bits: write {name}:w4, {name}:w4g128 or {name}:w3asym ({SYNTAX})")
     if not at:
-        default = method.calibration_source
         return MethodSpec(text, name, parse_source(default) if default else None, quantization=quantization)
     if method.calibration_source is None:
         raise ConfigError(f"{name} takes no calibration data, so {text!r} is not accepted; write plain {head}")
@@ -71,9 +79,19 @@ def parse_method_spec(text: str) -> MethodSpec:
 def _quantization(method, name: str, options: str) -> QuantizationTarget:
     if not getattr(method, "quantizes", False):
         raise ConfigError(
-            f"{name} takes no quantization options ({name}:{options}); methods that do: rtn, gptq, sparsegpt, rac"
+            f"{name} takes no quantization options ({name}:{options}); methods that do: {_methods_that('quantizes')}"
         )
     quantization = parse_quantization(options, name)
-    if quantization.act_order and name != "gptq":
-        raise ConfigError(f"{name}:{options}: activation order (act) is GPTQ's; drop it or use gptq:{options}")
+    if quantization.act_order and not getattr(method, "orders_by_activation", False):
+        raise ConfigError(
+            f"{name}:{options}: {name} takes no activation order (act); drop it, or use a method that does: "
+            f"{_methods_that('orders_by_activation')}"
+        )
     return quantization
+
+
+def _methods_that(field: str) -> str:
+    """The names (aliases too) whose method has `field` set, e.g. those that take quantization options."""
+    methods = available_methods()
+    target = {name: methods.get(getattr(m, "method", name), m) for name, m in methods.items()}
+    return ", ".join(sorted(name for name, method in target.items() if getattr(method, field, False)))

@@ -20,11 +20,11 @@ import torch
 from torch import nn
 
 from rac_bench.pruning.capture import capture_layer_inputs
-from rac_bench.pruning.engine import batch_equal_lengths
 from rac_bench.pruning.expert_plan import ExpertPlan
 from rac_bench.pruning.experts import _eager_forward
 from rac_bench.pruning.layer_statistics import layer_output
 from rac_bench.pruning.layout import find_decoder_layers, model_layouts
+from rac_bench.pruning.passes import batch_equal_lengths
 
 SALIENCY = ("reap", "frequency")
 

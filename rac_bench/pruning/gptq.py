@@ -1,14 +1,16 @@
 """GPTQ (Frantar et al., 2023): quantize a linear layer column by column, each column rounded onto its group's grid and
-its rounding error spread over the not-yet-quantized columns through the upper Cholesky factor of H^-1: the same
-blocked OBS update as SparseGPT (rac_bench.pruning.sparsegpt; the shared inverse-Hessian factor is in
-rac_bench.pruning.obs), with the quantizer in place of the mask. With a sparsity target too, it is SparseGPT's
-joint prune-then-quantize: each block's mask is chosen on the OBS saliency w^2 / [H^-1]_jj^2 as SparseGPT chooses
-it, pruned weights go to 0 and kept ones onto the grid, and both errors are spread alike.
+its rounding error spread over the not-yet-quantized columns through the upper Cholesky factor of H^-1: the blocked
+OBS sweep SparseGPT runs (rac_bench.pruning.sweep), with a quantizer in place of the mask. With a sparsity target
+too, it is SparseGPT's joint prune-then-quantize: the sweep's mask rule is SparseGPT's, pruned weights go to 0 and
+kept ones onto the grid, and both errors are spread alike.
 
 As IST-DASLab's `fasterquant`: a group's scale and zero point are taken from the current, already updated weights
-when the sweep reaches the group's first column. With activation order (`act`), columns are swept by descending
-diag(H); their groups' grids are then fixed before the sweep on the original, contiguous groups (`static_groups`),
-so a checkpoint's groups stay contiguous runs of inputs that every kernel and reader understands.
+when the sweep reaches the group's block. With activation order (`act`), columns are swept by descending diag(H);
+their groups' grids are then fixed before the sweep on the original, contiguous groups (`static_groups`), so a
+checkpoint's groups stay contiguous runs of inputs that every kernel and reader understands. The updates are
+grouped as the sweep groups them (sub-blocks, fused rank-1 updates), not as fasterquant does, so a grid taken from
+updated weights can differ from fasterquant's in its last bits and a rounding tie can fall the other way; the tests
+hold it to fasterquant as published.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from __future__ import annotations
 import torch
 
 from rac_bench.pruning.obs import BLOCK_SIZE, DAMPENING, check_sparsegpt_target, prepared_inverse
-from rac_bench.pruning.pattern import SparsityTarget, lowest_score_mask
-from rac_bench.pruning.quantization import grid, rounded
+from rac_bench.pruning.pattern import SparsityTarget
+from rac_bench.pruning.quantization import QuantizationTarget, grid
 from rac_bench.pruning.statistics import InputStatistics
+from rac_bench.pruning.sweep import MaskRule, obs_sweep
 
 
 def gptq_quantize(
@@ -32,53 +35,58 @@ def gptq_quantize(
     quantization = target.quantization
     check_sparsegpt_target(target, block_size)
     hessian = statistics.hessian
-    W = weight.detach().to(torch.float32).clone()
-    rows, columns = W.shape
-    group = quantization.group_of(columns)
-    per_row = grid(W, quantization) if quantization.group_size is None else None  # as fasterquant: before dead
+    Wt = weight.detach().to(torch.float32).T.contiguous()  # Wt[j] is column j of W
+    per_row = _grid_of(Wt, quantization) if quantization.group_size is None else None  # as fasterquant: before dead
     dead = torch.diagonal(hessian) == 0
-    W[:, dead] = 0.0
-    order = torch.arange(columns, device=W.device)
-    static = None
+    Wt[dead] = 0.0
+    grids = FasterquantGrids(quantization, per_row)
     if quantization.act_order:
         order = torch.argsort(torch.diagonal(hessian), descending=True, stable=True)
-        static = [grid(W[:, start : start + group], quantization) for start in range(0, columns, group)]
-        W, hessian = W[:, order], hessian[order][:, order]
+        grids.fix_groups(Wt, order)
+        Wt, hessian = Wt[order], hessian[order][:, order]
         Hinv, _ = prepared_inverse(hessian, dampening)  # of the permuted H: not shared with other modules
     else:
         Hinv, _ = statistics.derived(("sparsegpt", dampening), lambda H: prepared_inverse(H, dampening))
-    total_pruned = int(W.numel() * target.sparsity)
-    Q = torch.zeros_like(W)
-    current = per_row
-    for i1 in range(0, columns, block_size):
-        i2 = min(i1 + block_size, columns)
-        W1, Hinv1 = W[:, i1:i2].clone(), Hinv[i1:i2, i1:i2]
-        mask1 = _block_mask(W1, Hinv1, target, total_pruned * i2 // columns - total_pruned * i1 // columns)
-        Err1 = torch.zeros_like(W1)
-        for i in range(i2 - i1):
-            column = i1 + i
-            if static is not None:
-                current = static[int(order[column]) // group]
-            elif per_row is None and column % group == 0:
-                # as fasterquant: from W, whose columns in this block have not yet had this block's updates
-                current = grid(W[:, column : column + group], quantization)
-            if target.is_n_m and i % target.m == 0:
-                saliency = W1[:, i : i + target.m] ** 2 / torch.diagonal(Hinv1)[i : i + target.m] ** 2
-                lowest = torch.topk(saliency, target.n, dim=1, largest=False).indices
-                mask1[:, i : i + target.m].scatter_(1, lowest, True)
-            w, d = W1[:, i], Hinv1[i, i]
-            q = rounded(w.reshape(-1, 1), *current).flatten().masked_fill(mask1[:, i], 0.0)
-            Q[:, column] = q
-            Err1[:, i] = (w - q) / d
-            W1[:, i:] -= Err1[:, i : i + 1] @ Hinv1[i : i + 1, i:]
-        W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:]
+    obs_sweep(Wt, Hinv, MaskRule.of(target), grids, block_size)
     if quantization.act_order:
-        Q = Q[:, torch.argsort(order)]
-    return Q.to(weight.dtype)
+        Wt = Wt[torch.argsort(order)]
+    return Wt.T.to(weight.dtype).contiguous()
 
 
-def _block_mask(W1: torch.Tensor, Hinv1: torch.Tensor, target: SparsityTarget, count: int) -> torch.Tensor:
-    """SparseGPT's unstructured mask of one block (none without a sparsity; N:M is decided during the sweep)."""
-    if target.is_n_m or not target.sparsity:
-        return torch.zeros_like(W1, dtype=torch.bool)
-    return lowest_score_mask(W1**2 / torch.diagonal(Hinv1).reshape(1, -1) ** 2, target, count=count)
+def _grid_of(columns: torch.Tensor, quantization: QuantizationTarget) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (scale, zero point) of each row of W over some of its columns (given as rows of W^T), each [1, rows]."""
+    scale, zero, _ = grid(columns.T, quantization)
+    return scale.reshape(1, -1), zero.reshape(1, -1)
+
+
+class FasterquantGrids:
+    """The sweep's quantizer, with fasterquant's grids: one per row (`per_row`, taken before dead inputs are zeroed);
+    with activation order, one per group of the unpermuted columns, fixed before the sweep (`fix_groups`); else one
+    per group, taken from the updated weights when the sweep reaches the group."""
+
+    def __init__(self, quantization: QuantizationTarget, per_row: tuple[torch.Tensor, torch.Tensor] | None):
+        self.quantization, self.largest = quantization, quantization.levels - 1
+        self.current = per_row
+        self.fixed, self.order = None, None
+
+    def fix_groups(self, Wt: torch.Tensor, order: torch.Tensor) -> None:
+        """Fix every group's grid on the unpermuted W^T; the sweep then reaches columns in `order`."""
+        group = self.quantization.group_of(len(Wt))
+        grids = [_grid_of(Wt[start : start + group], self.quantization) for start in range(0, len(Wt), group)]
+        self.fixed = (torch.cat([scale for scale, _ in grids]), torch.cat([zero for _, zero in grids]))
+        self.order = order // group  # the fixed group of each swept column
+
+    def block_grid(self, Wt: torch.Tensor, i1: int, i2: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.fixed is not None:
+            return self.fixed[0][self.order[i1:i2]], self.fixed[1][self.order[i1:i2]]
+        group = self.quantization.group_size
+        if group is None:
+            return tuple(grid.expand(i2 - i1, -1) for grid in self.current)
+        pieces, start = [], i1
+        for boundary in [*range(-(-i1 // group) * group, i2, group), i2]:
+            if boundary > start:  # columns start..boundary keep the current grid
+                pieces.append([grid.expand(boundary - start, -1) for grid in self.current])
+            if boundary < i2:  # as fasterquant: before this block's updates reach the group
+                self.current = _grid_of(Wt[boundary : boundary + group], self.quantization)
+            start = boundary
+        return torch.cat([scale for scale, _ in pieces]), torch.cat([zero for _, zero in pieces])

@@ -19,9 +19,9 @@ from tqdm.auto import tqdm
 from rac_bench.errors import CalibrationError
 from rac_bench.pruning.capture import capture_layer_inputs
 from rac_bench.pruning.depth import BlockInfluence, least_influential
-from rac_bench.pruning.engine import batch_equal_lengths
 from rac_bench.pruning.layer_statistics import layer_output
 from rac_bench.pruning.layout import find_decoder_layers
+from rac_bench.pruning.passes import batch_equal_lengths
 from rac_bench.pruning.shape import StructurePlan
 from rac_bench.pruning.statistics import InputStatistics
 from rac_bench.pruning.surgery import keep_outputs, projections, remove_layers, set_config_shape, set_inputs

@@ -1,12 +1,12 @@
 """Self-corrections in a response's thinking: how often a model doubts and redoes its own work. A damaged reasoning
 model second-guesses itself more, so its rate rises with its thinking length.
 
-- `retries` (the embedded task): failed self-checks, each followed by a redone step (rac_bench.zoo.arithmetic).
-- `hesitations` (real reasoning models): hesitation markers ("wait", "hmm", "alternatively", "let me
+Each task declares its counter (rac_bench.tasks). Here are the counter's type and the one real reasoning models get:
+- `HESITATIONS`: hesitation markers ("wait", "hmm", "alternatively", "let me
   double-check", ...) as whole words, case-insensitive, reported per 1,000 thinking tokens. The list is
   configurable (`evaluation.hesitation_markers`).
-
-Both read model output, so both are linear in its length: a literal scan, no backtracking pattern.
+The embedded task counts its failed self-checks instead (rac_bench.zoo.arithmetic.RETRIES). A counter reads model
+output, so it must be linear in its length: a literal scan, no backtracking pattern.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from rac_bench.errors import ConfigError
 from rac_bench.scoring.thinking import split_thinking
-from rac_bench.zoo.arithmetic import count_retries
 
 DEFAULT_HESITATION_MARKERS = (
     "wait",
@@ -43,18 +41,9 @@ def count_hesitations(response: str, markers: tuple[str, ...] = DEFAULT_HESITATI
 
 @dataclass(frozen=True)
 class SelfCorrectionCounter:
-    count: Callable[[str, tuple[str, ...]], int]
+    count: Callable[[str, tuple[str, ...]], int]  # (response, the run's hesitation markers) -> count
     per_thinking_tokens: int | None  # report per this many thinking tokens; None: per response
     unit: str
 
 
-COUNTERS = {
-    "retries": SelfCorrectionCounter(lambda response, _markers: count_retries(response), None, "retries per response"),
-    "hesitations": SelfCorrectionCounter(count_hesitations, 1000, "hesitations per 1k thinking tokens"),
-}
-
-
-def get_counter(name: str) -> SelfCorrectionCounter:
-    if name not in COUNTERS:
-        raise ConfigError(f"unknown self-correction counter {name!r}; available: {', '.join(COUNTERS)}")
-    return COUNTERS[name]
+HESITATIONS = SelfCorrectionCounter(count_hesitations, 1000, "hesitations per 1k thinking tokens")

@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass
 from typing import Iterator
 
+from rac_bench.scoring.self_corrections import SelfCorrectionCounter
 from rac_bench.scoring.thinking import THINK_CLOSE, split_thinking
 
 MAX_LEVEL = 6
@@ -52,6 +53,10 @@ def count_retries(response: str) -> int:
     """Failed checks (each one followed by a redone step) in a response's thinking (up to its last `</think>`, as
     the scorer reads it), or in all of it when the thinking never closed. Linear in the response's length."""
     return split_thinking(response).thinking.count(CHECK_FAILED)
+
+
+# the task's self-corrections: its failed checks, each followed by a redone step
+RETRIES = SelfCorrectionCounter(lambda response, _markers: count_retries(response), None, "retries per response")
 
 
 @dataclass(frozen=True)
