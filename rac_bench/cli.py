@@ -257,6 +257,7 @@ def _prune(args) -> int:
     from rac_bench.dense_model import load_dense
     from rac_bench.models import model_config
     from rac_bench.plan import build_plan
+    from rac_bench.structured_shapes import structured_plans
     from rac_bench.validation import check_patterns_fit
     from rac_bench.variants import prune_to_directory
 
@@ -271,6 +272,7 @@ def _prune(args) -> int:
     if config.methods == ["dense"]:
         raise ConfigError("dense prunes nothing; give a pruning method, e.g. --method rac")
     check_patterns_fit(config, config.model[0], model_config(config.model[0]))
+    structured_plans(config, config.model[0], model_config(config.model[0]))
     variant = build_plan(config).variants[1]
     if args.format not in CHECKPOINT_FORMATS:
         raise ConfigError(f"unknown --format {args.format!r}; accepted: {', '.join(CHECKPOINT_FORMATS)}")

@@ -16,6 +16,7 @@ from tabulate import tabulate
 
 from rac_bench.errors import ConfigError, ModelLoadError, first_line
 from rac_bench.plan import Plan, Variant
+from rac_bench.structured_shapes import shape_lines
 from rac_bench.tasks import get_task
 
 
@@ -267,6 +268,7 @@ def _model_plan(plan: Plan, model: str | None, costs: Assumptions, on_gpu: bool)
             disable_numparse=True,
         ),
         "",
+        *shape_lines(plan.config, model),
     ]
     eval_total = eval_tokens * len(plan.variants)
     disk = pruned * checkpoint + trace_tokens * 6 + eval_total * 10  # JSON traces; responses in two tables

@@ -125,11 +125,13 @@ def check_run_inputs(config: RunConfig) -> None:
     model's config (so that a second model that cannot be loaded fails before the first one's cells are
     written), with its layers checked against the N:M patterns."""
     from rac_bench.models import model_config
+    from rac_bench.structured_shapes import structured_plans
     from rac_bench.task_data import check_task_data
 
     check_task_data(config.tasks, config.data_dir)
     for model in config.model:
         check_patterns_fit(config, model, model_config(model))
+        structured_plans(config, model, model_config(model))  # a structured budget that cannot be met
 
 
 def check_patterns_fit(config: RunConfig, model: str | None, model_config) -> None:

@@ -33,7 +33,7 @@ from rac_bench.methods import PruneContext
 from rac_bench.models import user_errors
 from rac_bench.packing import write_packed
 from rac_bench.plan import Plan, Variant
-from rac_bench.pruning.achieved import achieved_sparsity
+from rac_bench.pruning.achieved import achieved_removal, achieved_sparsity
 from rac_bench.pruning.engine import MatrixPruneError
 from rac_bench.pruning.passes import PassSettings
 from rac_bench.threads import set_threads
@@ -70,7 +70,7 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
     if cached is not None:
         log.info("%s %s: reusing checkpoint %s", variant.method, variant.target.label, directory)
         model, report = cached
-        achieved = achieved_sparsity(model, variant.target, pruning.ignore, pruning.lm_head)
+        achieved = _achieved(variant, model, dense, config)
         check_label(variant, achieved)
         return BuiltVariant(model, fingerprint, {**report, "checkpoint_reused": True}, directory, achieved)
     if variant.spec.source:
@@ -110,7 +110,7 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
         save_weights(model, dense.tokenizer, staging)
         del model  # the variant is what was saved, read back
         saved = load_weights(staging, dense.model.dtype)
-        achieved = achieved_sparsity(saved, variant.target, pruning.ignore, pruning.lm_head)
+        achieved = _achieved(variant, saved, dense, config)
         check_label(variant, achieved)
         report_dict["achieved_sparsity"] = achieved
         write_report(staging, report_dict)
@@ -131,6 +131,13 @@ def _check_finite(variant: Variant, model) -> None:
         check_finite(model, variant.method)
     except ModelLoadError as error:
         raise LabelError(f"method {error}; nothing was kept") from None
+
+
+def _achieved(variant: Variant, model, dense: DenseModel, config: RunConfig) -> dict:
+    """Counted in the weights: zeros for a pruned variant, weights removed against dense for a structured one."""
+    if getattr(variant.spec.method, "structured", False):
+        return achieved_removal(model, dense.model, config.pruning.ignore)
+    return achieved_sparsity(model, variant.target, config.pruning.ignore, config.pruning.lm_head)
 
 
 def _outside(variant: Variant, dense: DenseModel, fingerprint: str) -> BuiltVariant:
@@ -196,6 +203,12 @@ def check_label(variant: Variant, achieved: dict) -> None:
             f"{variant.method} is labelled {quantization.bits}-bit, but {off_grid:,} {groups} of its saved weights "
             f"hold more than {quantization.levels} distinct values; a {quantization.bits}-bit variant's weights lie on "
             f"a grid of {quantization.levels} levels per group"
+        )
+    if achieved.get("structured") and achieved["prunable"] > target.sparsity + LABEL_TOLERANCE:
+        raise LabelError(
+            f"{variant.method} is labelled sparsity {target.sparsity:g}, but its saved checkpoint holds "
+            f"{achieved['prunable']:.3f} fewer prunable weights than dense; a structured variant must match its label "
+            f"within {LABEL_TOLERANCE * 100:g} points (nothing was kept)"
         )
     if achieved["prunable"] < target.sparsity - LABEL_TOLERANCE:
         raise LabelError(

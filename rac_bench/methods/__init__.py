@@ -26,7 +26,8 @@ from rac_bench.methods.base import LayerwiseMethod, Method, MethodAlias, PruneCo
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "rac_bench.methods"
-SUPPORT_MODULES = {"base", "code", "spec"}  # what a method is, its code's hash, its spec: they register nothing
+# what a method is (structured: the base of width, depth, experts), its code's hash, its spec: they register nothing
+SUPPORT_MODULES = {"base", "code", "spec", "structured"}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
 # rac-bench's source that decides a pruned variant's weights, whatever the method
-PRUNING_SOURCE = ("pruning", "methods/base.py", "variants.py", "checkpoints.py")
+PRUNING_SOURCE = ("pruning", "methods/base.py", "methods/structured.py", "variants.py", "checkpoints.py")
 
 
 def method_code(name: str, calibrated: bool) -> dict:

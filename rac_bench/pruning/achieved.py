@@ -58,3 +58,29 @@ def _n_m_violations(matrix: torch.Tensor, target: SparsityTarget) -> int:
         return rows * -(-columns // target.m)
     zeros = (matrix.detach() == 0).reshape(rows, columns // target.m, target.m).sum(dim=-1)
     return int((zeros < target.n).sum())
+
+
+def achieved_removal(model: nn.Module, dense: nn.Module, ignore: str | None) -> dict:
+    """What a structured method removed, counted in the weights: the prunable weights (and decoder-layer weights)
+    the model holds against the dense model's. `prunable` is the fraction removed, the figure its label claims."""
+    kept, total = _prunable_count(model, ignore), _prunable_count(dense, ignore)
+    kept_decoder = sum(p.numel() for p in find_decoder_layers(model).parameters())
+    decoder = sum(p.numel() for p in find_decoder_layers(dense).parameters())
+    return {
+        "prunable": 1 - kept / total if total else 0.0,
+        "decoder": 1 - kept_decoder / decoder if decoder else 0.0,
+        "prunable_weights": total,
+        "decoder_weights": decoder,
+        "removed_weights": total - kept,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "structured": True,
+    }
+
+
+def _prunable_count(model: nn.Module, ignore: str | None) -> int:
+    layers = find_decoder_layers(model)
+    return sum(
+        layer.get_parameter(weight.name).numel()
+        for layer, layout in zip(layers, model_layouts(model, ignore))
+        for weight in layout.prunable
+    )

