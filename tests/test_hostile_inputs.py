@@ -249,7 +249,7 @@ def test_the_site_swap_leaves_no_moment_without_a_site_and_cleans_stale_staging(
     stale = tmp_path / ".site.staging-999999999-abc"  # no such process
     stale.mkdir()
     script = (
-        "import os, sys\nfrom pathlib import Path\nfrom rac_bench.leaderboard.site import write_site\n"
+        "import os, sys\nfrom pathlib import Path\nfrom rac_bench.leaderboard.site_files import write_site\n"
         "Path.rename = lambda self, target: os._exit(9)\n"
         f"write_site(Path({str(site)!r}), {{'index.html': 'new'}})\n"
     )

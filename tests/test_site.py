@@ -157,7 +157,7 @@ def test_a_site_replaces_an_earlier_site_but_never_another_directory(site, store
 
 
 def test_a_site_that_fails_to_write_leaves_the_earlier_one_in_place(site, tmp_path, monkeypatch):
-    from rac_bench.leaderboard import site as site_module
+    from rac_bench.leaderboard import site_files as site_module
 
     copy = tmp_path / "copy"
     shutil.copytree(site, copy)

@@ -15,8 +15,6 @@ renamed into place, so DIR is either the old site or the new one. DIR must be ne
 from __future__ import annotations
 
 import html
-import shutil
-import tempfile
 from dataclasses import replace
 from functools import partial
 from itertools import groupby
@@ -24,8 +22,6 @@ from pathlib import Path
 
 from rac_bench import catalogue, strict_json
 from rac_bench.cells import Cell
-from rac_bench.errors import ConfigError
-from rac_bench.files import current_umask, disk_full_as_error, exchange, remove_stale_staging, staging_prefix
 from rac_bench.leaderboard.html import (
     NOTE,
     calibration,
@@ -40,6 +36,7 @@ from rac_bench.leaderboard.html import (
 from rac_bench.leaderboard.method_info import method_infos
 from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
 from rac_bench.leaderboard.problems import problems_files, problems_link
+from rac_bench.leaderboard.site_files import MARKER
 from rac_bench.leaderboard.rows import (
     Column,
     Entry,
@@ -56,19 +53,7 @@ from rac_bench.leaderboard.text import render_csv
 from rac_bench.metrics import Estimate
 from rac_bench.provenance import git_commit
 
-MARKER = ".rac-bench-site"
 INDEX_METRIC = "accuracy"  # the index's per-task columns; its means are the catalogue's `index_mean` metrics
-
-
-def check_site_directory(directory: Path) -> None:
-    """Refuse a DIR that holds anything but an earlier site, before any work."""
-    if directory.exists() and not directory.is_dir():
-        raise ConfigError(f"--out {directory} is a file; --format site needs a directory")
-    if directory.is_dir() and any(directory.iterdir()) and not (directory / MARKER).is_file():
-        raise ConfigError(
-            f"--out {directory} is a directory that holds no rac-bench site ({MARKER} is missing); give a new or "
-            "empty directory, or an earlier site to replace"
-        )
 
 
 class _Names:
@@ -321,44 +306,3 @@ def site_pages(
         site.method_page(label)
     site.index()
     return site.files
-
-
-def write_site(directory: Path, files: dict[str, str]) -> None:
-    """Write every file into a temporary directory beside `directory`, then swap it into place in one step: readers
-    see the old site or the new one, never none, and a failure leaves the old one where it was. Staging folders left
-    by a killed run are removed first."""
-    directory = directory.resolve()
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(directory)
-    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(directory), dir=directory.parent))
-    try:
-        with disk_full_as_error(directory):
-            for relative, text in files.items():
-                path = staging / relative
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
-        staging.chmod(0o777 & ~current_umask())  # what mkdir would give, not mkdtemp's 0700
-        if directory.exists() and exchange(staging, directory):
-            shutil.rmtree(staging, ignore_errors=True)  # the old site, now in the staging folder
-            return
-        _swap_by_renames(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _swap_by_renames(staging: Path, directory: Path) -> None:
-    """Where the system cannot exchange two directories: two renames, the old site restored on failure."""
-    previous = directory.with_name(f"{staging.name}.previous")
-    moved_aside = False
-    try:
-        if directory.exists():
-            directory.rename(previous)
-            moved_aside = True
-        staging.rename(directory)
-    except BaseException:
-        if moved_aside and not directory.exists():
-            previous.rename(directory)
-        raise
-    if moved_aside:
-        shutil.rmtree(previous, ignore_errors=True)

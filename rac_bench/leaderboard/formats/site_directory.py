@@ -1,7 +1,8 @@
 """`--format site --out DIR`: a static site of pages (rac_bench.leaderboard.site), written into a directory."""
 
 from rac_bench.leaderboard.formats import Format
-from rac_bench.leaderboard.site import check_site_directory, site_pages, write_site
+from rac_bench.leaderboard.site import site_pages
+from rac_bench.leaderboard.site_files import check_site_directory, write_site
 
 FORMAT = Format(
     "site", "", lambda board: site_pages(board.cells, board.title, board.commands, board.examples, board.samples),
