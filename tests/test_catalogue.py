@@ -167,7 +167,7 @@ def test_a_metric_computed_from_the_samples_is_stored_with_the_cell_and_read_bac
     from rac_bench.cells import Cell, CellResults
     from rac_bench.evaluation import Timing, summarize
     from rac_bench.metrics import proportion
-    from rac_bench.scoring.self_corrections import get_counter
+    from rac_bench.zoo.arithmetic import RETRIES
     from rac_bench.store import open_store
 
     def long_answers(records):
@@ -184,7 +184,7 @@ def test_a_metric_computed_from_the_samples_is_stored_with_the_cell_and_read_bac
             records = store.samples(cell.key)
         finally:
             store.close()
-        results = summarize(records, Timing(1.0, 1.0, 1, 0), {}, {}, None, get_counter("retries"))
+        results = summarize(records, Timing(1.0, 1.0, 1, 0), {}, {}, None, RETRIES)
         assert results.accuracy == cell.results.accuracy and results.long_answers == long_answers(records)
         stored = Cell.from_dict(json.loads(json.dumps(replace(cell, results=results).to_dict())))
         assert stored.results["long_answers"] == long_answers(records)
