@@ -11,8 +11,10 @@ then dense's cells and each variant's are stored in plan order, exactly as the o
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
+import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -60,6 +62,23 @@ def _anything_stored(path, keys: list[str]) -> bool:
         store.close()
 
 
+def _quiet_worker() -> None:
+    """The worker logs and draws nothing: its lines would interleave with this process's, and outlive a failed
+    run's one-line error (its exceptions come back through its futures, its results are logged here)."""
+    logging.disable(logging.INFO)
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the worker's whole life)
+    os.dup2(sys.stderr.fileno(), 2)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop the worker now, even mid-evaluation (after a failure here its work is moot; after success it is idle):
+    the pool's own shutdown would let a running evaluation finish before the process can exit."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public handle on the pool's processes
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+
+
 def _evaluate_in_worker(variant: Variant, built: BuiltVariant | None) -> VariantEvaluation:
     """In the worker: dense (built here from the inherited model), or a pruned variant read from its checkpoint,
     evaluated on every task; a pruned one's drift from dense too."""
@@ -84,7 +103,7 @@ def two_lane_job(plan: Plan, dense: DenseModel) -> ModelJob:
     config, variants = plan.config, plan.variants
     theirs, ours = list(range(1, len(variants), 2)), list(range(2, len(variants), 2))
     _WORKER.update(plan=plan, dense=dense)
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker)
     futures: dict[int, Future] = {}
     built: dict[int, BuiltVariant] = {}
     try:
@@ -96,7 +115,7 @@ def two_lane_job(plan: Plan, dense: DenseModel) -> ModelJob:
                 built[index].model = None
         dense.check_unchanged(weights=True)  # no method reached the dense model: checked before the first write
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop(pool)
         raise
 
     def job(store, run_id: str) -> list[str]:
@@ -107,7 +126,7 @@ def two_lane_job(plan: Plan, dense: DenseModel) -> ModelJob:
                 evaluation.drift = variant_drift(plan, dense, built[index], dense_samples)
             evaluations.update({index: future.result() for index, future in futures.items()})
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop(pool)
         keys = []
         for index, variant in enumerate(variants):
             store_variant(plan, store, run_id, dense, variant, evaluations[index])
