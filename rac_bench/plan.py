@@ -180,8 +180,8 @@ def variant_targets(spec: MethodSpec, config: RunConfig) -> list[SparsityTarget]
 
 
 def build_plan(config: RunConfig) -> Plan:
-    """Variants in the order asked; two names for one computation (`rac` and `sparsegpt@traces`: equal settings)
-    are one variant, pruned and evaluated once and shown under the name asked first."""
+    """Variants in the order asked. The config refuses two names for one computation (`rac` and `sparsegpt@traces`);
+    were two variants' settings still equal, they would be planned once, under the name asked first."""
     variants: dict[str, Variant] = {}
     for method in config.all_methods:
         spec = parse_method_spec(method)

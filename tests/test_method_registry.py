@@ -1,5 +1,5 @@
 """The method registry: built-ins found by discovery (a new method is one file), a variant's kind declared by its
-method, and aliases (`rac` is `sparsegpt@traces`) that make one variant, pruned and evaluated once."""
+method, and aliases (`rac` is `sparsegpt@traces`): asking for both names is refused, since they are one variant."""
 
 import json
 import pkgutil
@@ -8,6 +8,7 @@ import pytest
 
 from rac_bench import methods
 from rac_bench.config_loader import build_config
+from rac_bench.errors import ConfigError
 from rac_bench.methods import SUPPORT_MODULES, available_methods, method_origin
 from rac_bench.methods.base import COMPRESSED, DENSE, OUTSIDE
 from rac_bench.methods.spec import parse_method_spec
@@ -44,20 +45,20 @@ def test_a_variants_kind_is_its_methods_declaration(tmp_path):
     assert {parse_method_spec(name).kind for name in ("sparsegpt", "gptq:w4", "magnitude", "rac")} == {COMPRESSED}
 
 
-def test_two_names_for_one_variant_are_planned_once_under_the_name_asked_first(tmp_path):
-    methods = "sparsegpt@traces,rac,wanda,rac-wanda,wanda@traces"
-    config = build_config(None, {"methods": methods, "output_dir": tmp_path})
-    plan = build_plan(config)
-    assert [variant.method for variant in plan.variants] == ["dense", "sparsegpt@traces", "wanda", "rac-wanda"]
+def test_two_names_for_one_variant_are_refused_with_the_config(tmp_path):
+    """`rac` is `sparsegpt@traces` under another name: asking for both would show one model twice (issue 32's rule
+    for duplicate computations), so the config refuses it and names both."""
+    with pytest.raises(ConfigError, match="'sparsegpt@traces' and 'rac', which are the same variant"):
+        build_config(None, {"methods": "sparsegpt@traces,rac,wanda", "output_dir": tmp_path})
+    plan = build_plan(build_config(None, {"methods": "rac,wanda,rac-wanda", "output_dir": tmp_path}))
+    assert [variant.method for variant in plan.variants] == ["dense", "rac", "wanda", "rac-wanda"]
 
 
-def test_a_run_asking_for_rac_and_sparsegpt_at_traces_prunes_and_evaluates_once(tmp_path, capsys):
+def test_a_run_asking_for_rac_and_sparsegpt_at_traces_exits_2_and_writes_nothing(tmp_path, capsys):
     from rac_bench.cli import main
 
-    out, cache = tmp_path / "out", tmp_path / "cache"
+    out, store = tmp_path / "out", tmp_path / "s.sqlite"
     argv = ["run", "--methods", "rac,sparsegpt@traces", "--limit", "4", "--output-dir", str(out)]
-    assert main([*argv, "--cache-dir", str(cache), "--store", str(tmp_path / "s.sqlite")]) == 0
-    cells = json.loads((out / "summary.json").read_text())["cells"]
-    assert [cell["identity"]["method"] for cell in cells] == ["dense", "rac"]
-    assert len([path for path in cache.rglob("model.safetensors")]) == 1
-    assert "\nrac_arith  rac " in capsys.readouterr().out
+    assert main([*argv, "--cache-dir", str(tmp_path / "cache"), "--store", str(store)]) == 2
+    assert "the same variant" in capsys.readouterr().err
+    assert not out.exists() and not store.exists()
