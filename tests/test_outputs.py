@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from conftest import make_cell
 
-from rac_bench.cells import CellIdentity
+from rac_bench.cells import CellIdentity, CellResults
 from rac_bench.config_loader import build_config
 from rac_bench.export import lm_eval_results
 
@@ -39,8 +39,9 @@ def test_the_printed_table_shows_pass_and_maj_at_n_when_a_task_draws_several_sam
 
     single = make_cell("k1", "r", CellIdentity("m", "t", "dense", "unstructured", 0.0))
     estimate = Estimate(0.5, 0.25, 0.75, 0.1)
-    results = replace(single.results, samples=4, problems=2, pass_at_k={"1": estimate, "2": estimate})
-    several = replace(single, key="k2", results=replace(results, maj_at_k={"2": estimate}))
+    pass_and_maj = {"pass_at_k": {"1": estimate, "2": estimate}, "maj_at_k": {"2": estimate}}
+    results = CellResults({**single.results, "samples": 4, "problems": 2, **pass_and_maj})
+    several = replace(single, key="k2", results=results)
     assert "pass@n" not in render_text([single], "terminal")
     table = render_text([several], "terminal")
     assert "pass@n" in table and "maj@n" in table
