@@ -80,7 +80,11 @@ def test_the_recipes_data_hash_is_reproduced_and_the_base_is_the_installed_file(
     digest = hashlib.sha256()
     for batch in training_batches(tokenizer, settings):
         batch_digest(digest, batch)
-    assert digest.hexdigest()[:16] == recipe["data_sha256_16"]
+    import transformers
+
+    version = ".".join(transformers.__version__.split(".")[:2])
+    expected = recipe["data_sha256_16_by_transformers"].get(version, recipe["data_sha256_16"])
+    assert digest.hexdigest()[:16] == expected
 
 
 @needs_smollm2
