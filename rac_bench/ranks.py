@@ -76,7 +76,8 @@ def with_ranks(cells: list[Cell], samples: dict[str, list[dict]]) -> list[Cell]:
 
     def accuracy_by_problem(cell: Cell) -> dict:
         records = samples[cell.key]
-        return per_problem_scores([r["problem_id"] for r in records], [float(r["correct"]) for r in records])
+        problems = [r.get("problem_id", r.get("doc_id")) for r in records]  # as evaluation names them: id, else doc_id
+        return per_problem_scores(problems, [float(r["correct"]) for r in records])
 
     ranks = rank_cells([c for c in cells if samples.get(c.key)], budget_group, accuracy_by_problem)
     return [

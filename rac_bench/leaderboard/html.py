@@ -278,7 +278,7 @@ def render_html(cells: list[Cell], title: str, commands: list[str], found_exampl
     return page(title, body, footer(cells, git_commit()))
 
 
-def frontier_figure(cells: list[Cell], styles: Styles, chart_id: str) -> str:
+def frontier_figure(cells: list[Cell], styles: Styles, chart_id: str, depth: int = 3) -> str:
     """Accuracy against seconds per problem for one model's cells on one task, the frontier named in the caption
     (variants no other beats on both; rac_bench.cost); empty where no cell has its cost measured."""
     timed = [c for c in cells if (c.cost or {}).get("seconds_per_problem") is not None]
@@ -291,4 +291,4 @@ def frontier_figure(cells: list[Cell], styles: Styles, chart_id: str) -> str:
     title = f"{task}: accuracy against seconds per problem"
     caption = f"On the frontier (no other variant both more accurate and faster end to end): {names}."
     axes = ("seconds per problem", "accuracy")
-    return _chart_figure(chart_id, title, axes, series, timed, styles, caption, lines=False, y_range=(0.0, 1.0))
+    return _chart_figure(chart_id, title, axes, series, timed, styles, caption, depth, lines=False, y_range=(0.0, 1.0))

@@ -99,6 +99,7 @@ def _slug(text: str) -> str:
 
 def _latex_number(text: str, bold: bool) -> str:
     """A number in math mode, so that a negative one gets a real minus sign."""
+    text = text.replace(FRONTIER_MARK, r"\diamond")  # math mode: LaTeX's own diamond, no package needed
     return rf"$\mathbf{{{text}}}$" if bold else f"${text}$"
 
 
