@@ -79,7 +79,8 @@ def with_ranks(cells: list[Cell], samples: dict[str, list[dict]]) -> list[Cell]:
         problems = [r.get("problem_id", r.get("doc_id")) for r in records]  # as evaluation names them: id, else doc_id
         return per_problem_scores(problems, [float(r["correct"]) for r in records])
 
-    ranks = rank_cells([c for c in cells if samples.get(c.key)], budget_group, accuracy_by_problem)
+    graded = [c for c in cells if samples.get(c.key) and all("correct" in r for r in samples[c.key])]
+    ranks = rank_cells(graded, budget_group, accuracy_by_problem)
     return [
         replace(cell, results=CellResults({**cell.results, "rank": ranks[cell.key].rank,
                                            "tied_with_best": ranks[cell.key].tied_with_best}))
