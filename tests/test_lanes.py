@@ -3,6 +3,8 @@ the same responses, token counts, accuracy and drift, stored in plan order. And 
 gives the tokens of batches of 64, with each request's own finish time."""
 
 import json
+import subprocess
+import sys
 
 from rac_bench.backends.base import SamplingSettings
 from rac_bench.backends.hf import HFBackend
@@ -51,6 +53,33 @@ def test_a_resumed_run_takes_one_lane(tmp_path, monkeypatch):
     arguments = ["run", "--methods", "magnitude,sparsegpt,rac", "--limit", str(LIMIT), "--output-dir", str(output)]
     assert main([*arguments, "--cache-dir", str(tmp_path / "first-cache"), "--store", str(tmp_path / "first.db")]) == 0
     assert called == [False]
+
+
+HOLDING_THE_PROGRESS_LOCK = """
+import sys
+from tqdm import tqdm
+from rac_bench.cli import main
+from rac_bench.executors import lanes
+
+fits = lanes.two_lanes_fit
+lanes.two_lanes_fit = lambda plan, dense: print("two lanes:", fits(plan, dense)) or fits(plan, dense)
+if __name__ == "__main__":
+    with tqdm.get_lock():  # as a stopped worker, or this process's bar monitor at the fork, would leave it
+        sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_worker_never_waits_on_a_progress_lock_this_process_holds(tmp_path):
+    """The hang CI met: tqdm's default lock is shared across a fork, so a worker stopped while drawing a bar (a
+    refused run's) left it held and the next run in that process waited forever. The worker now draws under a lock
+    of its own; before that, this run never finished."""
+    script = tmp_path / "hold.py"
+    script.write_text(HOLDING_THE_PROGRESS_LOCK)
+    arguments = ["run", "--methods", "magnitude", "--limit", "5", "--output-dir", str(tmp_path / "out")]
+    places = ["--cache-dir", str(tmp_path / "cache"), "--store", str(tmp_path / "results.sqlite")]
+    done = subprocess.run([sys.executable, str(script), *arguments, *places], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "two lanes: True" in done.stdout
 
 
 def test_greedy_requests_in_one_batch_give_the_tokens_of_batches_of_64(embedded):

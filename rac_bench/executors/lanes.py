@@ -15,9 +15,12 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+
+from tqdm import tqdm
 
 from rac_bench.checkpoints import load_weights
 from rac_bench.dense_model import DenseModel
@@ -62,9 +65,23 @@ def _anything_stored(path, keys: list[str]) -> bool:
         store.close()
 
 
-def _quiet_worker() -> None:
+def _own_progress_lock() -> None:
+    """Give the worker's progress bars a lock of its own. tqdm's default lock holds a semaphore shared with every
+    process forked after it was made: a worker stopped while drawing a bar (`_stop`) would leave it held, and this
+    process's next bar would wait forever (CI hung so, a run after a refused one in the same process). A thread of
+    this process may also hold the lock's copy at the fork, and nothing in the worker would ever release it."""
+    classes = [tqdm]
+    while classes:
+        cls = classes.pop()
+        if "_lock" in vars(cls) or cls is tqdm:
+            cls.set_lock(threading.RLock())
+        classes += cls.__subclasses__()
+
+
+def _start_worker() -> None:
     """The worker logs and draws nothing: its lines would interleave with this process's, and outlive a failed
     run's one-line error (its exceptions come back through its futures, its results are logged here)."""
+    _own_progress_lock()
     logging.disable(logging.INFO)
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the worker's whole life)
     os.dup2(sys.stderr.fileno(), 2)
@@ -103,7 +120,7 @@ def two_lane_job(plan: Plan, dense: DenseModel) -> ModelJob:
     config, variants = plan.config, plan.variants
     theirs, ours = list(range(1, len(variants), 2)), list(range(2, len(variants), 2))
     _WORKER.update(plan=plan, dense=dense)
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker)
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker)
     futures: dict[int, Future] = {}
     built: dict[int, BuiltVariant] = {}
     try:
