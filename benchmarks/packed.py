@@ -69,6 +69,20 @@ def write_kernel_weights(fake: Path, packed: Path, quantization, out: Path) -> N
     staging.rename(out)
 
 
+def print_margins(results: dict, reference: str, other: str) -> None:
+    """Where two greedy runs part, how near a tie it was: each run's log-probability of its own token less that of
+    the other run's token at the first differing position (None: the other's token is outside its top TOP)."""
+    for prompt, (a, b) in enumerate(zip(results[reference]["tokens"], results[other]["tokens"])):
+        at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+        if at is None:
+            continue
+        margins = []
+        for name, own, theirs in ((reference, a[at], b[at]), (other, b[at], a[at])):
+            step = results[name]["logprobs"][prompt][at]
+            margins.append(None if theirs not in step else round(step[own] - step[theirs], 4))
+        print(f"prompt {prompt}: parts at token {at}; margin in {reference} {margins[0]}, in {other} {margins[1]} nats")
+
+
 def prompts(model: str, args) -> list[str]:
     from transformers import AutoTokenizer
 
@@ -98,19 +112,25 @@ def engine(path: Path, dtype: str):
     return LLM(model=str(path), tokenizer=str(path), **options)
 
 
-def generate(llm, texts: list[str], cap: int) -> tuple[list[tuple[int, ...]], float, float]:
-    """(tokens per prompt, median decode seconds per token over the requests, wall seconds)."""
+TOP = 5  # log-probabilities kept per generated token: enough to see how close a parting pair of tokens was
+
+
+def generate(llm, texts: list[str], cap: int) -> tuple[list[tuple[int, ...]], float, float, list]:
+    """(tokens per prompt, median decode seconds per token over the requests, wall seconds, top log-probabilities
+    per prompt and position)."""
     from vllm import SamplingParams
 
     started = time.perf_counter()
-    outputs = llm.generate(texts, SamplingParams(temperature=0.0, max_tokens=cap), use_tqdm=False)
+    outputs = llm.generate(texts, SamplingParams(temperature=0.0, max_tokens=cap, logprobs=TOP), use_tqdm=False)
     wall = time.perf_counter() - started
     per_token = []
     for output in outputs:
         metrics, tokens = output.metrics, len(output.outputs[0].token_ids)
         if metrics is not None and getattr(metrics, "first_token_ts", 0.0) and tokens > 1:
             per_token.append((metrics.last_token_ts - metrics.first_token_ts) / (tokens - 1))
-    return [tuple(o.outputs[0].token_ids) for o in outputs], statistics.median(per_token), wall
+    logprobs = [[{token: lp.logprob for token, lp in step.items()} for step in o.outputs[0].logprobs or []]
+                for o in outputs]
+    return [tuple(o.outputs[0].token_ids) for o in outputs], statistics.median(per_token), wall, logprobs
 
 
 def main() -> None:
@@ -162,8 +182,8 @@ def main() -> None:
             if name != "packed":
                 llm.collective_rpc("reload_weights", kwargs={"weights_path": str(paths[name])})
                 llm.reset_prefix_cache()
-            tokens, per_token, wall = generate(llm, texts, args.cap)
-            results[name]["tokens"] = tokens
+            tokens, per_token, wall, logprobs = generate(llm, texts, args.cap)
+            results[name]["tokens"], results[name]["logprobs"] = tokens, logprobs
             if repeat:
                 results[name]["per_token"].append(per_token)
                 results[name]["wall"].append(wall)
@@ -192,6 +212,7 @@ def main() -> None:
         ]
         if first_diff:
             print(f"packed departs from {reference} at token {sorted(first_diff)} of the differing prompts")
+    print_margins(results, "kernel-weights", "packed")
 
 
 if __name__ == "__main__":
