@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from rac_bench.cli import main
-from tests.browser import Browser
+from tests.browser import Browser, axe_script
 
 TITLE = "Default run, seed 0"
 
@@ -368,3 +368,52 @@ def test_the_problem_page_shows_dense_and_a_variant_side_by_side_filtered_and_li
         )
         assert 0 <= seen[0] < seen[1] and seen[2:] == ["rac-0.5", 600]
         browser.screenshot(tmp_path / f"problems-{width}.png")
+
+
+ACCESSIBLE_PAGES = (
+    "index.html",
+    "models/rac-bench-tiny-reasoner/rac_arith.html",
+    "models/rac-bench-tiny-reasoner/rac_arith-problems.html",
+    "methods/rac.html",
+)
+COMMITTED_SITE = Path(__file__).resolve().parents[1] / "leaderboards" / "embedded"
+
+
+def _accessibility_violations(root: Path, pages, profile: Path) -> dict:
+    """axe-core's violations on each page, light and dark, at desktop and phone width (none: {})."""
+    script, found = axe_script(), {}
+    with Browser(profile) as browser:
+        for scheme in ("light", "dark"):
+            browser.color_scheme(scheme)
+            for width in (1400, 390):
+                for name in pages:
+                    browser.open((root / name).as_uri(), width)
+                    violations = browser.accessibility_violations(script)
+                    if violations:
+                        found[f"{name} {scheme} {width}px"] = violations
+    return found
+
+
+def test_axe_core_finds_no_violation_on_the_index_task_problem_and_method_pages(site, tmp_path):
+    assert _accessibility_violations(site, ACCESSIBLE_PAGES, tmp_path / "profile") == {}
+
+
+def test_axe_core_finds_no_violation_on_the_committed_site(tmp_path):
+    assert _accessibility_violations(COMMITTED_SITE, ACCESSIBLE_PAGES, tmp_path / "profile") == {}
+
+
+def test_axe_core_reports_the_faults_of_a_deliberately_bad_page(tmp_path):
+    """The check above can fail: a page with a skipped heading level, an image without text, faint text, a button
+    without a name and no language is reported on every one of them."""
+    (tmp_path / "bad.html").write_text(
+        '<!doctype html><html><head><title>bad</title></head><body><main><h1>Bad</h1><h4>skipped levels</h4>'
+        '<img src="chart.png"><p style="color:#c8c8c8;background:#fff">faint text</p><button></button></main>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    found = _accessibility_violations(tmp_path, ["bad.html"], tmp_path / "profile")
+    assert len(found) == 4  # both schemes, both widths
+    for violations in found.values():
+        assert {"heading-order", "image-alt", "color-contrast", "button-name", "html-has-lang"} <= {
+            v["id"] for v in violations
+        }
