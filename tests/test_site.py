@@ -417,3 +417,33 @@ def test_axe_core_reports_the_faults_of_a_deliberately_bad_page(tmp_path):
         assert {"heading-order", "image-alt", "color-contrast", "button-name", "html-has-lang"} <= {
             v["id"] for v in violations
         }
+
+
+def test_every_page_says_how_its_numbers_were_evaluated(site):
+    """Decoding, token limit, samples, problems, seed and backend, on the index, task, problem and method pages."""
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) >= 6
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        found = re.search(r'<h3>Evaluation on rac_arith</h3><dl class="settings">(.*?)</dl>', text)
+        assert found, path
+        items = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", found.group(1)))
+        assert items == {
+            "decoding": "greedy",
+            "samples per problem": "1",
+            "max new tokens": "256",
+            "problems": "all",
+            "seed": "0",
+            "backend": "hf, float32, cpu, batch size 1,024",
+        }, path
+
+
+def test_decoding_is_read_from_the_tasks_definition_only_where_it_is_the_one_measured():
+    from rac_bench.fingerprint import fingerprint
+    from rac_bench.leaderboard.evaluation_settings import decoding
+    from rac_bench.tasks import task_definition
+
+    measured = {"task": "rac_arith", "task_definition": fingerprint(task_definition("rac_arith"))}
+    assert decoding({**measured, "samples": 1}) == "greedy"
+    assert decoding({**measured, "samples": 4}) == "sampled at temperature 0.6, top-p 1"
+    assert decoding({**measured, "task_definition": "0123456789abcdef"}) == "as the task's definition 0123456789ab said"

@@ -33,6 +33,7 @@ from rac_bench.leaderboard.html import (
     styles_for,
     task_section,
 )
+from rac_bench.leaderboard.evaluation_settings import evaluation_settings
 from rac_bench.leaderboard.method_info import method_infos
 from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
 from rac_bench.leaderboard.problems import problems_files, problems_link
@@ -178,8 +179,8 @@ def _task_link(task_pages: dict[tuple, str], cell: Cell) -> dict[str, str]:
     return {"task": f"../{page_path}#cells-{slug(cell.identity.variant_label)}"}
 
 
-def _how_made(commands: list[str]) -> str:
-    return "<h2>How these numbers were made</h2>" + commands_html(commands)
+def _how_made(commands: list[str], cells: list[Cell]) -> str:
+    return "<h2>How these numbers were made</h2>" + commands_html(commands) + evaluation_settings(cells)
 
 
 class _Site:
@@ -213,7 +214,7 @@ class _Site:
             + self.problems_page(path, f"{model} on {task}", cells)
             + _downloads(Path(path).stem)
             + (f'<p class="note">Other tasks of this model: {related}</p>' if related else "")
-            + _how_made(self.commands)
+            + _how_made(self.commands, cells)
             + calibrations(cells)
         )
         title = f"{model} on {task}"
@@ -257,7 +258,7 @@ class _Site:
             + f'<p class="note">{html.escape(NOTE)}</p>'
             + _downloads(Path(path).stem)
             + calibrated
-            + _how_made(self.commands)
+            + _how_made(self.commands, cells)
         )
         title = f"Method: {label}"
         self.add(path, page(title, body, footer(cells, self.commit), _navigation(1, f"method {label}")), cells, title)
@@ -289,7 +290,7 @@ class _Site:
             "on every task of their model.</p>"
             + f"<h2>Methods</h2><ul>{methods}</ul>"
             + _downloads("leaderboard")
-            + _how_made(self.commands)
+            + _how_made(self.commands, self.cells)
         )
         index = page(self.title, body, footer(self.cells, self.commit))
         self.add("index.html", index, self.cells, self.title, stem="leaderboard")
