@@ -299,3 +299,21 @@ def test_gate_refuses_baselines_that_do_not_match_the_run(store, capsys, tmp_pat
         assert len(error.splitlines()) == 1 and message in error, error
     assert main(["gate", "--baseline", str(baseline), "--store", str(store), "--metric", "maj@4"]) == 2
     assert "available: accuracy, accuracy_completed, kl, pass@1" in capsys.readouterr().err
+
+
+def _relative_luminance(color: str) -> float:
+    channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_every_chart_colour_has_at_least_3_to_1_contrast_with_the_charts_white():
+    """WCAG 1.4.11 (non-text contrast): a mark or bar must stand 3:1 against the chart's white, in dark mode too
+    (the charts keep a white background there)."""
+    from rac_bench.leaderboard.plots import EXTRA_COLORS, METHOD_COLORS, Styles
+
+    assert _relative_luminance("#FFFFFF") == pytest.approx(1.0) and _relative_luminance("#000000") == 0.0
+    colors = [*METHOD_COLORS.values(), *EXTRA_COLORS, Styles({}, {}).color("an unknown series")]
+    contrast = {color: 1.05 / (_relative_luminance(color) + 0.05) for color in colors}
+    assert {color: round(ratio, 2) for color, ratio in contrast.items() if ratio < 3} == {}
+    assert len(set(colors)) == len(colors)  # no two methods share a colour
