@@ -447,3 +447,21 @@ def test_decoding_is_read_from_the_tasks_definition_only_where_it_is_the_one_mea
     assert decoding({**measured, "samples": 1}) == "greedy"
     assert decoding({**measured, "samples": 4}) == "sampled at temperature 0.6, top-p 1"
     assert decoding({**measured, "task_definition": "0123456789abcdef"}) == "as the task's definition 0123456789ab said"
+
+
+def test_the_index_shows_each_tasks_rank_and_ties_ordered_by_budget_then_rank(site):
+    """As the task page's CSV has them: dense, then the 0.5 group best first."""
+    with (site / "models/rac-bench-tiny-reasoner/rac_arith.csv").open(encoding="utf-8") as handle:
+        expected = [(r["method"], r["rank"], r["tied_with_best"]) for r in csv.DictReader(handle)]
+    text = (site / "index.html").read_text(encoding="utf-8")
+    keys = re.findall(r'<th scope="col"[^>]*data-key="([^"]+)"', text[: text.index("</thead>")])
+    assert keys[keys.index("accuracy:rac_arith") + 1 : keys.index("accuracy:rac_arith") + 3] == [
+        "rank:rac_arith",
+        "tied_with_best:rac_arith",
+    ]
+    body = text[text.index("<tbody") : text.index("</tbody>")]
+    shown = []
+    for row in re.findall(r"<tr.*?</tr>", body):
+        cells = [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        shown.append((cells[0].rstrip("#"), *cells[keys.index("rank:rac_arith") : keys.index("rank:rac_arith") + 2]))
+    assert shown == expected and [m for m, _, _ in shown] == ["dense", "rac", "sparsegpt"]
