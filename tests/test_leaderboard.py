@@ -317,3 +317,23 @@ def test_every_chart_colour_has_at_least_3_to_1_contrast_with_the_charts_white()
     contrast = {color: 1.05 / (_relative_luminance(color) + 0.05) for color in colors}
     assert {color: round(ratio, 2) for color, ratio in contrast.items() if ratio < 3} == {}
     assert len(set(colors)) == len(colors)  # no two methods share a colour
+
+
+def test_a_variants_description_is_made_from_its_own_spec_not_the_registrys_example():
+    from rac_bench.leaderboard.method_info import MethodInfo
+
+    gptq = "GPTQ weight quantization (gptq:w4g128), calibrated on task prompts"
+    grid = {"bits": 3, "group_size": None, "symmetric": True, "act_order": False}
+    traces = {"tokens": 16384, "prompt_tokens": 8157, "generated_tokens": 8227}
+    info = MethodInfo("gptq:w3@traces", "gptq", gptq, None, "rac-bench", "0.2.0", "traces", grid, traces)
+    assert info.summary == (
+        "GPTQ weight quantization: 3 bits, one scale per row; calibrated on traces (16,384 tokens: 8,157 prompt + "
+        "8,227 chain of thought)"
+    )
+    rtn = "round to nearest, per row or group (rtn:w4g128); no calibration"
+    grid = {"bits": 4, "group_size": 128, "symmetric": False, "act_order": True}
+    info = MethodInfo("rtn:w4g128asymact", "rtn", rtn, None, "rac-bench", "0.2.0", None, grid, {})
+    assert info.summary == "round to nearest: 4 bits, groups of 128, asymmetric, activation order; no calibration"
+    prompts = {"tokens": 16384, "prompt_tokens": 16384, "generated_tokens": 0}
+    info = MethodInfo("sparsegpt", "sparsegpt", "SparseGPT (OBS)", None, "rac-bench", "0.2.0", "prompts", None, prompts)
+    assert info.summary == "SparseGPT; calibrated on prompts (16,384 tokens)"

@@ -19,12 +19,48 @@ class MethodInfo:
     distribution: str | None  # the package that provides it ("rac-bench" for a built-in)
     version: str | None
     calibrated_on: str | None = None  # the calibration source its cells read (`sparsegpt@traces`: traces)
+    quantization: dict | None = None  # the grid its cells were rounded to, as recorded (bits, group_size, ...)
+    calibration_tokens: dict | None = None  # the calibration manifest's tokens, prompt_tokens, generated_tokens
 
     @property
     def summary(self) -> str:
-        """The description, and the source where the label changes the method's own (`gptq@traces`)."""
-        text = self.description or "no description recorded"
-        return f"{text}; here calibrated on {self.calibrated_on}" if "@" in self.label and self.calibrated_on else text
+        """The method's own description without its example spec, then this variant's spec as its cells record
+        it: `gptq:w3@traces` reads "GPTQ weight quantization: 3 bits, one scale per row; calibrated on traces
+        (16,384 tokens)", not the registry's example `gptq:w4g128` on prompts."""
+        if self.name in ("checkpoint", "dense") or not self.description:  # nothing of their own to spell out
+            return self.description or "no description recorded"
+        method = re.split(r" \(|, |; ", self.description, maxsplit=1)[0]
+        grid = _grid(self.quantization)
+        if self.calibrated_on:
+            calibration = f"calibrated on {self.calibrated_on}{_tokens(self.calibration_tokens or {})}"
+        else:
+            calibration = "no calibration"
+        return f"{method}: {grid}; {calibration}" if grid else f"{method}; {calibration}"
+
+
+def _tokens(counts: dict) -> str:
+    """' (16,384 tokens)', or with the chain of thought: ' (16,384 tokens: 8,157 prompt + 8,227 chain of thought)'."""
+    if not counts.get("tokens"):
+        return ""
+    if counts.get("generated_tokens"):
+        return (
+            f" ({counts['tokens']:,} tokens: {counts.get('prompt_tokens') or 0:,} prompt + "
+            f"{counts['generated_tokens']:,} chain of thought)"
+        )
+    return f" ({counts['tokens']:,} tokens)"
+
+
+def _grid(quantization: dict | None) -> str:
+    """A quantizer's grid in words: '3 bits, one scale per row', '4 bits, groups of 128, asymmetric'."""
+    if not quantization or not quantization.get("bits"):
+        return ""
+    group = quantization.get("group_size")
+    parts = [f"{quantization['bits']} bits", f"groups of {group}" if group else "one scale per row"]
+    if quantization.get("symmetric") is False:
+        parts.append("asymmetric")
+    if quantization.get("act_order"):
+        parts.append("activation order")
+    return ", ".join(parts)
 
 
 def _web_link(url) -> str | None:
@@ -51,6 +87,7 @@ def method_infos(cells: list[Cell]) -> dict[str, MethodInfo]:
             continue
         name = method_name(cell)
         recorded = (cell.provenance.get("methods") or {}).get(name) or installed.get(name, {})
+        calibration = (cell.pruning or {}).get("calibration") or {}
         found[label] = MethodInfo(
             label,
             name,
@@ -58,6 +95,8 @@ def method_infos(cells: list[Cell]) -> dict[str, MethodInfo]:
             _web_link(recorded.get("paper")),
             recorded.get("distribution"),
             recorded.get("version"),
-            ((cell.pruning or {}).get("calibration") or {}).get("source"),
+            calibration.get("source"),
+            (cell.settings or {}).get("quantization"),
+            {key: calibration.get(key) for key in ("tokens", "prompt_tokens", "generated_tokens")},
         )
     return found
