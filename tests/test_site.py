@@ -130,7 +130,8 @@ def test_each_pages_data_downloads_parse_back(site):
             if row[key] != "":
                 float(row[key])  # numbers only: a number, or blank where there is none
     dense, rac = rows[0], rows[1]
-    assert dense["delta_vs_dense"] == "" and dense["sparsity"] == "" and dense["calibration_cot_tokens"] == ""
+    assert dense["delta_vs_dense"] == "" and dense["sparsity"] == "0" and dense["calibration_cot_tokens"] == ""
+    assert dense["bits"] == "32" and rac["bits"] == "32"  # float32: the evaluated dtype's bits where nothing quantizes
     assert int(rac["calibration_prompt_tokens"]) + int(rac["calibration_cot_tokens"]) == 16384
     document = json.loads((site / "leaderboard.json").read_text())
     assert document["methods"]["rac"]["paper"] == "https://arxiv.org/abs/2509.12464"
