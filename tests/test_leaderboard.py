@@ -52,7 +52,7 @@ def test_text_formats_show_every_cell_with_intervals_deltas_and_best_marks(store
     terminal = render(store, capsys, "terminal")
     # dense, then the budget group (unstructured 0.5) by rank: rac is far more accurate than magnitude here
     assert [line.split()[1] for line in terminal.splitlines()[2:5]] == ["dense", "rac", "magnitude"]
-    assert re.search(r"rac\s+0\.5\s+0\.500\s+60\s+0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \*\s+-0\.\d{3} \[", terminal)
+    assert re.search(r"rac\s+0\.5\s+0\.500\s+32\s+60\s+0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \*\s+-0\.\d{3} \[", terminal)
     markdown = render(store, capsys, "markdown")
     assert "| **0." in markdown and "Δ vs dense" in markdown
     latex = render(store, capsys, "latex")
@@ -158,8 +158,8 @@ def test_html_page_renders_in_a_real_browser(store, tmp_path):
     assert image.size == (1400, 1400)
     pixels = numpy.asarray(image).reshape(-1, 3).astype(int)
     assert (pixels != 255).any(axis=1).mean() > 0.02  # not a blank page
-    # the charts' series colours (magnitude's Okabe-Ito orange, rac's vermillion) are on screen: the plots were drawn
-    for colour in ((0xE6, 0x9F, 0x00), (0xD5, 0x5E, 0x00)):
+    # the charts' series colours (magnitude's darkened orange, rac's vermillion) are on screen: the plots were drawn
+    for colour in ((0xB0, 0x73, 0x00), (0xD5, 0x5E, 0x00)):
         assert (numpy.abs(pixels - numpy.array(colour)).max(axis=1) < 30).sum() > 50, colour
 
 
