@@ -333,7 +333,13 @@ def test_a_variants_description_is_made_from_its_own_spec_not_the_registrys_exam
     rtn = "round to nearest, per row or group (rtn:w4g128); no calibration"
     grid = {"bits": 4, "group_size": 128, "symmetric": False, "act_order": True}
     info = MethodInfo("rtn:w4g128asymact", "rtn", rtn, None, "rac-bench", "0.2.0", None, grid, {})
-    assert info.summary == "round to nearest: 4 bits, groups of 128, asymmetric, activation order; no calibration"
+    assert info.summary == (
+        "round to nearest, per row or group: 4 bits, groups of 128, asymmetric, activation order; no calibration"
+    )
+    sparsegpt = "SparseGPT (OBS), calibrated on task prompts alone"
     prompts = {"tokens": 16384, "prompt_tokens": 16384, "generated_tokens": 0}
-    info = MethodInfo("sparsegpt", "sparsegpt", "SparseGPT (OBS)", None, "rac-bench", "0.2.0", "prompts", None, prompts)
-    assert info.summary == "SparseGPT; calibrated on prompts (16,384 tokens)"
+    info = MethodInfo("sparsegpt@text", "sparsegpt", sparsegpt, None, "rac-bench", "0.2.0", "text", None, prompts)
+    assert info.summary == "SparseGPT (OBS); calibrated on text (16,384 tokens)"
+    # a plain label (a built-in's default, a plugin's) keeps its description as written
+    info = MethodInfo("sparsegpt", "sparsegpt", sparsegpt, None, "rac-bench", "0.2.0", "prompts", None, prompts)
+    assert info.summary == sparsegpt

@@ -24,18 +24,26 @@ class MethodInfo:
 
     @property
     def summary(self) -> str:
-        """The method's own description without its example spec, then this variant's spec as its cells record
-        it: `gptq:w3@traces` reads "GPTQ weight quantization: 3 bits, one scale per row; calibrated on traces
-        (16,384 tokens)", not the registry's example `gptq:w4g128` on prompts."""
-        if self.name in ("checkpoint", "dense") or not self.description:  # nothing of their own to spell out
-            return self.description or "no description recorded"
-        method = re.split(r" \(|, |; ", self.description, maxsplit=1)[0]
+        """The description as written where the label is the method's plain name (`rac`, a plugin's); where the label
+        sets its own grid or calibration (`gptq:w3@traces`), the description without its example spec and
+        calibration, then this variant's as its cells record them: "GPTQ weight quantization: 3 bits, one scale per
+        row; calibrated on traces (16,384 tokens: ...)", not the registry's example `gptq:w4g128` on prompts."""
+        if not self.description:
+            return "no description recorded"
+        if not re.search("[:@]", self.label) or self.name == "checkpoint":
+            return self.description
+        method = re.sub(EXAMPLE_SPEC, "", self.description)
+        method = re.sub(CALIBRATION_CLAUSE, "", method).strip()
         grid = _grid(self.quantization)
         if self.calibrated_on:
             calibration = f"calibrated on {self.calibrated_on}{_tokens(self.calibration_tokens or {})}"
         else:
             calibration = "no calibration"
         return f"{method}: {grid}; {calibration}" if grid else f"{method}; {calibration}"
+
+
+EXAMPLE_SPEC = r"\s*\([\w-]+:[^)]*\)"  # "(gptq:w4g128)": an example label in a registry's description
+CALIBRATION_CLAUSE = r"[,;]\s*(calibrated on [^;,(]*|no calibration)"  # the default's, which the variant's replaces
 
 
 def _tokens(counts: dict) -> str:
