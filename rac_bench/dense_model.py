@@ -42,14 +42,22 @@ class DenseModel:
         every delta. `weights`: hash the weights too (done once, before dense is evaluated)."""
         changed = tokenizer_state(self.tokenizer) != self.tokenizer_state
         if weights and not changed:
-            template = self.tokenizer.chat_template
-            current = fingerprint({"weights": weights_fingerprint(self.model), "chat_template": template})
-            changed = current != self.fingerprint
+            changed = model_fingerprint(self.model, self.tokenizer) != self.fingerprint
         if changed:
             raise MethodFailure(
                 f"the dense model {self.name} or its tokenizer changed after it was loaded: a method of this run "
                 "changed it in place; nothing of dense was evaluated (methods must change only the model they get)"
             )
+
+
+def model_fingerprint(model, tokenizer) -> str:
+    """What the dense model is: its weights, the chat template that renders every prompt, and the end-of-sequence
+    ids its generation config adds to its tokenizer's, which decide where every response stops (smollm2-reasoner
+    has one). A model without such ids keeps the fingerprint it had before they counted."""
+    described = {"weights": weights_fingerprint(model), "chat_template": tokenizer.chat_template}
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    also = sorted(set(eos if isinstance(eos, list) else [eos]) - {None, tokenizer.eos_token_id})
+    return fingerprint(described | ({"stops_also_at": also} if also else {}))
 
 
 def tokenizer_state(tokenizer) -> str:
@@ -76,13 +84,12 @@ def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
     path = model_path(reference, config.execution.cache_dir)
     model, tokenizer = load_model(path, getattr(torch, config.execution.dtype))
     set_threads(config.execution.threads, model)
-    # the chat template renders every prompt, so it is part of what the model is
-    model_fingerprint = fingerprint({"weights": weights_fingerprint(model), "chat_template": tokenizer.chat_template})
+    dense_fingerprint = model_fingerprint(model, tokenizer)
     handle = ModelHandle(model, tokenizer, path)
     settings, seed = config.calibration, config.calibration_seed
     inputs = BuildInputs(
         tokenizer=tokenizer,
-        model_fingerprint=model_fingerprint,
+        model_fingerprint=dense_fingerprint,
         settings=settings,
         seed=seed,
         data_dir=config.data_dir,
@@ -94,4 +101,4 @@ def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
         rebuild=config.execution.rebuild,
     )
     provider = CalibrationProvider(inputs)
-    return DenseModel(reference, path, model, tokenizer, model_fingerprint, provider, tokenizer_state(tokenizer))
+    return DenseModel(reference, path, model, tokenizer, dense_fingerprint, provider, tokenizer_state(tokenizer))

@@ -8,7 +8,9 @@ base file or adapter is a new model.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 from pathlib import Path
 
 from rac_bench import strict_json
@@ -19,6 +21,16 @@ REASONER_ADAPTER_DIR = Path(__file__).resolve().parent / "smollm2-reasoner"
 ADAPTER_FILE = "adapter.safetensors"
 RECIPE_FILE = "recipe.json"
 SOURCE_FILE = "rac_bench_reasoner_source.json"
+END_OF_TURN = "<|im_end|>"  # SmolLM2's chat template ends every turn with it (the GGUF file's template)
+
+
+def end_of_sequence_ids(tokenizer, ends_turn_with: str) -> list[int]:
+    """Where the adapted model's generation stops: the tokenizer's end of sequence, and the token the adapter was
+    trained to end its turn with. The shipped adapter ends it with `<|im_start|>`: it was trained under
+    transformers 5.17, whose reading of the GGUF file names `<|im_start|>` as end of sequence (5.19 reads
+    `<|im_end|>`), and a model that never stops runs into an invented next turn (recipe.json)."""
+    ids = [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(ends_turn_with)]
+    return sorted(set(ids))
 
 
 def smollm2_gguf() -> Path:
@@ -46,10 +58,14 @@ def reasoner_directory(cache_dir: Path, adapter_dir: Path = REASONER_ADAPTER_DIR
         raise ModelLoadError(f"model {REASONER_NAME}: its adapter {adapter} is missing (make smollm2-reasoner)")
     base_file = smollm2_gguf()
     base_dir = converted_directory(base_file, cache_dir)
-    digest = f"{content_hash(base_file)}-{content_hash(adapter)}"
+    recipe = json.loads((adapter_dir / RECIPE_FILE).read_text(encoding="utf-8"))
+    ends_turn_with = recipe.get("ends_turn_with", END_OF_TURN)
+    ends = hashlib.sha256(ends_turn_with.encode()).hexdigest()[:8]  # a merge made before it counted is not reused
+    digest = f"{content_hash(base_file)}-{content_hash(adapter)}-{ends}"
     directory = Path(cache_dir) / "models" / f"{REASONER_NAME}-{digest}"
     if not (directory / SOURCE_FILE).exists():
-        _merge(base_dir, adapter, directory, {"base_gguf": str(base_file), "adapter": str(adapter), "hashes": digest})
+        source = {"base_gguf": str(base_file), "adapter": str(adapter), "hashes": digest}
+        _merge(base_dir, adapter, directory, source | {"ends_turn_with": ends_turn_with})
     return directory
 
 
@@ -67,7 +83,9 @@ def _merge(base_dir: Path, adapter: Path, directory: Path, source: dict) -> None
     scale = float(metadata["alpha"]) / float(metadata["rank"])
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     merge_adapter(model, tensors, scale)
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    model.generation_config.eos_token_id = end_of_sequence_ids(tokenizer, source["ends_turn_with"])
     with staged_checkpoint(directory) as staging:
         model.save_pretrained(staging, safe_serialization=True)
-        AutoTokenizer.from_pretrained(base_dir).save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
         (staging / SOURCE_FILE).write_text(strict_json.dumps(source, indent=2), encoding="utf-8")

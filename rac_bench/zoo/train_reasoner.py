@@ -30,7 +30,7 @@ from rac_bench.checkpoints import staged_checkpoint
 from rac_bench.zoo.arithmetic import SLIP_RATE, ArithmeticProblem, TracePiece, training_stream
 from rac_bench.zoo.lora import add_lora, adapter_tensors
 from rac_bench.zoo.reasoner_eval import greedy_report
-from rac_bench.zoo.smollm2 import ADAPTER_FILE, RECIPE_FILE, smollm2_gguf
+from rac_bench.zoo.smollm2 import ADAPTER_FILE, END_OF_TURN, RECIPE_FILE, end_of_sequence_ids, smollm2_gguf
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def encode_example(tokenizer, problem: ArithmeticProblem, slips: random.Random, 
     )
     input_ids = list(tokenizer(prompt, add_special_tokens=False).input_ids)
     labels = [-100] * len(input_ids)
-    for piece in problem.trace(slips, slip_rate) + [TracePiece(tokenizer.eos_token, True)]:
+    for piece in problem.trace(slips, slip_rate) + [TracePiece(END_OF_TURN, True)]:
         ids = list(_piece_ids(tokenizer, piece.text))
         input_ids += ids
         labels += ids if piece.learned else [-100] * len(ids)
@@ -124,13 +124,14 @@ def train(out: Path, settings: ReasonerSettings, base_gguf: Path, cache_dir: Pat
     if tokenizer.pad_token is None:  # transformers < 5.19 reads no pad token from this GGUF file
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    model.generation_config.eos_token_id = end_of_sequence_ids(tokenizer, END_OF_TURN)  # for the greedy check
     add_lora(model, settings.rank, settings.alpha, settings.seed)  # initialised on the CPU on every device
     model.to(settings.device)
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     log.info("%d adapter parameters, %s", sum(p.numel() for p in trainable), settings)
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
     schedule = warmup_then_constant(optimizer, settings.warmup_steps)
-    recipe = {"settings": asdict(settings)}
+    recipe = {"settings": asdict(settings), "ends_turn_with": END_OF_TURN}
     recipe |= {"base_gguf": base_gguf.name, "base_sha256_16": content_hash(base_gguf), "torch": torch.__version__}
     recipe["load_average_at_start"] = round(os.getloadavg()[0], 2)
     digest, tokens, started = hashlib.sha256(), 0, time.time()
