@@ -117,7 +117,7 @@ def prune(args) -> int:
     if config.methods == ["dense"]:
         raise ConfigError("dense prunes nothing; give a pruning method, e.g. --method rac")
     check_patterns_fit(config, config.model[0], model_config(config.model[0]))
-    structured_plans(config, config.model[0], model_config(config.model[0]))
+    structured = structured_plans(config, config.model[0], model_config(config.model[0]))
     variant = build_plan(config).variants[1]
     if args.format not in CHECKPOINT_FORMATS:
         raise ConfigError(f"unknown --format {args.format!r}; accepted: {', '.join(CHECKPOINT_FORMATS)}")
@@ -129,8 +129,9 @@ def prune(args) -> int:
     packed = args.format == "compressed-tensors"
     report = prune_to_directory(variant, load_dense(config, config.model[0]), config, args.out, packed=packed)
     error = report.get("mean_relative_error")
+    pattern = structured[0][1].removal() if structured else report["pattern"]  # a structured method zeroes nothing
     print(
-        f"{report['method']} {report['pattern']} sparsity {report.get('sparsity', 0):.3f}"
+        f"{report['method']} {pattern} sparsity {report.get('sparsity', 0):.3f}"
         + (f", mean relative reconstruction error {error:.4f}" if error is not None else "")
         + f", {report['prune_seconds']:.1f}s\ncheckpoint written to {args.out}"
     )
