@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from rac_bench.errors import ConfigError
 
 BITS = range(2, 9)
+BLOCK_SIZE = 128  # columns per OBS block (SparseGPT, GPTQ: rac_bench.pruning.obs)
 OPTIONS = re.compile(r"w(?P<bits>\d+)(?:g(?P<group>\d+))?(?P<asym>asym)?(?P<act>act)?")
 SYNTAX = "w<bits>[g<group size>][asym][act], e.g. w4g128 or w3asym"
 
@@ -94,3 +95,14 @@ def parse_pattern(text: str, sparsity: float) -> SparsityTarget:
     if not 0 < n < m:
         raise ConfigError(f"pattern {text!r} needs 0 < N < M (N zeros in every M weights); e.g. 2:4 or 4:8")
     return SparsityTarget(n / m, n, m)
+
+
+def check_sparsegpt_target(target: SparsityTarget, block_size: int = BLOCK_SIZE) -> None:
+    """N:M groups are chosen inside one block of columns, so M must divide the block size: a group that straddled
+    two blocks would be cut in two, each part losing N weights."""
+    if target.is_n_m and block_size % target.m:
+        divisors = [m for m in range(2, block_size + 1) if block_size % m == 0]
+        raise ConfigError(
+            f"pattern {target.pattern}: SparseGPT prunes blocks of {block_size} columns, which M={target.m} does not "
+            f"divide; accepted M: {', '.join(map(str, divisors))} (e.g. 2:4), or magnitude/wanda for other M"
+        )

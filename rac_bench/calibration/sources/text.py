@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
 
 from rac_bench.calibration.corpus import C4_FILES, DEFAULT_CORPUS
 from rac_bench.calibration.jsonl import read_string_field
@@ -103,6 +102,8 @@ def _documents(corpus: TextCorpus) -> list[str]:
 
 def text_sequences(tokenizer, corpus: TextCorpus) -> list[torch.Tensor]:
     """`corpus.windows` windows of `corpus.length` token ids at seeded random offsets of the token stream."""
+    import torch
+
     separator = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     stream: list[int] = []
     for document in _documents(corpus):
