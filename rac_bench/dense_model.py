@@ -14,6 +14,7 @@ from rac_bench.calibration.provider import CalibrationProvider
 from rac_bench.calibration.sources import BuildInputs
 from rac_bench.calibration.sources.prompts import PromptRenderer
 from rac_bench.config import RunConfig
+from rac_bench.dense_fingerprints import remember
 from rac_bench.errors import MethodFailure
 from rac_bench.fingerprint import fingerprint, weights_fingerprint
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
@@ -85,6 +86,7 @@ def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
     model, tokenizer = load_model(path, getattr(torch, config.execution.dtype))
     set_threads(config.execution.threads, model)
     dense_fingerprint = model_fingerprint(model, tokenizer)
+    remember(reference, config.execution.dtype, config.execution.cache_dir, dense_fingerprint)  # for a rerun
     handle = ModelHandle(model, tokenizer, path)
     settings, seed = config.calibration, config.calibration_seed
     inputs = BuildInputs(
