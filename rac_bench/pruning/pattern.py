@@ -1,5 +1,5 @@
-"""Compression targets and masks: unstructured sparsity (a fraction of each matrix) or N:M (N zeros in every M
-inputs), optionally with weight quantization (rac_bench.pruning.quantization) on top."""
+"""Masks for compression targets (rac_bench.pruning.target): unstructured sparsity (a fraction of each matrix) or
+N:M (N zeros in every M inputs)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Weight-only integer quantization targets and the grid they round to; round-to-nearest (RTN) as a solver.
+"""Weight-only integer quantization: the grid a target (rac_bench.pruning.target) rounds to; round-to-nearest (RTN)
+as a solver.
 
 A target is `bits` (2 to 8), an optional `group_size` (inputs that share one scale and zero point; None: one per
 output row), symmetric or asymmetric, and for GPTQ whether columns go in activation order. The grid is the one
@@ -21,6 +22,7 @@ import torch
 
 from rac_bench.errors import ConfigError
 from rac_bench.pruning.target import BITS, OPTIONS, SYNTAX, QuantizationTarget, parse_quantization  # noqa: F401
+
 
 def grid(weights: torch.Tensor, target: QuantizationTarget) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(scale, zero point, largest level) per row of `weights` ([rows, inputs of one group])."""
