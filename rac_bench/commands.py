@@ -53,11 +53,11 @@ def run(args) -> int:
 
     check_run_output_dir(config.output_dir)  # a run's outputs never mix with files it did not write
     command = " ".join(["rac-bench", *sys.argv[1:]])
-    result = None
+    plan, result = build_plan(config), None
     if not args.dry_run and config.execution.executor == "local":
         from rac_bench.stored_run import run_from_store
 
-        result = run_from_store(build_plan(config), command)  # every cell stored: no torch, no model load
+        result = run_from_store(plan, command)  # every cell stored: no torch, no model load
     if result is None:
         from rac_bench.executors import get_executor
         from rac_bench.runner import run as run_plan
@@ -67,9 +67,10 @@ def run(args) -> int:
             from rac_bench.estimate import plan_report
 
             gpus = args.gpus if args.gpus is not None else _detected_gpus(config)
-            print(plan_report(build_plan(config), gpus))
+            print(plan_report(plan, gpus))
             return 0
-        result = run_plan(build_plan(executor.placed(config)), executor, command=command)
+        placed = executor.placed(config)
+        result = run_plan(plan if placed is config else build_plan(placed), executor, command=command)
     print(f"tasks: {', '.join(config.tasks)}; calibration prompts: {config.calibration.prompts}\n")
     print(result.table)
     print(f"\nresults written to {result.output_dir}")
