@@ -37,6 +37,11 @@ class DenseModel:
     def name(self) -> str:
         return self.reference or EMBEDDED_MODEL_NAME
 
+    def remember(self, config: RunConfig) -> None:
+        """Record the fingerprint by the model's files, so that a rerun finds its cells without loading the model
+        (rac_bench.dense_fingerprints); called when the run starts writing, so bad input leaves nothing behind."""
+        remember(self.reference, config.execution.dtype, config.execution.cache_dir, self.fingerprint)
+
     def check_unchanged(self, weights: bool) -> None:
         """Refuse to evaluate with a dense model or tokenizer that changed since it was loaded: methods get copies,
         but a method that reaches the originals (through the calibration provider) would change the dense row and
@@ -86,7 +91,6 @@ def load_dense(config: RunConfig, reference: str | None) -> DenseModel:
     model, tokenizer = load_model(path, getattr(torch, config.execution.dtype))
     set_threads(config.execution.threads, model)
     dense_fingerprint = model_fingerprint(model, tokenizer)
-    remember(reference, config.execution.dtype, config.execution.cache_dir, dense_fingerprint)  # for a rerun
     handle = ModelHandle(model, tokenizer, path)
     settings, seed = config.calibration, config.calibration_seed
     inputs = BuildInputs(
