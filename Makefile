@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VLLM_STAMP := $(VENV)/.installed-vllm
 SMOLLM2_STAMP := $(VENV)/.installed-smollm2
+AXE_VERSION := 4.14.1
+AXE_STAMP := $(VENV)/.installed-axe-$(AXE_VERSION)
 
-.PHONY: install vllm smollm2 browser latex demo test gate leaderboard clean bench-scale bench-llmcompressor bench-real-model \
+.PHONY: install vllm smollm2 browser axe latex demo test gate leaderboard clean bench-scale bench-llmcompressor bench-real-model \
 	smollm2-reasoner
 
 # torch==2.13.0 goes first, in its own step: it is the CPU wheel on the development machines, and any
@@ -56,6 +58,14 @@ browser:
 		$$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }; }
 
+# axe-core (Deque's accessibility engine, MPL-2.0) from the npm registry with the machine's npm, into the venv
+# (never committed): the browser tests inject its axe.min.js into each page and fail on any violation.
+$(AXE_STAMP): $(STAMP)
+	npm install --silent --prefix $(VENV)/axe --no-save --no-audit --no-fund axe-core@$(AXE_VERSION)
+	touch $(AXE_STAMP)
+
+axe: $(AXE_STAMP)
+
 # TeX Live's LaTeX with booktabs, for the test that compiles the LaTeX leaderboard (about 16 s from Debian's mirror).
 latex:
 	@command -v pdflatex >/dev/null 2>&1 || { \
@@ -68,7 +78,7 @@ demo: install
 
 # The tests, then the embedded benchmark gated against the committed baseline: a change that breaks
 # pruning quality fails here (and so in CI).
-test: install vllm smollm2 browser latex
+test: install vllm smollm2 browser axe latex
 	RAC_BENCH_REQUIRE_BROWSER=1 RAC_BENCH_REQUIRE_SMOLLM2=1 RAC_BENCH_REQUIRE_LATEX=1 $(BIN)/python -m pytest
 	$(MAKE) gate
 

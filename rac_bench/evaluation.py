@@ -21,7 +21,7 @@ from rac_bench.export import LM_EVAL_SECTIONS
 from rac_bench.metrics import Estimate
 from rac_bench.scoring import correct_if_read_leniently, get_scorer, score_response
 from rac_bench.scoring.thinking import opens_thinking_in_prompt
-from rac_bench.tasks import TASKS_DIR, TaskInfo
+from rac_bench.tasks import TASKS_DIR, TaskInfo, generation_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +36,6 @@ class TaskEvaluation:
 def task_manager() -> TaskManager:
     """Index only the project's task YAMLs: lm-eval's own thousands of tasks take seconds to scan."""
     return TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
-
-
-GREEDY_TASK_SAMPLED_AT = 0.6  # the temperature of a greedy task asked for several samples per problem
-
-
-def generation_kwargs(task: TaskInfo, samples: int) -> dict | None:
-    """What the run changes in the YAML's generation settings: a greedy task asked for several samples per problem
-    samples them; else None, the YAML's own."""
-    if task.generation.greedy and samples > 1:
-        return {"do_sample": True, "temperature": GREEDY_TASK_SAMPLED_AT, "top_p": task.generation.top_p}
-    return None
 
 
 def evaluate_task(

@@ -48,6 +48,17 @@ class TaskInfo:
         )
 
 
+GREEDY_TASK_SAMPLED_AT = 0.6  # the temperature of a greedy task asked for several samples per problem
+
+
+def generation_kwargs(task: TaskInfo, samples: int) -> dict | None:
+    """What the run changes in the YAML's generation settings: a greedy task asked for several samples per problem
+    samples them; else None, the YAML's own."""
+    if task.generation.greedy and samples > 1:
+        return {"do_sample": True, "temperature": GREEDY_TASK_SAMPLED_AT, "top_p": task.generation.top_p}
+    return None
+
+
 def _arithmetic_calibration() -> list[str]:
     return [p.question for p in arithmetic.calibration_problems()]
 

@@ -10,7 +10,9 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -38,6 +40,20 @@ def chromium_command(path, profile) -> list[str]:
         "--hide-scrollbars",
         f"--user-data-dir={profile}",
     ]
+
+
+def axe_script() -> str:
+    """axe-core's axe.min.js as `make axe` installs it into the venv (RAC_BENCH_AXE may name another copy)."""
+    path = Path(os.environ.get("RAC_BENCH_AXE") or Path(sys.prefix) / "axe/node_modules/axe-core/axe.min.js")
+    if not path.is_file():
+        if os.environ.get("RAC_BENCH_REQUIRE_BROWSER"):
+            pytest.fail(f"axe-core is required (RAC_BENCH_REQUIRE_BROWSER is set) but {path} is missing (`make axe`)")
+        pytest.skip("axe-core is not installed (`make axe` installs it into the venv)")
+    return path.read_text(encoding="utf-8")
+
+
+AXE_RUN = """axe.run(document, {resultTypes: ["violations"]}).then((found) => found.violations.map((v) => ({
+  id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" "))})))"""
 
 
 class Browser:
@@ -129,11 +145,21 @@ class Browser:
             self.call("Page.navigate", {"url": address})
             self._wait_for("Page.loadEventFired")
 
-    def evaluate(self, expression: str):
-        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+    def evaluate(self, expression: str, await_promise: bool = False):
+        params = {"expression": expression, "returnByValue": True, "awaitPromise": await_promise}
+        result = self.call("Runtime.evaluate", params)
         if "exceptionDetails" in result:
             raise RuntimeError(f"page script failed: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    def color_scheme(self, scheme: str) -> None:
+        """Emulate `prefers-color-scheme: light` or `dark` for the pages opened next."""
+        self.call("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
+    def accessibility_violations(self, script: str) -> list[dict]:
+        """axe-core's violations on the open page (every rule axe runs by default), as {id, impact, nodes}."""
+        self.evaluate(script)
+        return self.evaluate(AXE_RUN, await_promise=True)
 
     def press(self, key: str, code: int, text: str = "") -> None:
         """A real key press, as the keyboard sends it (trusted events, unlike a script's)."""

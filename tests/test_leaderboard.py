@@ -52,7 +52,7 @@ def test_text_formats_show_every_cell_with_intervals_deltas_and_best_marks(store
     terminal = render(store, capsys, "terminal")
     # dense, then the budget group (unstructured 0.5) by rank: rac is far more accurate than magnitude here
     assert [line.split()[1] for line in terminal.splitlines()[2:5]] == ["dense", "rac", "magnitude"]
-    assert re.search(r"rac\s+0\.5\s+0\.500\s+60\s+0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \*\s+-0\.\d{3} \[", terminal)
+    assert re.search(r"rac\s+0\.5\s+0\.500\s+32\s+60\s+0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \*\s+-0\.\d{3} \[", terminal)
     markdown = render(store, capsys, "markdown")
     assert "| **0." in markdown and "Δ vs dense" in markdown
     latex = render(store, capsys, "latex")
@@ -158,8 +158,8 @@ def test_html_page_renders_in_a_real_browser(store, tmp_path):
     assert image.size == (1400, 1400)
     pixels = numpy.asarray(image).reshape(-1, 3).astype(int)
     assert (pixels != 255).any(axis=1).mean() > 0.02  # not a blank page
-    # the charts' series colours (magnitude's Okabe-Ito orange, rac's vermillion) are on screen: the plots were drawn
-    for colour in ((0xE6, 0x9F, 0x00), (0xD5, 0x5E, 0x00)):
+    # the charts' series colours (magnitude's darkened orange, rac's vermillion) are on screen: the plots were drawn
+    for colour in ((0xB0, 0x73, 0x00), (0xD5, 0x5E, 0x00)):
         assert (numpy.abs(pixels - numpy.array(colour)).max(axis=1) < 30).sum() > 50, colour
 
 
@@ -299,3 +299,47 @@ def test_gate_refuses_baselines_that_do_not_match_the_run(store, capsys, tmp_pat
         assert len(error.splitlines()) == 1 and message in error, error
     assert main(["gate", "--baseline", str(baseline), "--store", str(store), "--metric", "maj@4"]) == 2
     assert "available: accuracy, accuracy_completed, kl, pass@1" in capsys.readouterr().err
+
+
+def _relative_luminance(color: str) -> float:
+    channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_every_chart_colour_has_at_least_3_to_1_contrast_with_the_charts_white():
+    """WCAG 1.4.11 (non-text contrast): a mark or bar must stand 3:1 against the chart's white, in dark mode too
+    (the charts keep a white background there)."""
+    from rac_bench.leaderboard.plots import EXTRA_COLORS, METHOD_COLORS, Styles
+
+    assert _relative_luminance("#FFFFFF") == pytest.approx(1.0) and _relative_luminance("#000000") == 0.0
+    colors = [*METHOD_COLORS.values(), *EXTRA_COLORS, Styles({}, {}).color("an unknown series")]
+    contrast = {color: 1.05 / (_relative_luminance(color) + 0.05) for color in colors}
+    assert {color: round(ratio, 2) for color, ratio in contrast.items() if ratio < 3} == {}
+    assert len(set(colors)) == len(colors)  # no two methods share a colour
+
+
+def test_a_variants_description_is_made_from_its_own_spec_not_the_registrys_example():
+    from rac_bench.leaderboard.method_info import MethodInfo
+
+    gptq = "GPTQ weight quantization (gptq:w4g128), calibrated on task prompts"
+    grid = {"bits": 3, "group_size": None, "symmetric": True, "act_order": False}
+    traces = {"tokens": 16384, "prompt_tokens": 8157, "generated_tokens": 8227}
+    info = MethodInfo("gptq:w3@traces", "gptq", gptq, None, "rac-bench", "0.2.0", "traces", grid, traces)
+    assert info.summary == (
+        "GPTQ weight quantization: 3 bits, one scale per row; calibrated on traces (16,384 tokens: 8,157 prompt + "
+        "8,227 chain of thought)"
+    )
+    rtn = "round to nearest, per row or group (rtn:w4g128); no calibration"
+    grid = {"bits": 4, "group_size": 128, "symmetric": False, "act_order": True}
+    info = MethodInfo("rtn:w4g128asymact", "rtn", rtn, None, "rac-bench", "0.2.0", None, grid, {})
+    assert info.summary == (
+        "round to nearest, per row or group: 4 bits, groups of 128, asymmetric, activation order; no calibration"
+    )
+    sparsegpt = "SparseGPT (OBS), calibrated on task prompts alone"
+    prompts = {"tokens": 16384, "prompt_tokens": 16384, "generated_tokens": 0}
+    info = MethodInfo("sparsegpt@text", "sparsegpt", sparsegpt, None, "rac-bench", "0.2.0", "text", None, prompts)
+    assert info.summary == "SparseGPT (OBS); calibrated on text (16,384 tokens)"
+    # a plain label (a built-in's default, a plugin's) keeps its description as written
+    info = MethodInfo("sparsegpt", "sparsegpt", sparsegpt, None, "rac-bench", "0.2.0", "prompts", None, prompts)
+    assert info.summary == sparsegpt

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from rac_bench.cli import main
-from tests.browser import Browser
+from tests.browser import Browser, axe_script
 
 TITLE = "Default run, seed 0"
 
@@ -130,7 +130,8 @@ def test_each_pages_data_downloads_parse_back(site):
             if row[key] != "":
                 float(row[key])  # numbers only: a number, or blank where there is none
     dense, rac = rows[0], rows[1]
-    assert dense["delta_vs_dense"] == "" and dense["sparsity"] == "" and dense["calibration_cot_tokens"] == ""
+    assert dense["delta_vs_dense"] == "" and dense["sparsity"] == "0" and dense["calibration_cot_tokens"] == ""
+    assert dense["bits"] == "32" and rac["bits"] == "32"  # float32: the evaluated dtype's bits where nothing quantizes
     assert int(rac["calibration_prompt_tokens"]) + int(rac["calibration_cot_tokens"]) == 16384
     document = json.loads((site / "leaderboard.json").read_text())
     assert document["methods"]["rac"]["paper"] == "https://arxiv.org/abs/2509.12464"
@@ -366,5 +367,102 @@ def test_the_problem_page_shows_dense_and_a_variant_side_by_side_filtered_and_li
             "document.getElementById('variant').value, document.querySelectorAll('#problems tbody tr:not([hidden])')"
             ".length]"
         )
-        assert 0 <= seen[0] < seen[1] and seen[2:] == ["rac-0.5", 600]
+        assert -1 < seen[0] < seen[1] and seen[2:] == ["rac-0.5", 600]  # in view (to a sub-pixel: -0.17 seen)
         browser.screenshot(tmp_path / f"problems-{width}.png")
+
+
+ACCESSIBLE_PAGES = (
+    "index.html",
+    "models/rac-bench-tiny-reasoner/rac_arith.html",
+    "models/rac-bench-tiny-reasoner/rac_arith-problems.html",
+    "methods/rac.html",
+)
+COMMITTED_SITE = Path(__file__).resolve().parents[1] / "leaderboards" / "embedded"
+
+
+def _accessibility_violations(root: Path, pages, profile: Path) -> dict:
+    """axe-core's violations on each page, light and dark, at desktop and phone width (none: {})."""
+    script, found = axe_script(), {}
+    with Browser(profile) as browser:
+        for scheme in ("light", "dark"):
+            browser.color_scheme(scheme)
+            for width in (1400, 390):
+                for name in pages:
+                    browser.open((root / name).as_uri(), width)
+                    violations = browser.accessibility_violations(script)
+                    if violations:
+                        found[f"{name} {scheme} {width}px"] = violations
+    return found
+
+
+def test_axe_core_finds_no_violation_on_the_index_task_problem_and_method_pages(site, tmp_path):
+    assert _accessibility_violations(site, ACCESSIBLE_PAGES, tmp_path / "profile") == {}
+
+
+def test_axe_core_finds_no_violation_on_the_committed_site(tmp_path):
+    assert _accessibility_violations(COMMITTED_SITE, ACCESSIBLE_PAGES, tmp_path / "profile") == {}
+
+
+def test_axe_core_reports_the_faults_of_a_deliberately_bad_page(tmp_path):
+    """The check above can fail: a page with a skipped heading level, an image without text, faint text, a button
+    without a name and no language is reported on every one of them."""
+    (tmp_path / "bad.html").write_text(
+        '<!doctype html><html><head><title>bad</title></head><body><main><h1>Bad</h1><h4>skipped levels</h4>'
+        '<img src="chart.png"><p style="color:#c8c8c8;background:#fff">faint text</p><button></button></main>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    found = _accessibility_violations(tmp_path, ["bad.html"], tmp_path / "profile")
+    assert len(found) == 4  # both schemes, both widths
+    for violations in found.values():
+        assert {"heading-order", "image-alt", "color-contrast", "button-name", "html-has-lang"} <= {
+            v["id"] for v in violations
+        }
+
+
+def test_every_page_says_how_its_numbers_were_evaluated(site):
+    """Decoding, token limit, samples, problems, seed and backend, on the index, task, problem and method pages."""
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) >= 6
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        found = re.search(r'<h3>Evaluation on rac_arith</h3><dl class="settings">(.*?)</dl>', text)
+        assert found, path
+        items = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", found.group(1)))
+        assert items == {
+            "decoding": "greedy",
+            "samples per problem": "1",
+            "max new tokens": "256",
+            "problems": "all",
+            "seed": "0",
+            "backend": "hf, float32, cpu, batch size 1,024",
+        }, path
+
+
+def test_decoding_is_read_from_the_tasks_definition_only_where_it_is_the_one_measured():
+    from rac_bench.fingerprint import fingerprint
+    from rac_bench.leaderboard.evaluation_settings import decoding
+    from rac_bench.tasks import task_definition
+
+    measured = {"task": "rac_arith", "task_definition": fingerprint(task_definition("rac_arith"))}
+    assert decoding({**measured, "samples": 1}) == "greedy"
+    assert decoding({**measured, "samples": 4}) == "sampled at temperature 0.6, top-p 1"
+    assert decoding({**measured, "task_definition": "0123456789abcdef"}) == "as the task's definition 0123456789ab said"
+
+
+def test_the_index_shows_each_tasks_rank_and_ties_ordered_by_budget_then_rank(site):
+    """As the task page's CSV has them: dense, then the 0.5 group best first."""
+    with (site / "models/rac-bench-tiny-reasoner/rac_arith.csv").open(encoding="utf-8") as handle:
+        expected = [(r["method"], r["rank"], r["tied_with_best"]) for r in csv.DictReader(handle)]
+    text = (site / "index.html").read_text(encoding="utf-8")
+    keys = re.findall(r'<th scope="col"[^>]*data-key="([^"]+)"', text[: text.index("</thead>")])
+    assert keys[keys.index("accuracy:rac_arith") + 1 : keys.index("accuracy:rac_arith") + 3] == [
+        "rank:rac_arith",
+        "tied_with_best:rac_arith",
+    ]
+    body = text[text.index("<tbody") : text.index("</tbody>")]
+    shown = []
+    for row in re.findall(r"<tr.*?</tr>", body):
+        cells = [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        shown.append((cells[0].rstrip("#"), *cells[keys.index("rank:rac_arith") : keys.index("rank:rac_arith") + 2]))
+    assert shown == expected and [m for m, _, _ in shown] == ["dense", "rac", "sparsegpt"]

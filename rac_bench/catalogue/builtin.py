@@ -39,6 +39,21 @@ def quantization_bits(cell) -> int | None:
     return (quantization(cell) or {}).get("bits")
 
 
+DTYPE_BITS = {"float32": 32, "float16": 16, "bfloat16": 16, "float64": 64}
+
+
+def weight_bits(cell) -> int | None:
+    """Bits per weight value: the quantizer's, else the dtype's the model was evaluated in (dense: 32 in float32)."""
+    return quantization_bits(cell) or DTYPE_BITS.get(str(cell.settings.get("dtype")))
+
+
+def _sparsity(cell) -> str | None:
+    """The target sparsity or pattern as written; dense is 0, a variant that prunes nothing has none."""
+    if cell.identity.is_dense:
+        return "0"
+    return None if cell.identity.target_label == "-" else cell.identity.target_label
+
+
 def _group(cell) -> str | None:
     """The inputs that share one scale: a group size, or `row` (one per output row)."""
     settings = quantization(cell)
@@ -85,12 +100,16 @@ BUILTIN = [
     _identity("model", "varies"),
     _identity("task"),
     _identity("method"),
-    _identity("sparsity", read=lambda c: None if c.identity.target_label == "-" else c.identity.target_label),
+    _identity("sparsity", read=_sparsity),
     _number(
-        "achieved", "achieved", lambda c: (c.achieved_sparsity or {}).get("prunable"), 3, shown="measured",
-        headline=True, source="zeros over the prunable weights, counted in the weights evaluated",
+        "achieved", "zeros", lambda c: (c.achieved_sparsity or {}).get("prunable"), 3, shown="measured",
+        headline=True, source="share of the prunable weights that are zero, counted in the weights evaluated (pruned, "
+        "or rounded to zero by a quantizer)",
     ),
-    _number("bits", "bits", quantization_bits, 0, shown="measured", headline=True, source="the quantizer's bits"),
+    _number(
+        "bits", "bits", weight_bits, 0, shown="measured", headline=True,
+        source="bits per weight value: the quantizer's, else the evaluated dtype's (scales not counted)",
+    ),
     Metric("group", "group", "text", _group, shown="measured", headline=True, source="inputs sharing one scale"),
     _number("problems", "problems", lambda c: c.results.problems, 0, headline=True),
     Metric(

@@ -14,6 +14,7 @@ from itertools import groupby
 
 from rac_bench.cells import Cell
 from rac_bench.cost import cell_frontiers
+from rac_bench.leaderboard.evaluation_settings import evaluation_settings
 from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
 from rac_bench.leaderboard.plots import Box, Point, Styles, box_chart, chart, legend
 from rac_bench.catalogue.builtin import quantization_bits
@@ -274,7 +275,8 @@ def render_html(cells: list[Cell], title: str, commands: list[str], found_exampl
             f"<section><h2>{html.escape(model)} on {html.escape(task)}</h2>"
             f"{task_section(group, styles, prefix, found_examples or {})}</section>"
         )
-    body = "".join(sections) + f"<h2>How these numbers were made</h2>{commands_html(commands)}{calibrations(cells)}"
+    how_made = commands_html(commands) + evaluation_settings(cells) + calibrations(cells)
+    body = "".join(sections) + f"<h2>How these numbers were made</h2>{how_made}"
     return page(title, body, footer(cells, git_commit()))
 
 

@@ -19,12 +19,56 @@ class MethodInfo:
     distribution: str | None  # the package that provides it ("rac-bench" for a built-in)
     version: str | None
     calibrated_on: str | None = None  # the calibration source its cells read (`sparsegpt@traces`: traces)
+    quantization: dict | None = None  # the grid its cells were rounded to, as recorded (bits, group_size, ...)
+    calibration_tokens: dict | None = None  # the calibration manifest's tokens, prompt_tokens, generated_tokens
 
     @property
     def summary(self) -> str:
-        """The description, and the source where the label changes the method's own (`gptq@traces`)."""
-        text = self.description or "no description recorded"
-        return f"{text}; here calibrated on {self.calibrated_on}" if "@" in self.label and self.calibrated_on else text
+        """The description as written where the label is the method's plain name (`rac`, a plugin's); where the label
+        sets its own grid or calibration (`gptq:w3@traces`), the description without its example spec and
+        calibration, then this variant's as its cells record them: "GPTQ weight quantization: 3 bits, one scale per
+        row; calibrated on traces (16,384 tokens: ...)", not the registry's example `gptq:w4g128` on prompts."""
+        if not self.description:
+            return "no description recorded"
+        if not re.search("[:@]", self.label) or self.name == "checkpoint":
+            return self.description
+        method = re.sub(EXAMPLE_SPEC, "", self.description)
+        method = re.sub(CALIBRATION_CLAUSE, "", method).strip()
+        grid = _grid(self.quantization)
+        if self.calibrated_on:
+            calibration = f"calibrated on {self.calibrated_on}{_tokens(self.calibration_tokens or {})}"
+        else:
+            calibration = "no calibration"
+        return f"{method}: {grid}; {calibration}" if grid else f"{method}; {calibration}"
+
+
+EXAMPLE_SPEC = r"\s*\([\w-]+:[^)]*\)"  # "(gptq:w4g128)": an example label in a registry's description
+CALIBRATION_CLAUSE = r"[,;]\s*(calibrated on [^;,(]*|no calibration)"  # the default's, which the variant's replaces
+
+
+def _tokens(counts: dict) -> str:
+    """' (16,384 tokens)', or with the chain of thought: ' (16,384 tokens: 8,157 prompt + 8,227 chain of thought)'."""
+    if not counts.get("tokens"):
+        return ""
+    if counts.get("generated_tokens"):
+        return (
+            f" ({counts['tokens']:,} tokens: {counts.get('prompt_tokens') or 0:,} prompt + "
+            f"{counts['generated_tokens']:,} chain of thought)"
+        )
+    return f" ({counts['tokens']:,} tokens)"
+
+
+def _grid(quantization: dict | None) -> str:
+    """A quantizer's grid in words: '3 bits, one scale per row', '4 bits, groups of 128, asymmetric'."""
+    if not quantization or not quantization.get("bits"):
+        return ""
+    group = quantization.get("group_size")
+    parts = [f"{quantization['bits']} bits", f"groups of {group}" if group else "one scale per row"]
+    if quantization.get("symmetric") is False:
+        parts.append("asymmetric")
+    if quantization.get("act_order"):
+        parts.append("activation order")
+    return ", ".join(parts)
 
 
 def _web_link(url) -> str | None:
@@ -51,6 +95,7 @@ def method_infos(cells: list[Cell]) -> dict[str, MethodInfo]:
             continue
         name = method_name(cell)
         recorded = (cell.provenance.get("methods") or {}).get(name) or installed.get(name, {})
+        calibration = (cell.pruning or {}).get("calibration") or {}
         found[label] = MethodInfo(
             label,
             name,
@@ -58,6 +103,8 @@ def method_infos(cells: list[Cell]) -> dict[str, MethodInfo]:
             _web_link(recorded.get("paper")),
             recorded.get("distribution"),
             recorded.get("version"),
-            ((cell.pruning or {}).get("calibration") or {}).get("source"),
+            calibration.get("source"),
+            (cell.settings or {}).get("quantization"),
+            {key: calibration.get(key) for key in ("tokens", "prompt_tokens", "generated_tokens")},
         )
     return found

@@ -17,19 +17,21 @@ from itertools import count
 WIDTH, HEIGHT = 400, 250
 LEFT, RIGHT, TOP, BOTTOM = 54, 26, 12, 46
 FONT = 13  # px in the viewBox; at 366 px of screen (a 390 px phone) that is 11.9 px
-# Okabe-Ito, distinguishable for colour-blind readers: fixed for the built-in methods, so that a method keeps its
-# colour whatever else is on the page; other methods take Paul Tol's muted colours in name order
+# Okabe-Ito, distinguishable for colour-blind readers, with its orange and sky blue darkened (and GPTQ on Paul Tol's
+# indigo, away from the darker sky blue) so that every mark has at least 3:1 contrast with the chart's white
+# (WCAG 1.4.11): fixed for the built-in methods, so that a method keeps its colour whatever else is on the page; other
+# methods take Paul Tol's muted colours in name order, those below 3:1 darkened or left out
 METHOD_COLORS = {
     "dense": "#000000",
-    "magnitude": "#E69F00",
-    "wanda": "#56B4E9",
+    "magnitude": "#B07300",
+    "wanda": "#1F78B4",
     "sparsegpt": "#009E73",
     "rac": "#D55E00",
     "rac-wanda": "#CC79A7",
-    "gptq": "#0072B2",
+    "gptq": "#332288",
     "rtn": "#882255",
 }
-EXTRA_COLORS = ["#44AA99", "#AA4499", "#117733", "#332288", "#999933", "#88CCEE", "#661100", "#6699CC", "#DDCC77"]
+EXTRA_COLORS = ["#2E8B7E", "#AA4499", "#117733", "#999933", "#661100", "#8A7A1F", "#3F6FA0"]
 MARKS = ["circle", "square", "triangle", "diamond", "triangle-down", "plus", "cross"]
 
 

@@ -15,6 +15,7 @@ import json
 
 from rac_bench import strict_json
 from rac_bench.cells import Cell
+from rac_bench.leaderboard.evaluation_settings import evaluation_settings
 from rac_bench.leaderboard.html import slug
 from rac_bench.leaderboard.page import page
 
@@ -211,6 +212,7 @@ def problems_files(
     body = problems_section(cells, samples, jsonl_name)
     if not body:
         return {}
+    body += "<h2>How these numbers were made</h2>" + evaluation_settings(cells)
     heading = f"{title}: problem by problem"
     navigation = (
         f'<nav aria-label="site"><a href="../../index.html">All models</a>'

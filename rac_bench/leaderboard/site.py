@@ -33,6 +33,8 @@ from rac_bench.leaderboard.html import (
     styles_for,
     task_section,
 )
+from rac_bench.catalogue.builtin import quantization_bits
+from rac_bench.leaderboard.evaluation_settings import evaluation_settings
 from rac_bench.leaderboard.method_info import method_infos
 from rac_bench.leaderboard.page import Row, footer, page, settings_list, table_html
 from rac_bench.leaderboard.problems import problems_files, problems_link
@@ -54,6 +56,7 @@ from rac_bench.metrics import Estimate
 from rac_bench.provenance import git_commit
 
 INDEX_METRIC = "accuracy"  # the index's per-task columns; its means are the catalogue's `index_mean` metrics
+RANK_COLUMNS = ("rank", "tied_with_best")  # beside each task's accuracy on the index
 
 
 class _Names:
@@ -86,8 +89,20 @@ def _navigation(depth: int, here: str) -> str:
 
 
 def _variant_key(cell: Cell) -> tuple:
-    identity = cell.identity
-    return (not identity.is_dense, identity.pattern, identity.sparsity, identity.method)
+    """A variant across tasks, ordered as the task pages order budget groups: pattern, sparsity, then bits."""
+    identity, bits = cell.identity, quantization_bits(cell)
+    return (not identity.is_dense, identity.pattern, identity.sparsity, bits is not None, -(bits or 0), identity.method)
+
+
+def _by_budget_then_rank(variants: dict[tuple, dict[str, Cell]], first_task: str) -> dict[tuple, dict[str, Cell]]:
+    """Within each budget group, the variants by their rank on the first task (unranked last), then by name."""
+
+    def key(item):
+        budget, by_task = item
+        rank = by_task[first_task].results.get("rank") if first_task in by_task else None
+        return (*budget[:-1], rank is None, rank or 0, budget[-1])
+
+    return dict(sorted(variants.items(), key=key))
 
 
 def _index_table(model: str, cells: list[Cell], task_pages: dict[str, str], method_pages: dict[str, str]) -> str:
@@ -96,15 +111,19 @@ def _index_table(model: str, cells: list[Cell], task_pages: dict[str, str], meth
     variants: dict[tuple, dict[str, Cell]] = {}
     for cell in sorted(cells, key=_variant_key):
         variants.setdefault(_variant_key(cell), {})[cell.identity.task] = cell
+    variants = _by_budget_then_rank(variants, tasks[0])
     head = [
         column_named(key)
         for key in ("method", "sparsity", "achieved", "bits")
         if column_named(key).kind == "text" or any(numeric(column_named(key).read(cell)) is not None for cell in cells)
     ]
-    per_task = Column.of(catalogue.get(INDEX_METRIC))
+    per_task = [Column.of(catalogue.get(INDEX_METRIC))] + [  # and the rank within its budget group, where ranked
+        column_named(key) for key in RANK_COLUMNS if any(cell.results.get(key) is not None for cell in cells)
+    ]
     task_columns = [
-        replace(per_task, key=f"{INDEX_METRIC}:{task}", name=f"{task} {per_task.name}", read=lambda c: None)
+        replace(metric, key=f"{metric.key}:{task}", name=f"{task} {metric.name}", read=lambda c: None)
         for task in tasks
+        for metric in per_task
     ]
     averaged = [metric for metric in catalogue.metrics() if metric.index_mean]
     means = [
@@ -117,7 +136,7 @@ def _index_table(model: str, cells: list[Cell], task_pages: dict[str, str], meth
     for by_task in variants.values():
         first = next(iter(by_task.values()))
         row = [column.read(first) for column in head]
-        row += [per_task.read(by_task[task]) if task in by_task else None for task in tasks]
+        row += [metric.read(by_task[task]) if task in by_task else None for task in tasks for metric in per_task]
         complete = len(by_task) == len(tasks)
         row += [_mean([m.value(c) for c in by_task.values()]) if complete else None for m in averaged]
         values.append(row)
@@ -178,8 +197,8 @@ def _task_link(task_pages: dict[tuple, str], cell: Cell) -> dict[str, str]:
     return {"task": f"../{page_path}#cells-{slug(cell.identity.variant_label)}"}
 
 
-def _how_made(commands: list[str]) -> str:
-    return "<h2>How these numbers were made</h2>" + commands_html(commands)
+def _how_made(commands: list[str], cells: list[Cell]) -> str:
+    return "<h2>How these numbers were made</h2>" + commands_html(commands) + evaluation_settings(cells)
 
 
 class _Site:
@@ -213,7 +232,7 @@ class _Site:
             + self.problems_page(path, f"{model} on {task}", cells)
             + _downloads(Path(path).stem)
             + (f'<p class="note">Other tasks of this model: {related}</p>' if related else "")
-            + _how_made(self.commands)
+            + _how_made(self.commands, cells)
             + calibrations(cells)
         )
         title = f"{model} on {task}"
@@ -257,7 +276,7 @@ class _Site:
             + f'<p class="note">{html.escape(NOTE)}</p>'
             + _downloads(Path(path).stem)
             + calibrated
-            + _how_made(self.commands)
+            + _how_made(self.commands, cells)
         )
         title = f"Method: {label}"
         self.add(path, page(title, body, footer(cells, self.commit), _navigation(1, f"method {label}")), cells, title)
@@ -289,7 +308,7 @@ class _Site:
             "on every task of their model.</p>"
             + f"<h2>Methods</h2><ul>{methods}</ul>"
             + _downloads("leaderboard")
-            + _how_made(self.commands)
+            + _how_made(self.commands, self.cells)
         )
         index = page(self.title, body, footer(self.cells, self.commit))
         self.add("index.html", index, self.cells, self.title, stem="leaderboard")
