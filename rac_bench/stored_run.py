@@ -71,7 +71,9 @@ def run_from_store(plan, command: str) -> RunResult | None:
     keys = stored_keys(plan)
     if keys is None:
         return None
-    log.info("every cell is in the store %s; the model is not loaded", config.execution.store)
+    for variant in plan.variants:  # as a run that loads the model says it
+        log.info("%s %s: every cell is in the store; skipped", variant.method, variant.target.label)
+    log.info("every cell is in the store: the model is not loaded")
     store = open_store(config.execution.store)
     try:
         run_id = store.start_run(command, config_record(config), provenance())
