@@ -32,8 +32,9 @@ def config_record(config) -> dict:
     return asdict(config, dict_factory=lambda items: {k: str(v) if isinstance(v, Path) else v for k, v in items})
 
 
-def finish_run(config, store: Store, run_id: str, keys: list[str], command: str, run_provenance: dict,
-               threads: int | None) -> RunResult:
+def finish_run(
+    config, store: Store, run_id: str, keys: list[str], command: str, run_provenance: dict, threads: int | None
+) -> RunResult:
     """Close the run's record, rank its cells and write its outputs (`threads`: torch's, None when none ran)."""
     store.finish_run(run_id)
     samples_by_cell = {key: store.samples(key) for key in keys}
@@ -76,8 +77,9 @@ def run_from_store(plan, command: str) -> RunResult | None:
     log.info("every cell is in the store: the model is not loaded")
     store = open_store(config.execution.store)
     try:
-        run_id = store.start_run(command, config_record(config), provenance())
+        run_provenance = provenance()
+        run_id = store.start_run(command, config_record(config), run_provenance)
         store.reuse_cells(keys)
-        return finish_run(config, store, run_id, keys, command, provenance(), threads=None)
+        return finish_run(config, store, run_id, keys, command, run_provenance, threads=None)
     finally:
         store.close()
