@@ -5,10 +5,13 @@
     python benchmarks/structured_speed.py [--threads 1] [--prompt-tokens 32] [--new-tokens 32] [--repeats 3]
 
 The checkpoints are made first with `rac-bench prune` (2,048 calibration tokens of competition_math prompts: the
-calibration changes which channels go, not the shapes that decide speed) under --work. Each measurement is the
-median of --repeats, taken in turn over the models (a change of load falls on all alike): prefill = one `generate`
+calibration changes which channels go, not the shapes that decide speed) under --work. The --repeats of each
+measurement are taken in turn over the models (a change of load falls on all alike): prefill = one `generate`
 of 1 new token; decode = (a `generate` of 1 + N tokens, forced to N by min_new_tokens) minus the prefill, over B x N
-tokens. Greedy, the KV cache transformers chooses, fp32 on the CPU.
+tokens. Greedy, the KV cache transformers chooses, fp32 on the CPU. The table's tokens/s are each model's best of
+--repeats (the run least disturbed by the machine's other processes, which share its memory bandwidth: a batch-1
+decode step reads every weight once, so it is bound by memory traffic), with the ratio of medians beside it, and
+dense's parameters over the model's: the speed-up a purely weight-traffic-bound step would show.
 """
 
 from __future__ import annotations
@@ -79,12 +82,11 @@ def speeds(models: dict, batch: int, args) -> dict:
                 total[label].append(timed_generate(model, ids, 1 + args.new_tokens))
     measured = {}
     for label, model in loaded.items():
-        first, whole = statistics.median(prefill[label]), statistics.median(total[label])
-        measured[label] = {
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "prefill_tokens_per_s": batch * args.prompt_tokens / first,
-            "decode_tokens_per_s": batch * args.new_tokens / max(whole - first, 1e-9),
-        }
+        measured[label] = {"parameters": sum(p.numel() for p in model.parameters())}
+        for name, statistic in (("", min), ("median_", statistics.median)):
+            first, whole = statistic(prefill[label]), statistic(total[label])
+            measured[label][f"{name}prefill_tokens_per_s"] = batch * args.prompt_tokens / first
+            measured[label][f"{name}decode_tokens_per_s"] = batch * args.new_tokens / max(whole - first, 1e-9)
     return measured
 
 
@@ -110,13 +112,16 @@ def main() -> None:
             results.append({"model": label, "batch": batch, **measured})
             rows.append([
                 label, batch, f"{measured['parameters'] / 1e6:.1f}M",
+                f"{dense['parameters'] / measured['parameters']:.2f}x",
                 f"{measured['prefill_tokens_per_s']:,.0f}",
                 f"{measured['prefill_tokens_per_s'] / dense['prefill_tokens_per_s']:.2f}x",
                 f"{measured['decode_tokens_per_s']:,.1f}",
                 f"{measured['decode_tokens_per_s'] / dense['decode_tokens_per_s']:.2f}x",
+                f"{measured['median_decode_tokens_per_s'] / dense['median_decode_tokens_per_s']:.2f}x",
             ])  # fmt: skip
     load_after = os.getloadavg()
-    headers = ["model", "batch", "parameters", "prefill tok/s", "x dense", "decode tok/s", "x dense"]
+    headers = ["model", "batch", "parameters", "dense/params", "prefill tok/s", "x dense", "decode tok/s", "x dense",
+               "x dense (medians)"]  # fmt: skip
     print(tabulate(rows, headers=headers, disable_numparse=True, tablefmt="github"))
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; torch threads {args.threads}")
     record = {"results": results, "load_before": load_before, "load_after": load_after, "args": vars(args)}

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from rac_bench import strict_json
 from rac_bench.files import give_ordinary_permissions
-from rac_bench.weights import load_causal_lm
 
 REPORT_FILE = "rac_bench_report.json"
 
@@ -48,6 +47,8 @@ def save_weights(model, tokenizer, directory: Path) -> None:
 
 def load_weights(directory: Path, dtype):
     """A saved variant, every tensor present, in its shape and finite (else one line: ModelLoadError)."""
+    from rac_bench.weights import load_causal_lm
+
     return load_causal_lm(directory, dtype)
 
 

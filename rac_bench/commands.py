@@ -48,22 +48,29 @@ def run(args) -> int:
     _check_gpus(args)
     config = _config(args)  # bad flags and config fail here, before the runner's imports
 
-    from rac_bench.executors import get_executor
-    from rac_bench.plan import build_plan
-    from rac_bench.runner import run as run_plan
-
     from rac_bench.files import check_run_output_dir
+    from rac_bench.plan import build_plan
 
     check_run_output_dir(config.output_dir)  # a run's outputs never mix with files it did not write
-    executor = get_executor(config)
-    if args.dry_run:
-        from rac_bench.estimate import plan_report
+    command = " ".join(["rac-bench", *sys.argv[1:]])
+    plan, result = build_plan(config), None
+    if not args.dry_run and config.execution.executor == "local":
+        from rac_bench.stored_run import run_from_store
 
-        gpus = args.gpus if args.gpus is not None else _detected_gpus(config)
-        print(plan_report(build_plan(config), gpus))
-        return 0
-    plan = build_plan(executor.placed(config))
-    result = run_plan(plan, executor, command=" ".join(["rac-bench", *sys.argv[1:]]))
+        result = run_from_store(plan, command)  # every cell stored: no torch, no model load
+    if result is None:
+        from rac_bench.executors import get_executor
+        from rac_bench.runner import run as run_plan
+
+        executor = get_executor(config)
+        if args.dry_run:
+            from rac_bench.estimate import plan_report
+
+            gpus = args.gpus if args.gpus is not None else _detected_gpus(config)
+            print(plan_report(plan, gpus))
+            return 0
+        placed = executor.placed(config)
+        result = run_plan(plan if placed is config else build_plan(placed), executor, command=command)
     print(f"tasks: {', '.join(config.tasks)}; calibration prompts: {config.calibration.prompts}\n")
     print(result.table)
     print(f"\nresults written to {result.output_dir}")
@@ -117,7 +124,7 @@ def prune(args) -> int:
     if config.methods == ["dense"]:
         raise ConfigError("dense prunes nothing; give a pruning method, e.g. --method rac")
     check_patterns_fit(config, config.model[0], model_config(config.model[0]))
-    structured_plans(config, config.model[0], model_config(config.model[0]))
+    structured = structured_plans(config, config.model[0], model_config(config.model[0]))
     variant = build_plan(config).variants[1]
     if args.format not in CHECKPOINT_FORMATS:
         raise ConfigError(f"unknown --format {args.format!r}; accepted: {', '.join(CHECKPOINT_FORMATS)}")
@@ -129,8 +136,9 @@ def prune(args) -> int:
     packed = args.format == "compressed-tensors"
     report = prune_to_directory(variant, load_dense(config, config.model[0]), config, args.out, packed=packed)
     error = report.get("mean_relative_error")
+    pattern = structured[0][1].removal() if structured else report["pattern"]  # a structured method zeroes nothing
     print(
-        f"{report['method']} {report['pattern']} sparsity {report.get('sparsity', 0):.3f}"
+        f"{report['method']} {pattern} sparsity {report.get('sparsity', 0):.3f}"
         + (f", mean relative reconstruction error {error:.4f}" if error is not None else "")
         + f", {report['prune_seconds']:.1f}s\ncheckpoint written to {args.out}"
     )

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from rac_bench import config_fields as parse
 from rac_bench.backends.vllm import ENGINE_OPTIONS
-from rac_bench.calibration.sources.text import DEFAULT_CORPUS
+from rac_bench.calibration.corpus import DEFAULT_CORPUS
 from rac_bench.config_fields import option, optional, section_flags, subsection
 from rac_bench.errors import ConfigError
-from rac_bench.pruning.experts import DEFAULT_MIN_TOKENS, EXPERT_ROUTING
-from rac_bench.pruning.pattern import SparsityTarget, parse_pattern, parse_sparsity
+from rac_bench.pruning.expert_routing import DEFAULT_MIN_TOKENS, EXPERT_ROUTING
+from rac_bench.pruning.target import SparsityTarget, parse_pattern, parse_sparsity
 from rac_bench.scoring.self_corrections import DEFAULT_HESITATION_MARKERS
 from rac_bench.zoo import answers_embedded_task
 

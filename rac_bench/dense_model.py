@@ -14,6 +14,7 @@ from rac_bench.calibration.provider import CalibrationProvider
 from rac_bench.calibration.sources import BuildInputs
 from rac_bench.calibration.sources.prompts import PromptRenderer
 from rac_bench.config import RunConfig
+from rac_bench.dense_fingerprints import remember
 from rac_bench.errors import MethodFailure
 from rac_bench.fingerprint import fingerprint, weights_fingerprint
 from rac_bench.models import EMBEDDED_MODEL_NAME, load_model, model_path
@@ -35,6 +36,11 @@ class DenseModel:
     @property
     def name(self) -> str:
         return self.reference or EMBEDDED_MODEL_NAME
+
+    def remember(self, config: RunConfig) -> None:
+        """Record the fingerprint by the model's files, so that a rerun finds its cells without loading the model
+        (rac_bench.dense_fingerprints); called when the run starts writing, so bad input leaves nothing behind."""
+        remember(self.reference, config.execution.dtype, config.execution.cache_dir, self.fingerprint)
 
     def check_unchanged(self, weights: bool) -> None:
         """Refuse to evaluate with a dense model or tokenizer that changed since it was loaded: methods get copies,

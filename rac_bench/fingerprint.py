@@ -7,8 +7,6 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-import torch
-
 
 def fingerprint(value) -> str:
     """sha256 of a JSON-serialisable value with sorted keys, shortened to 16 hex digits."""
@@ -34,9 +32,10 @@ def _files_hash(files: tuple) -> str:
     return digest.hexdigest()[:16]
 
 
-def weights_fingerprint(model: torch.nn.Module) -> str:
+def weights_fingerprint(model) -> str:
+    """sha256 of a torch module's state, each tensor as float32 (`.float()`, so this module needs no torch import)."""
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
-        digest.update(tensor.detach().to(torch.float32).contiguous().cpu().numpy().tobytes())
+        digest.update(tensor.detach().float().contiguous().cpu().numpy().tobytes())
     return digest.hexdigest()[:16]

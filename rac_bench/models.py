@@ -13,13 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
-import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-from transformers.utils import logging as transformers_logging
-
 from rac_bench.errors import ModelLoadError, first_line
 from rac_bench.gguf import converted_directory, gguf_config, gguf_file
-from rac_bench.weights import load_causal_lm
 from rac_bench.zoo import EMBEDDED_MODEL_DIR, EMBEDDED_MODEL_NAME  # noqa: F401 (imported from here by others)
 from rac_bench.zoo.smollm2 import is_reasoner, reasoner_directory, smollm2_gguf
 
@@ -92,6 +87,8 @@ def _check_fetchable(path: str) -> None:
 @contextmanager
 def user_errors(path: str):
     """Errors a user can cause, as one line; transformers' per-load 'Loading weights' bar switched off."""
+    from transformers.utils import logging as transformers_logging  # here, so that validating a config stays light
+
     previous = transformers_logging.set_tqdm_hook(lambda factory, args, kwargs: factory(*args, **kwargs, disable=True))
     try:
         _check_fetchable(path)
@@ -102,12 +99,17 @@ def user_errors(path: str):
         transformers_logging.set_tqdm_hook(previous)
 
 
-def load_model(reference: str | None, dtype: torch.dtype = torch.float32, cache_dir: Path | None = None):
-    """(model, tokenizer) in eval mode."""
+def load_model(reference: str | None, dtype=None, cache_dir: Path | None = None):
+    """(model, tokenizer) in eval mode; `dtype` a torch dtype (None: float32)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from rac_bench.weights import load_causal_lm
+
     path = model_path(reference, cache_dir)
     with user_errors(path):
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = load_causal_lm(path, dtype)
+        model = load_causal_lm(path, dtype or torch.float32)
     return model, tokenizer
 
 
@@ -116,6 +118,8 @@ def model_config(reference: str | None):
     gguf = smollm2_gguf() if is_reasoner(reference) else gguf_file(reference)
     if gguf is not None:
         return gguf_config(gguf)
+    from transformers import AutoConfig
+
     path = model_path(reference)
     with user_errors(path):
         return AutoConfig.from_pretrained(path)
@@ -124,6 +128,9 @@ def model_config(reference: str | None):
 def prunable_input_widths(config, ignore: str | None) -> dict[str, int]:
     """The input width of every matrix the pruning engine would prune, by name; the model is built from its config
     on the meta device, which allocates no weights."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
     from rac_bench.pruning.layout import prunable_input_widths as widths
 
     with torch.device("meta"):

@@ -17,7 +17,7 @@ from rac_bench.fingerprint import directory_fingerprint, fingerprint
 from rac_bench.methods.base import COMPRESSED, DENSE, OUTSIDE
 from rac_bench.methods.code import method_code
 from rac_bench.methods.spec import MethodSpec, parse_method_spec
-from rac_bench.pruning.pattern import SparsityTarget
+from rac_bench.pruning.target import SparsityTarget
 from rac_bench.scoring.thinking import THINKING_RULE
 from rac_bench.task_data import data_revision
 from rac_bench.tasks import get_task, task_definition

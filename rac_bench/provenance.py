@@ -9,6 +9,7 @@ import hashlib
 import os
 import platform
 import subprocess
+import sys
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, distributions, version
 from pathlib import Path
@@ -88,16 +89,19 @@ def method_descriptions() -> dict[str, dict]:
 
 
 def hardware() -> dict:
-    import torch
-
+    """The machine, and where torch runs when this process loaded it (a rerun answered from the store loads no
+    torch, and records no dispatch)."""
+    torch = sys.modules.get("torch")
     found = {
         "machine": platform.machine(),
         "processor": platform.processor(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "system": platform.system(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the kernels torch dispatches to (AVX2, ...)
     }
+    if torch is None:
+        return found
+    found["cpu_capability"] = torch.backends.cpu.get_cpu_capability()  # the kernels torch dispatches to (AVX2, ...)
     if torch.cuda.is_available():
         found["gpu"] = torch.cuda.get_device_name()
         found["gpu_capability"] = ".".join(map(str, torch.cuda.get_device_capability()))

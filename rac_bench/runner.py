@@ -9,23 +9,19 @@ is handed to `run`, and its jobs call this module's pieces (`run_variant`, or `e
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 
 from rac_bench.backends import ModelHandle, create_backend, release_engines
-from rac_bench.cells import Cell
 from rac_bench.cost import weight_bytes
 from rac_bench.dense_model import DenseModel
 from rac_bench.evaluation import evaluate_task
-from rac_bench.outputs import write_outputs
 from rac_bench.packing import served_weights
 from rac_bench.plan import Plan, Variant
-from rac_bench.ranks import with_ranks
-from rac_bench.provenance import installed_packages, provenance
+from rac_bench.provenance import provenance
 from rac_bench.variant_cells import VariantEvaluation, dense_samples, store_variant
 from rac_bench.store import Store, check_store, finished_keys, open_store
+from rac_bench.stored_run import RunResult, config_record, finish_run  # noqa: F401 (RunResult: run's result)
 from rac_bench.tasks import get_task
 from rac_bench.threads import set_threads
 from rac_bench.validation import check_run_inputs
@@ -33,12 +29,6 @@ from rac_bench.variants import BuiltVariant, build_variant
 from rac_bench.versus_dense import drift_from_dense
 
 log = logging.getLogger(__name__)
-
-@dataclass
-class RunResult:
-    output_dir: Path
-    cells: list[Cell]
-    table: str
 
 
 def run(plan: Plan, executor, command: str = "") -> RunResult:
@@ -54,29 +44,14 @@ def run(plan: Plan, executor, command: str = "") -> RunResult:
                 job = executor.prepare(plan, model)
                 if store is None:
                     store = open_store(config.execution.store)
-                    run_id = store.start_run(command, _config_record(config), run_provenance)
+                    run_id = store.start_run(command, config_record(config), run_provenance)
                 keys += job(store, run_id)
             finally:
                 release_engines()  # one engine per model: the traces' and every variant's
-        store.finish_run(run_id)
-        samples_by_cell = {key: store.samples(key) for key in keys}
-        cells = with_ranks([store.cell(key) for key in keys], samples_by_cell)
-        samples = [sample for key in keys for sample in samples_by_cell[key]]
+        return finish_run(config, store, run_id, keys, command, run_provenance, torch.get_num_threads())
     finally:
         if store is not None:
             store.close()
-    summary = {
-        "config": _config_record(config),
-        "command": command,
-        "threads": torch.get_num_threads(),
-        "provenance": {**run_provenance, "installed_packages": list(installed_packages())},
-    }
-    table = write_outputs(config.output_dir, cells, samples, summary)
-    return RunResult(config.output_dir, cells, table)
-
-
-def _config_record(config) -> dict:
-    return asdict(config, dict_factory=lambda items: {k: str(v) if isinstance(v, Path) else v for k, v in items})
 
 
 def run_variant(

@@ -166,9 +166,8 @@ def check_patterns_fit(config: RunConfig, model: str | None, model_config) -> No
 def _placed(config: RunConfig) -> RunConfig:
     """The backend resolved, and device and dtype resolved on this machine (on Ray, the executor resolves them
     from the cluster's GPUs instead)."""
-    import torch
-
     from rac_bench.backends import resolve_backend
+    from rac_bench.devices import gpus_available
 
     execution = replace(config.execution, backend=resolve_backend(config.execution.backend))
     if execution.executor == "ray":
@@ -179,5 +178,5 @@ def _placed(config: RunConfig) -> RunConfig:
                 "executor 'ray' needs Ray: pip install 'rac-bench[ray]'; or use --executor local"
             ) from None
     else:
-        execution = execution.placed(torch.cuda.is_available())
+        execution = execution.placed(gpus_available())
     return replace(config, execution=execution)

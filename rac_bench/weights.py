@@ -3,17 +3,15 @@ a damaged weights file, NaN or inf are each one line (ModelLoadError) instead of
 
 from __future__ import annotations
 
-import torch
-from transformers import AutoModelForCausalLM
-from transformers.utils import logging as transformers_logging
-
 from rac_bench.errors import ModelLoadError, first_line
 
 
-def load_causal_lm(path, dtype: torch.dtype):
+def load_causal_lm(path, dtype):
     """transformers' loader, made strict: it would fill a tensor the files lack, or one of the wrong shape, with
     random values and go on, and it loads NaN and inf as any number. Each is one line (ModelLoadError)."""
     from safetensors import SafetensorError
+    from transformers import AutoModelForCausalLM  # here: a command that loads no model never imports it
+    from transformers.utils import logging as transformers_logging
 
     verbosity = transformers_logging.get_verbosity()
     transformers_logging.set_verbosity_error()  # its load report is many lines; the error below is one
@@ -39,6 +37,8 @@ def load_causal_lm(path, dtype: torch.dtype):
 
 def check_finite(model, where) -> None:
     """Refuse weights holding NaN or inf: every metric of such a model is noise, and KL against it is undefined."""
+    import torch
+
     for name, parameter in model.named_parameters():
         if parameter.is_floating_point() and not torch.isfinite(parameter).all():
             raise ModelLoadError(f"{where}: tensor {name} holds NaN or inf values; weights must be finite numbers")

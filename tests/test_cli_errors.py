@@ -119,3 +119,23 @@ def test_devices_and_dtypes_that_do_not_exist_here_are_one_line_errors(capsys):
         assert main(argv) == 2
         error = capsys.readouterr().err.strip()
         assert len(error.splitlines()) == 1 and message in error, error
+
+
+HEAVY_MODULES = ("torch", "transformers", "lm_eval", "datasets", "vllm")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["run", "--sparsity", "1.5"], ["run", "--methods", "nope"], ["run", "--pattern", "3:5", "--methods", "sparsegpt"]],
+)
+def test_bad_flags_are_answered_before_any_heavy_import(tmp_path, arguments):
+    """Issue 32: flags and config are checked before torch, transformers, lm-eval, datasets or vLLM load (their
+    imports take seconds), so a bad input is answered at once. Checked in a fresh interpreter."""
+    script = (
+        "import sys\nfrom rac_bench.cli import main\n"
+        f"code = main({[*arguments, '--output-dir', str(tmp_path / 'out')]!r})\n"
+        f"print(code, sorted(name for name in {HEAVY_MODULES!r} if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.stdout.split("\n")[0] == "2 []", (result.stdout, result.stderr)
+    assert not (tmp_path / "out").exists()

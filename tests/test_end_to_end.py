@@ -1,6 +1,8 @@
 """The front door on the embedded model, end to end: prune with SparseGPT and RAC, evaluate through lm-eval."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -29,6 +31,8 @@ def default_run(tmp_path_factory):
             str(output),
             "--cache-dir",
             str(cache),
+            "--store",
+            str(output.parent / "results.sqlite"),
         ]
     )
     assert code == 0
@@ -94,3 +98,23 @@ def test_provenance_can_trace_a_difference_to_its_packages_hardware_and_calibrat
     cells = {cell["identity"]["method"]: cell for cell in summary["cells"]}
     hashes = {m: cells[m]["pruning"]["calibration"]["content_sha256"] for m in ("sparsegpt", "rac")}
     assert all(len(h) == 16 for h in hashes.values()) and hashes["sparsegpt"] != hashes["rac"]
+
+
+def test_a_fully_cached_rerun_reads_the_store_without_torch(default_run, tmp_path):
+    """Issue 32: the same command again finds every cell in the store by the dense model's remembered fingerprint,
+    and answers with the same table without importing torch, transformers or lm-eval (nor loading the model)."""
+    output, summary = default_run
+    arguments = [
+        "run", "--methods", "sparsegpt,rac", "--sparsity", "0.5", "--limit", str(LIMIT), "--output-dir",
+        str(tmp_path / "again"), "--cache-dir", summary["config"]["execution"]["cache_dir"], "--store",
+        str(output.parent / "results.sqlite"),
+    ]  # fmt: skip
+    script = (
+        f"import sys\nfrom rac_bench.cli import main\ncode = main({arguments!r})\n"
+        "print('IMPORTED', code, sorted(m for m in ('torch', 'transformers', 'lm_eval') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.stdout.splitlines()[-1] == "IMPORTED 0 []", (result.stdout[-2000:], result.stderr[-2000:])
+    assert (tmp_path / "again" / "leaderboard.md").read_text() == (output / "leaderboard.md").read_text()
+    again = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert again["cells"] == summary["cells"]

@@ -101,16 +101,19 @@ def test_each_family_restructured_loads_in_plain_transformers_and_generates(name
 
 
 @pytest.mark.parametrize("method", ["width", "depth", "width@traces"])
-def test_an_embedded_checkpoint_is_as_much_smaller_as_its_label_counted_in_its_files(method, tmp_path):
+def test_an_embedded_checkpoint_is_as_much_smaller_as_its_label_counted_in_its_files(method, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["prune", "--method", method, "--sparsity", "0.25", "--out", str(out), "--calibration-tokens", "1024"]
     assert main([*argv, "--cache-dir", str(tmp_path / "cache")]) == 0
+    printed = capsys.readouterr().out  # what was removed, not the zeros' "unstructured"
+    assert f"{method} removed 80 of 256 MLP channels per layer sparsity 0.250" in printed, printed
     with safe_open(str(out / "model.safetensors"), "pt") as file:
         kept = sum(file.get_slice(k).get_shape()[0] * file.get_slice(k).get_shape()[1] for k in file.keys()
                    if ".layers." in k and k.endswith("proj.weight"))  # fmt: skip
     dense = 3 * 64 * (64 + 32 + 32 + 64 + 3 * 256)  # the embedded model's q, k, v, o, gate, up, down
     assert 1 - kept / dense == pytest.approx(0.25, abs=0.005)
     report = json.loads((out / "rac_bench_report.json").read_text())
+    assert report["pattern"] == "structured"
     achieved = report["achieved_sparsity"]
     assert achieved["structured"] and achieved["removed_weights"] == dense - kept
     assert achieved["prunable"] == pytest.approx(1 - kept / dense, abs=1e-12)

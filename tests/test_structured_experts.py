@@ -62,7 +62,7 @@ def test_a_budget_no_whole_expert_count_meets_is_refused_with_the_accepted_ones(
 
 
 @pytest.mark.parametrize("method", ["experts", "experts-frequency"])
-def test_rac_bench_prune_saves_a_smaller_mixture_counted_against_dense(method, tmp_path):
+def test_rac_bench_prune_saves_a_smaller_mixture_counted_against_dense(method, tmp_path, capsys):
     dense = tmp_path / "dense"
     tiny_model("qwen3_moe").save_pretrained(dense)
     from rac_bench.models import load_model
@@ -71,6 +71,7 @@ def test_rac_bench_prune_saves_a_smaller_mixture_counted_against_dense(method, t
     out = tmp_path / "out"
     argv = ["prune", "--model", str(dense), "--method", method, "--sparsity", "0.3", "--out", str(out)]
     assert main([*argv, "--calibration-prompts", "rac_arith", "--calibration-tokens", "512"]) == 0
+    assert f"{method} removed 3 of 8 experts per MoE layer sparsity" in capsys.readouterr().out
     achieved = json.loads((out / "rac_bench_report.json").read_text())["achieved_sparsity"]
     assert achieved["prunable"] == pytest.approx(0.3, abs=1e-9) and achieved["removed_weights"] == 36_864
     config = json.loads((out / "config.json").read_text())

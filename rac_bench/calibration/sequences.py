@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-import torch
 
 
 @dataclass
@@ -39,6 +38,8 @@ class CalibrationSet:
 
     def content_hash(self) -> str:
         """sha256 of the token ids and prompt lengths: two runs whose results differ can be traced to their data."""
+        import torch
+
         digest = hashlib.sha256()
         for sequence, prompt_length in zip(self.sequences, self.prompt_lengths):
             digest.update(f"{len(sequence)}:{prompt_length};".encode())
@@ -61,6 +62,8 @@ class CalibrationSet:
     def token_weights(self, cot_weight: float | None) -> list[torch.Tensor] | None:
         """Per-token Hessian weights: 1 for prompt tokens, `cot_weight` for generated ones; None (a plain token
         average, as in the paper) when no weight is given."""
+        import torch
+
         if cot_weight is None:
             return None
         weights = []

@@ -136,6 +136,7 @@ def two_lane_job(plan: Plan, dense: DenseModel) -> ModelJob:
         raise
 
     def job(store, run_id: str) -> list[str]:
+        dense.remember(config)
         try:
             evaluations = {i: evaluate_variant(plan, dense, variants[i], built[i], plan.tasks) for i in ours}
             dense_samples = {task: done.samples for task, done in futures[0].result().evaluations.items()}

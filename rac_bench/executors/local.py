@@ -39,6 +39,7 @@ class LocalExecutor:
         dense.check_unchanged(weights=True)  # no method reached the dense model: checked before the first write
 
         def job(store, run_id: str) -> list[str]:
+            dense.remember(plan.config)
             keys = []
             for variant in plan.variants:
                 prebuilt = built.pop(variant.fingerprint(dense.fingerprint), None)

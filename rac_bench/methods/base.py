@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rac_bench.calibration.sources import CalibrationSource
     from rac_bench.pruning.engine import PruneFunction, PruningReport
     from rac_bench.pruning.passes import PassSettings
-    from rac_bench.pruning.pattern import SparsityTarget
+    from rac_bench.pruning.target import SparsityTarget
 
 
 @dataclass

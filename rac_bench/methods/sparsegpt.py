@@ -2,7 +2,7 @@ from rac_bench.methods import LayerwiseMethod, register_method
 from rac_bench.methods.base import LazyFunction
 
 sparsegpt_prune = LazyFunction("rac_bench.pruning.sparsegpt", "sparsegpt_prune")
-check_sparsegpt_target = LazyFunction("rac_bench.pruning.obs", "check_sparsegpt_target")
+check_sparsegpt_target = LazyFunction("rac_bench.pruning.target", "check_sparsegpt_target")
 
 register_method(
     LayerwiseMethod(

@@ -17,7 +17,7 @@ from rac_bench.calibration.sources import CalibrationSource, parse_source
 from rac_bench.errors import ConfigError
 from rac_bench.methods import Method, MethodAlias, available_methods, get_method
 from rac_bench.methods.base import method_kind
-from rac_bench.pruning.quantization import SYNTAX, QuantizationTarget, parse_quantization
+from rac_bench.pruning.target import SYNTAX, QuantizationTarget, parse_quantization
 
 
 @dataclass(frozen=True)

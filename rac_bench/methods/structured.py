@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from rac_bench.methods.base import PruneContext
-    from rac_bench.pruning.pattern import SparsityTarget
+    from rac_bench.pruning.target import SparsityTarget
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,10 @@ class ExpertPlan:
     def removed_fraction(self) -> float:
         return 1 - self.result.prunable / self.dense.prunable
 
+    def removal(self) -> str:
+        """What is removed, in words (the `prune` command's pattern for a structured method)."""
+        return f"removed {self.removed_experts} of {self.dense.experts} experts per MoE layer"
+
     def apply(self, config) -> None:
         """Write the new expert count into a transformers config, under whichever names the family uses."""
         text = getattr(config, "text_config", None) or config

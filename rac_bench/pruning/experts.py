@@ -24,8 +24,6 @@ from torch.overrides import TorchFunctionMode
 from rac_bench.pruning.layout import PrunableWeight
 from rac_bench.pruning.statistics import InputStatistics
 
-EXPERT_ROUTING = ("routed", "all")
-DEFAULT_MIN_TOKENS = 128
 # functions whose (input, weight) operands multiply an expert slice: linear(x, W[e]) with W[e] [out, in] and
 # matmul(x, W[e]) with W[e] [in, out]
 _LINEAR = {"linear"}

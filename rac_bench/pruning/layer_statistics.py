@@ -12,7 +12,8 @@ from __future__ import annotations
 from torch import nn
 
 from rac_bench.pruning.capture import to_device
-from rac_bench.pruning.experts import DEFAULT_MIN_TOKENS, ExpertStatistics
+from rac_bench.pruning.expert_routing import DEFAULT_MIN_TOKENS
+from rac_bench.pruning.experts import ExpertStatistics
 from rac_bench.pruning.layout import LayerLayout, PrunableWeight
 from rac_bench.pruning.statistics import InputStatistics
 

@@ -8,12 +8,10 @@ import logging
 
 import torch
 
-from rac_bench.errors import ConfigError
-from rac_bench.pruning.pattern import SparsityTarget
+from rac_bench.pruning.target import BLOCK_SIZE, check_sparsegpt_target  # noqa: F401 (the solvers' block)
 
 log = logging.getLogger(__name__)
 
-BLOCK_SIZE = 128
 DAMPENING = 0.01
 MAX_DAMPENING_RETRIES = 6
 
@@ -64,14 +62,3 @@ def prepared_inverse(hessian: torch.Tensor, dampening: float = DAMPENING) -> tup
         H = hessian.clone()
         H[dead, dead] = 1.0
     return inverse_hessian_factor(H, dampening), dead
-
-
-def check_sparsegpt_target(target: SparsityTarget, block_size: int = BLOCK_SIZE) -> None:
-    """N:M groups are chosen inside one block of columns, so M must divide the block size: a group that straddled
-    two blocks would be cut in two, each part losing N weights."""
-    if target.is_n_m and block_size % target.m:
-        divisors = [m for m in range(2, block_size + 1) if block_size % m == 0]
-        raise ConfigError(
-            f"pattern {target.pattern}: SparseGPT prunes blocks of {block_size} columns, which M={target.m} does not "
-            f"divide; accepted M: {', '.join(map(str, divisors))} (e.g. 2:4), or magnitude/wanda for other M"
-        )

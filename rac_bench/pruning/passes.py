@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from rac_bench.errors import ConfigError
-from rac_bench.pruning.experts import DEFAULT_MIN_TOKENS, EXPERT_ROUTING
+from rac_bench.pruning.expert_routing import DEFAULT_MIN_TOKENS, EXPERT_ROUTING
 
 BATCH_TOKENS_ON_CUDA = 8192
 # kept on the device when a layer's input and output states together take at most this share of its free memory

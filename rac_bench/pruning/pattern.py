@@ -1,64 +1,12 @@
-"""Compression targets and masks: unstructured sparsity (a fraction of each matrix) or N:M (N zeros in every M
-inputs), optionally with weight quantization (rac_bench.pruning.quantization) on top."""
+"""Masks for compression targets (rac_bench.pruning.target): unstructured sparsity (a fraction of each matrix) or
+N:M (N zeros in every M inputs)."""
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
 
 import torch
 
 from rac_bench.errors import ConfigError
-from rac_bench.pruning.quantization import QuantizationTarget
-
-
-@dataclass(frozen=True)
-class SparsityTarget:
-    """`sparsity` for unstructured pruning; for N:M, `n` of every `m` consecutive weights in a row are zeroed;
-    `quantization`: the grid the kept weights are rounded to (None: not quantized)."""
-
-    sparsity: float
-    n: int = 0
-    m: int = 0
-    quantization: QuantizationTarget | None = None
-
-    @property
-    def is_n_m(self) -> bool:
-        return self.m > 0
-
-    @property
-    def pattern(self) -> str:
-        return f"{self.n}:{self.m}" if self.is_n_m else "unstructured"
-
-    @property
-    def label(self) -> str:
-        sparsity = self.pattern if self.is_n_m else f"{self.sparsity:g}"
-        if self.quantization is None:
-            return sparsity
-        return self.quantization.label if not self.sparsity else f"{sparsity}+{self.quantization.label}"
-
-
-def parse_sparsity(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"sparsity {text!r} is not a number; accepted: a fraction in [0, 1), e.g. 0.5") from None
-    if not 0.0 <= value < 1.0:
-        raise ConfigError(f"sparsity {value:g} is outside [0, 1); accepted: a fraction such as 0.5")
-    return value
-
-
-def parse_pattern(text: str, sparsity: float) -> SparsityTarget:
-    """'unstructured' keeps `sparsity`; 'N:M' (N < M) fixes the sparsity at N/M."""
-    if text == "unstructured":
-        return SparsityTarget(sparsity)
-    match = re.fullmatch(r"(\d+):(\d+)", text)
-    if not match:
-        raise ConfigError(f"pattern {text!r} is not recognised; accepted: 'unstructured' or 'N:M' with N < M, e.g. 2:4")
-    n, m = int(match[1]), int(match[2])
-    if not 0 < n < m:
-        raise ConfigError(f"pattern {text!r} needs 0 < N < M (N zeros in every M weights); e.g. 2:4 or 4:8")
-    return SparsityTarget(n / m, n, m)
+from rac_bench.pruning.target import SparsityTarget, parse_pattern, parse_sparsity  # noqa: F401
 
 
 def lowest_score_mask(

@@ -1,4 +1,5 @@
-"""Weight-only integer quantization targets and the grid they round to; round-to-nearest (RTN) as a solver.
+"""Weight-only integer quantization: the grid a target (rac_bench.pruning.target) rounds to; round-to-nearest (RTN)
+as a solver.
 
 A target is `bits` (2 to 8), an optional `group_size` (inputs that share one scale and zero point; None: one per
 output row), symmetric or asymmetric, and for GPTQ whether columns go in activation order. The grid is the one
@@ -17,49 +18,10 @@ Spec options (`rtn:w4g128`, `gptq:w3asym`, `gptq:w4g128act`, `sparsegpt:w4`): `w
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import torch
 
 from rac_bench.errors import ConfigError
-
-BITS = range(2, 9)
-OPTIONS = re.compile(r"w(?P<bits>\d+)(?:g(?P<group>\d+))?(?P<asym>asym)?(?P<act>act)?")
-SYNTAX = "w<bits>[g<group size>][asym][act], e.g. w4g128 or w3asym"
-
-
-@dataclass(frozen=True)
-class QuantizationTarget:
-    bits: int
-    group_size: int | None = None  # None: one scale and zero point per output row
-    symmetric: bool = True
-    act_order: bool = False
-
-    @property
-    def label(self) -> str:
-        group = f"g{self.group_size}" if self.group_size else ""
-        return f"w{self.bits}{group}{'' if self.symmetric else 'asym'}{'act' if self.act_order else ''}"
-
-    @property
-    def levels(self) -> int:
-        return 2**self.bits
-
-    def group_of(self, columns: int) -> int:
-        return self.group_size or columns
-
-
-def parse_quantization(text: str, method: str) -> QuantizationTarget:
-    match = OPTIONS.fullmatch(text)
-    if not match:
-        raise ConfigError(f"{method}:{text}: quantization options are {SYNTAX}")
-    bits = int(match["bits"])
-    if bits not in BITS:
-        raise ConfigError(f"{method}:{text}: {bits} bits is outside 2 to 8; give w2 to w8")
-    group = int(match["group"]) if match["group"] else None
-    if group is not None and group < 1:
-        raise ConfigError(f"{method}:{text}: a group needs at least one input; give g32, g64, g128, ...")
-    return QuantizationTarget(bits, group, match["asym"] is None, match["act"] is not None)
+from rac_bench.pruning.target import BITS, OPTIONS, SYNTAX, QuantizationTarget, parse_quantization  # noqa: F401
 
 
 def grid(weights: torch.Tensor, target: QuantizationTarget) -> tuple[torch.Tensor, torch.Tensor, int]:

@@ -80,6 +80,16 @@ class StructurePlan:
     def removed_fraction(self) -> float:
         return 1 - self.result.prunable / self.dense.prunable
 
+    def removal(self) -> str:
+        """What is removed, in words (the `prune` command's pattern for a structured method)."""
+        parts = [f"{self.removed_layers} of {self.dense.layers} layers"] if self.removed_layers else []
+        if self.removed_kv_groups:
+            parts.append(f"{self.removed_kv_groups} of {self.dense.kv_heads} KV groups")
+        if self.removed_channels:
+            parts.append(f"{self.removed_channels} of {self.dense.intermediate} MLP channels")
+        per_layer = " per layer" if self.removed_kv_groups or self.removed_channels else ""
+        return f"removed {', '.join(parts) or 'nothing'}{per_layer}"
+
     def apply(self, config) -> None:
         apply_shape(getattr(config, "text_config", None) or config, self.result)
 

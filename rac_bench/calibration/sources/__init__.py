@@ -17,10 +17,12 @@ import pkgutil
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
-from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rac_bench.calibration.sequences import CalibrationSet
 
 
 @dataclass

@@ -9,7 +9,6 @@ import hashlib
 from dataclasses import dataclass
 from typing import Iterable
 
-import torch
 
 from rac_bench.calibration.prompt_sets import get_prompt_set, prompt_set_revision
 from rac_bench.calibration.sequences import CalibrationSet
@@ -59,6 +58,8 @@ def render_until(
 ) -> tuple[list[torch.Tensor], int]:
     """Each text rendered as one user turn (its ids cut at `max_tokens`), in order, until their tokens reach
     `budget`; and the tokens gathered, fewer than `budget` when the texts ran out."""
+    import torch
+
     sequences, tokens = [], 0
     for text in texts:
         sequences.append(torch.tensor(renderer.ids(text)[:max_tokens]))

@@ -17,8 +17,8 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
 
+from rac_bench.calibration.corpus import C4_FILES, DEFAULT_CORPUS
 from rac_bench.calibration.jsonl import read_string_field
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_source
@@ -28,9 +28,6 @@ from rac_bench.input_files import read_text
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CORPUS = "allenai/c4"
-# Only the first shard of C4's English training split is read, as in the SparseGPT and Wanda reference code.
-_C4_FILES = {"train": "en/c4-train.00000-of-01024.json.gz"}
 LOCAL_SUFFIXES = (".txt", ".jsonl")
 
 
@@ -84,7 +81,7 @@ def _hub_documents(source: str, tokens_wanted: int):
 
     try:
         dataset = load_dataset(
-            source, data_files=_C4_FILES if source == DEFAULT_CORPUS else None, split="train", streaming=True
+            source, data_files=C4_FILES if source == DEFAULT_CORPUS else None, split="train", streaming=True
         )
         documents, tokens = [], 0
         for record in dataset:
@@ -105,6 +102,8 @@ def _documents(corpus: TextCorpus) -> list[str]:
 
 def text_sequences(tokenizer, corpus: TextCorpus) -> list[torch.Tensor]:
     """`corpus.windows` windows of `corpus.length` token ids at seeded random offsets of the token stream."""
+    import torch
+
     separator = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     stream: list[int] = []
     for document in _documents(corpus):

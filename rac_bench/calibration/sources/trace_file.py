@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
 
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_prefixed_source
@@ -50,6 +49,8 @@ def _is_id(value) -> bool:
 def read_trace_file(path: Path, renderer: PromptRenderer) -> CalibrationSet:
     """Every trace of `path`, with token ids checked against the tokenizer's vocabulary: an id the model has
     no embedding for would fail deep inside pruning."""
+    import torch
+
     sequences, prompt_lengths, vocabulary = [], [], len(renderer.tokenizer)
     for line_number, record in json_lines(path, CalibrationError, "trace file"):
         try:

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
 from rac_bench import strict_json
@@ -174,6 +173,8 @@ def sample_traces(inputs: BuildInputs, directory: Path) -> list[dict]:
 def trace_sequences(records: list[dict], budget: int | None = None) -> CalibrationSet:
     """The traces cut at the budget (the last one short), with facts that count the traces kept, not those sampled
     past the budget."""
+    import torch
+
     kept, tokens = [], 0
     for record in records:
         if budget is not None and tokens >= budget:
