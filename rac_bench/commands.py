@@ -3,6 +3,7 @@ exit codes). Each command imports what it needs when it runs, so that a light co
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rac_bench.errors import ConfigError
@@ -67,6 +68,8 @@ def run(args) -> int:
             from rac_bench.estimate import plan_report
 
             gpus = args.gpus if args.gpus is not None else _detected_gpus(config)
+            if args.gpus is None and gpus == 0:  # vLLM runs on the CPU here, as the run's engine would set it
+                os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")
             print(plan_report(plan, gpus))
             return 0
         placed = executor.placed(config)

