@@ -64,7 +64,8 @@ def reasoner_directory(cache_dir: Path, adapter_dir: Path = REASONER_ADAPTER_DIR
     digest = f"{content_hash(base_file)}-{content_hash(adapter)}-{ends}"
     directory = Path(cache_dir) / "models" / f"{REASONER_NAME}-{digest}"
     if not (directory / SOURCE_FILE).exists():
-        source = {"base_gguf": str(base_file), "adapter": str(adapter), "hashes": digest, "ends_turn_with": ends_turn_with}
+        source = {"base_gguf": str(base_file), "adapter": str(adapter), "hashes": digest}
+        source["ends_turn_with"] = ends_turn_with
         _merge(base_dir, adapter, directory, source)
     return directory
 
