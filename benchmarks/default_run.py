@@ -62,7 +62,7 @@ def run_rows(output_dir: Path) -> dict[str, list[str]]:
     lines = (output_dir / "leaderboard.md").read_text(encoding="utf-8").splitlines()
     header = [cell.strip() for cell in lines[0].strip().strip("|").split("|")]
     wanted = [
-        "method", "sparsity", "achieved", "accuracy [95% CI]", "Δ vs dense [95% CI]", "think tok [95% CI]",
+        "method", "sparsity", "zeros", "accuracy [95% CI]", "Δ vs dense [95% CI]", "think tok [95% CI]",
         "think × dense [95% CI]", "truncated [95% CI]", "self-corrections [95% CI]", "KL from dense [95% CI]",
         "top-1 agree [95% CI]",
     ]  # fmt: skip
