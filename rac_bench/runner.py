@@ -21,7 +21,7 @@ from rac_bench.plan import Plan, Variant
 from rac_bench.provenance import provenance
 from rac_bench.variant_cells import VariantEvaluation, dense_samples, store_variant
 from rac_bench.store import Store, check_store, finished_keys, open_store
-from rac_bench.stored_run import RunResult, config_record, finish_run  # noqa: F401 (RunResult: run's result)
+from rac_bench.stored_run import RunResult, config_record, finish_run
 from rac_bench.tasks import get_task
 from rac_bench.threads import set_threads
 from rac_bench.validation import check_run_inputs

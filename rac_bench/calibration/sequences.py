@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:  # imported where used: building a plan stays torch-free
+    import torch
 
 
 @dataclass

@@ -184,7 +184,7 @@ def problems_section(cells: list[Cell], samples: dict[str, list[dict]], jsonl_na
     return (
         _controls(labels)
         + '<div class="table-scroll"><table class="leaderboard problems" id="problems">'
-        + f"<caption>Every problem: dense against a variant, the first sample's responses side by side</caption>"
+        + "<caption>Every problem: dense against a variant, the first sample's responses side by side</caption>"
         + head
         + f"<tbody>{rows}</tbody></table></div>"
         + f'<p class="note">Every response of every model, problem by problem: '

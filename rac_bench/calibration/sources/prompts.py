@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterable
-
+from typing import TYPE_CHECKING, Iterable
 
 from rac_bench.calibration.prompt_sets import get_prompt_set, prompt_set_revision
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_source
 from rac_bench.errors import CalibrationError
+
+if TYPE_CHECKING:  # imported where used: building a plan stays torch-free
+    import torch
 
 
 @dataclass(frozen=True)

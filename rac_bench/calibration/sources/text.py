@@ -16,7 +16,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-
+from typing import TYPE_CHECKING
 
 from rac_bench.calibration.corpus import C4_FILES, DEFAULT_CORPUS
 from rac_bench.calibration.jsonl import read_string_field
@@ -25,6 +25,9 @@ from rac_bench.calibration.sources import BuildInputs, register_source
 from rac_bench.calibration.sources.prompts import render_until, rendering_fingerprint
 from rac_bench.errors import CalibrationError, ConfigError, first_line
 from rac_bench.input_files import read_text
+
+if TYPE_CHECKING:  # imported where used: building a plan stays torch-free
+    import torch
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-
 from rac_bench.calibration.sequences import CalibrationSet
 from rac_bench.calibration.sources import BuildInputs, register_prefixed_source
 from rac_bench.calibration.sources.prompts import PromptRenderer, rendering_fingerprint
