@@ -284,5 +284,13 @@ def _damaged_store(error: sqlite3.DatabaseError, args) -> Exception:
     return damaged_store_error(error, getattr(args, "store", None) or default_store_path()) or error
 
 
+def entry() -> None:
+    """The `rac-bench` console script (and `python -m rac_bench.cli`): `main` in a process that skips the
+    interpreter's teardown (rac_bench.process). Tests call `main` in their own process."""
+    from rac_bench.process import run_without_teardown
+
+    run_without_teardown(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -7,6 +7,7 @@ import os
 import sys
 
 from rac_bench.errors import ConfigError
+from rac_bench.process import skip_scikit_learn
 
 EXIT_REGRESSION = 1
 
@@ -60,6 +61,7 @@ def run(args) -> int:
 
         result = run_from_store(plan, command)  # every cell stored: no torch, no model load
     if result is None:
+        skip_scikit_learn()
         from rac_bench.executors import get_executor
         from rac_bench.runner import run as run_plan
 
@@ -109,6 +111,7 @@ CHECKPOINT_FORMATS = ("fake-quant", "compressed-tensors")
 
 
 def prune(args) -> int:
+    skip_scikit_learn()
     from rac_bench.dense_model import load_dense
     from rac_bench.models import model_config
     from rac_bench.plan import build_plan
@@ -149,6 +152,7 @@ def prune(args) -> int:
 
 
 def traces(args) -> int:
+    skip_scikit_learn()
     from rac_bench.calibration.sources import parse_source
     from rac_bench.calibration.sources.traces import trace_cache_dir
     from rac_bench.dense_model import load_dense

@@ -11,7 +11,9 @@ tokens. Conventions:
   a few tokens differently from how they were generated; both models read the same split. A response that stopped
   (not cut by the token limit) gets its end-of-sequence token back, so the prediction to stop is scored too.
 - Logits come from each model's own forward (its output head and whatever follows it: Gemma's final logit
-  softcapping, Granite's logit scaling), run over the response in chunks with the model's own KV cache, so a
+  softcapping, Granite's logit scaling). Short responses run many at once, right-padded, in batches whose logits
+  take no more memory than one chunk of a 152k-vocabulary model's (a forward per response cost the default run
+  about 2 s per variant); a response longer than a chunk runs alone, in chunks on the model's own KV cache, so a
   32k-token response never holds whole-response logits.
 """
 
@@ -26,6 +28,8 @@ from rac_bench.cells import Drift
 from rac_bench.metrics import ratio_of_sums
 
 POSITIONS_PER_CHUNK = 1024  # logits over a 152k vocabulary take 0.6 GB per 1,024 positions in fp32
+LOGITS_PER_BATCH = POSITIONS_PER_CHUNK * 152_064
+POSITIONS_PER_BATCH = 64 * POSITIONS_PER_CHUNK  # the bound on activations where the vocabulary is tiny
 
 
 def across_problems(samples: list[dict], limit: int) -> list[dict]:
@@ -59,6 +63,43 @@ def _token_drift(dense, pruned, ids: torch.Tensor, start: int) -> tuple[torch.Te
     return torch.cat(kls), torch.cat(agreements)
 
 
+@torch.no_grad()
+def _batch_drift(dense, pruned, sequences: list[tuple[list[int], int]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """`_token_drift` of several sequences (ids, start) in one forward per model. Right padding needs no attention
+    mask: under causal attention a real position sees only the real positions before it, at the positions it would
+    have alone."""
+    device = next(dense.parameters()).device
+    batch = torch.zeros(len(sequences), max(len(ids) for ids, _ in sequences), dtype=torch.long, device=device)
+    for row, (ids, _) in enumerate(sequences):
+        batch[row, : len(ids)] = torch.tensor(ids, device=device)
+    logits = [model(input_ids=batch, use_cache=False).logits for model in (dense, pruned)]
+    drifts = []
+    for row, (ids, start) in enumerate(sequences):
+        predicting = slice(start - 1, len(ids) - 1)
+        log_dense, log_pruned = (torch.log_softmax(each[row, predicting].float(), dim=-1) for each in logits)
+        kl = torch.sum(log_dense.exp() * (log_dense - log_pruned), dim=-1).cpu()
+        drifts.append((kl, (log_dense.argmax(dim=-1) == log_pruned.argmax(dim=-1)).cpu()))
+    return drifts
+
+
+def _batches(lengths: list[int], vocabulary: int) -> list[list[int]]:
+    """Indices of the sequences of at most a chunk's length, shortest first, grouped so that a batch's padded
+    positions stay within the logits budget and padding adds at most a quarter to any sequence (the forward costs
+    per position: on the default run, one batch padded to the longest response took twice the time); every longer
+    sequence on its own."""
+    budget = min(POSITIONS_PER_BATCH, max(POSITIONS_PER_CHUNK, LOGITS_PER_BATCH // vocabulary))
+    batches, current = [], []
+    for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        length = lengths[index]
+        if length > POSITIONS_PER_CHUNK:
+            batches.append([index])
+        elif current and ((len(current) + 1) * length > budget or 4 * length > 5 * lengths[current[0]]):
+            batches, current = [*batches, current], [index]
+        else:
+            current.append(index)
+    return [*batches, current] if current else batches
+
+
 @contextmanager
 def _on(device: str, *models):
     """The models on `device` within the block, then back where each was."""
@@ -89,22 +130,28 @@ def teacher_forced_drift(dense, pruned, tokenizer, samples: list[dict], device: 
     `device`; None when no response has a token."""
     per_problem: dict = {}  # doc_id -> (kl sum, agreements, tokens)
     every_kl, responses = [], 0
+    sequences = []  # (sample, ids, start) of each sample with a prompt and a response, in sample order
+    for sample in samples:
+        prompt = tokenizer(sample["prompt"], add_special_tokens=False).input_ids
+        response = response_ids(tokenizer, sample)
+        if prompt and response:
+            sequences.append((sample, prompt + response, len(prompt)))
+    drifts: list = [None] * len(sequences)
     with _on(device, dense, pruned):
-        for sample in samples:
-            prompt = tokenizer(sample["prompt"], add_special_tokens=False).input_ids
-            response = response_ids(tokenizer, sample)
-            if not (prompt and response):
+        vocabulary = dense.get_output_embeddings().weight.shape[0]
+        for batch in _batches([len(ids) for _, ids, _ in sequences], vocabulary):
+            if len(sequences[batch[0]][1]) > POSITIONS_PER_CHUNK:
+                _, ids, start = sequences[batch[0]]
+                drifts[batch[0]] = _token_drift(dense, pruned, torch.tensor(ids, device=device), start)
                 continue
-            kl, agree = _token_drift(dense, pruned, torch.tensor(prompt + response, device=device), len(prompt))
-            problem = sample.get("doc_id", responses)
-            total = per_problem.get(problem, (0.0, 0.0, 0))
-            per_problem[problem] = (
-                total[0] + float(kl.sum()),
-                total[1] + float(agree.sum()),
-                total[2] + len(kl),
-            )
-            every_kl.append(kl)
-            responses += 1
+            for index, drift in zip(batch, _batch_drift(dense, pruned, [sequences[i][1:] for i in batch])):
+                drifts[index] = drift
+    for (sample, _, _), (kl, agree) in zip(sequences, drifts):
+        problem = sample.get("doc_id", responses)
+        total = per_problem.get(problem, (0.0, 0.0, 0))
+        per_problem[problem] = (total[0] + float(kl.sum()), total[1] + float(agree.sum()), total[2] + len(kl))
+        every_kl.append(kl)
+        responses += 1
     if not every_kl:
         return None
     kl_sums, agreement_sums, lengths = (list(column) for column in zip(*per_problem.values()))

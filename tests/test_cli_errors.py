@@ -108,6 +108,27 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
     assert result.stderr.strip() == "rac-bench: error: sparsity 2 is outside [0, 1); accepted: a fraction such as 0.5"
 
 
+@pytest.mark.parametrize(
+    "script, code, stdout",
+    [
+        ("from rac_bench.cli import entry\nentry()", 0, "usage: rac-bench"),  # --help exits through SystemExit(0)
+        ("import sys\nfrom rac_bench.process import run_without_teardown\nrun_without_teardown(lambda: 3)", 3, ""),
+        (  # exit handlers registered while the command ran still run, and buffered output is not lost
+            "import atexit, sys\nfrom rac_bench.process import run_without_teardown\n"
+            "def main():\n    atexit.register(lambda: print('handler ran'))\n    sys.stdout.write('unflushed')\n"
+            "    return 0\nrun_without_teardown(main)",
+            0,
+            "unflushedhandler ran",
+        ),
+    ],
+)
+def test_the_process_skips_teardown_but_keeps_its_exit_code_output_and_handlers(script, code, stdout, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", script, "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert result.returncode == code and result.stdout.strip().startswith(stdout), result
+
+
 def test_devices_and_dtypes_that_do_not_exist_here_are_one_line_errors(capsys):
     from rac_bench.cli import main
 

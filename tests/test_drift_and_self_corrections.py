@@ -50,6 +50,37 @@ def test_kl_is_the_mean_over_response_tokens_of_kl_dense_to_pruned(chunk, monkey
     assert drift.top1_agreement.value == pytest.approx(float((p.argmax(-1) == q.argmax(-1)).float().mean()))
 
 
+@pytest.mark.parametrize("logits_per_batch", [97 * 1024 * 64, 97 * 40])  # everything in one batch; batches of ~3
+def test_responses_run_in_padded_batches_with_the_values_of_one_at_a_time(logits_per_batch, monkeypatch):
+    dense, pruned = tiny_qwen2(seed=0), tiny_qwen2(seed=1)
+    samples = [
+        {"doc_id": i, "prompt": "Compute " + "1+" * i + "1.", "response": "<think>" + "x" * (3 * i) + "</think>"}
+        for i in range(9)
+    ]
+    monkeypatch.setattr(drift_module, "POSITIONS_PER_CHUNK", 8)  # every response longer: one at a time, in chunks
+    alone = teacher_forced_drift(dense, pruned, CharacterTokenizer(), samples, "cpu")
+    monkeypatch.setattr(drift_module, "POSITIONS_PER_CHUNK", 1024)
+    monkeypatch.setattr(drift_module, "LOGITS_PER_BATCH", logits_per_batch)
+    batched = teacher_forced_drift(dense, pruned, CharacterTokenizer(), samples, "cpu")
+    assert (batched.tokens, batched.responses, batched.problems) == (alone.tokens, alone.responses, alone.problems)
+    assert batched.kl.value == pytest.approx(alone.kl.value, rel=1e-5)
+    assert batched.kl_p95 == pytest.approx(alone.kl_p95, rel=1e-5)
+    assert batched.top1_agreement.value == alone.top1_agreement.value
+
+
+def test_batches_stay_within_the_logits_budget_pad_little_and_long_sequences_run_alone(monkeypatch):
+    monkeypatch.setattr(drift_module, "POSITIONS_PER_CHUNK", 10)
+    monkeypatch.setattr(drift_module, "LOGITS_PER_BATCH", 20 * 100)  # 20 positions of a 100-token vocabulary
+    lengths = [4, 11, 5, 3, 9, 2]
+    batches = drift_module._batches(lengths, vocabulary=100)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert [1] in batches  # longer than a chunk
+    assert all(len(batch) * max(lengths[i] for i in batch) <= 20 for batch in batches if batch != [1])
+    monkeypatch.setattr(drift_module, "POSITIONS_PER_CHUNK", 1024)
+    monkeypatch.setattr(drift_module, "LOGITS_PER_BATCH", 10**6 * 100)
+    lengths = [100, 120, 126, 90, 80, 81]  # padding adds at most a quarter: 80..100, then 120..126
+    assert sorted(map(sorted, drift_module._batches(lengths, vocabulary=100))) == [[0, 3, 4, 5], [1, 2]]
+
 @pytest.mark.parametrize(
     "response, count",
     [

@@ -1,7 +1,8 @@
 """Two lanes for a small model on a machine with a core to spare: a worker process, forked once the dense model is
-loaded, evaluates dense while this process samples traces and prunes, then every other pruned variant (with its
-drift from dense); this process evaluates the rest. A small model computes on one thread (rac_bench.threads), so
-one variant's evaluation cannot use the second core, and a whole default run would leave it idle.
+loaded, evaluates dense while this process samples traces and prunes, then every other pruned variant; this process
+evaluates the rest, then computes every variant's drift from dense while the worker may still be evaluating. A small
+model computes on one thread (rac_bench.threads), so one variant's evaluation cannot use the second core, and a
+whole default run would leave it idle.
 
 Scheduling is static and in plan order (the worker takes dense and the 1st, 3rd, ... pruned variant; this process
 prunes those first, so the worker never waits long), and only for a run with no cell in the store yet: a resumed run
@@ -32,7 +33,7 @@ from rac_bench.store import default_store_path, open_store
 from rac_bench.threads import SMALL_MODEL_PARAMETERS
 from rac_bench.variants import BuiltVariant, build_variant
 
-_WORKER: dict = {}  # the worker's plan and dense model (inherited through the fork), then dense's samples
+_WORKER: dict = {}  # the worker's plan and dense model, inherited through the fork
 
 
 def _cores() -> int:
@@ -98,18 +99,14 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 def _evaluate_in_worker(variant: Variant, built: BuiltVariant | None) -> VariantEvaluation:
     """In the worker: dense (built here from the inherited model), or a pruned variant read from its checkpoint,
-    evaluated on every task; a pruned one's drift from dense too."""
+    evaluated on every task."""
     plan, dense = _WORKER["plan"], _WORKER["dense"]
     if built is None:
         built = build_variant(variant, dense, plan.config)
     else:
         built.model = load_weights(built.checkpoint, dense.model.dtype)
     evaluation = evaluate_variant(plan, dense, variant, built, plan.tasks, progress=False)
-    if variant.is_dense:
-        _WORKER["dense_samples"] = {task: done.samples for task, done in evaluation.evaluations.items()}
-    else:
-        evaluation.drift = variant_drift(plan, dense, built, _WORKER["dense_samples"])
-    evaluation.built = replace(built, model=None)  # the model stays here: the parent has the checkpoint
+    evaluation.built = replace(built, model=None)  # the model stays here: the parent has its own
     return evaluation
 
 
@@ -129,7 +126,6 @@ def two_lane_job(plan: Plan, dense: DenseModel) -> ModelJob:
             built[index] = build_variant(variants[index], dense, config)
             if index in theirs:
                 futures[index] = pool.submit(_evaluate_in_worker, variants[index], replace(built[index], model=None))
-                built[index].model = None
         dense.check_unchanged(weights=True)  # no method reached the dense model: checked before the first write
     except BaseException:
         _stop(pool)
@@ -140,9 +136,10 @@ def two_lane_job(plan: Plan, dense: DenseModel) -> ModelJob:
         try:
             evaluations = {i: evaluate_variant(plan, dense, variants[i], built[i], plan.tasks) for i in ours}
             dense_samples = {task: done.samples for task, done in futures[0].result().evaluations.items()}
-            for index, evaluation in evaluations.items():
-                evaluation.drift = variant_drift(plan, dense, built[index], dense_samples)
+            drifts = {i: variant_drift(plan, dense, built[i], dense_samples) for i in ours + theirs}
             evaluations.update({index: future.result() for index, future in futures.items()})
+            for index, drift in drifts.items():
+                evaluations[index].drift = drift
         finally:
             _stop(pool)
         keys = []
