@@ -160,3 +160,16 @@ def test_bad_flags_are_answered_before_any_heavy_import(tmp_path, arguments):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.stdout.split("\n")[0] == "2 []", (result.stdout, result.stderr)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_loads_transformers_model_classes_without_scikit_learn(tmp_path):
+    """transformers imports scikit-learn (lm-eval installs it) for assisted generation alone; the heavy commands
+    skip it (rac_bench.process). A dry run takes the run's heavy path to its plan, in a fresh interpreter."""
+    script = (
+        "import sys\nfrom rac_bench.cli import main\n"
+        f"code = main(['run', '--methods', 'rac', '--dry-run', '--output-dir', {str(tmp_path / 'out')!r}])\n"
+        "from transformers import AutoModelForCausalLM\nimport transformers.generation.candidate_generator\n"
+        "print(code, 'sklearn' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.stdout.split("\n")[-2] == "0 False", (result.stdout[-2000:], result.stderr[-2000:])
