@@ -85,13 +85,19 @@ def speeds(models: dict, batch: int, args) -> dict:
             for label, model in loaded.items():
                 prefill[label].append(timed_generate(model, ids, 1))
                 total[label].append(timed_generate(model, ids, 1 + args.new_tokens))
-    measured = {}
-    for label, model in loaded.items():
-        measured[label] = {"parameters": sum(p.numel() for p in model.parameters())}
-        for name, statistic in (("", min), ("median_", statistics.median)):
-            first, whole = statistic(prefill[label]), statistic(total[label])
-            measured[label][f"{name}prefill_tokens_per_s"] = batch * args.prompt_tokens / first
-            measured[label][f"{name}decode_tokens_per_s"] = batch * args.new_tokens / max(whole - first, 1e-9)
+    return {
+        label: rates(sum(p.numel() for p in model.parameters()), prefill[label], total[label], batch, args)
+        for label, model in loaded.items()
+    }
+
+
+def rates(parameters: int, prefill: list[float], total: list[float], batch: int, args) -> dict:
+    """Prefill and decode tokens/s from the best and from the median of the repeats' seconds."""
+    measured = {"parameters": parameters}
+    for name, statistic in (("", min), ("median_", statistics.median)):
+        first, whole = statistic(prefill), statistic(total)
+        measured[f"{name}prefill_tokens_per_s"] = batch * args.prompt_tokens / first
+        measured[f"{name}decode_tokens_per_s"] = batch * args.new_tokens / max(whole - first, 1e-9)
     return measured
 
 
@@ -126,11 +132,7 @@ def vllm_speeds(models: dict, batch: int, args) -> dict:
         gc.collect()
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(directory))
-        measured[label] = {"parameters": sum(p.numel() for p in model.parameters())}
-        for name, statistic in (("", min), ("median_", statistics.median)):
-            first, whole = statistic(prefill), statistic(total)
-            measured[label][f"{name}prefill_tokens_per_s"] = batch * args.prompt_tokens / first
-            measured[label][f"{name}decode_tokens_per_s"] = batch * args.new_tokens / max(whole - first, 1e-9)
+        measured[label] = rates(sum(p.numel() for p in model.parameters()), prefill, total, batch, args)
     return measured
 
 def main() -> None:
