@@ -58,6 +58,12 @@ def checkpoint(method: str, sparsity: float, work: Path, gguf: Path) -> Path:
     return out
 
 
+def prompt_ids(models: dict, batch: int, args) -> torch.Tensor:
+    """The same random prompts for every model and backend, within every model's vocabulary."""
+    vocabulary = min(AutoConfig.from_pretrained(directory).vocab_size for directory in models.values())
+    return torch.randint(100, vocabulary, (batch, args.prompt_tokens), generator=torch.Generator().manual_seed(0))
+
+
 def timed_generate(model, ids: torch.Tensor, new_tokens: int) -> float:
     started = time.perf_counter()
     model.generate(
@@ -75,8 +81,7 @@ def speeds(models: dict, batch: int, args) -> dict:
     """Each model's prefill and decode tokens/s at `batch`; the repeats go round the models in turn, so that a change
     of load on the machine falls on every model alike."""
     loaded = {label: AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32).eval() for label, d in models.items()}
-    vocabulary = min(model.config.vocab_size for model in loaded.values())
-    ids = torch.randint(100, vocabulary, (batch, args.prompt_tokens), generator=torch.Generator().manual_seed(0))
+    ids = prompt_ids(models, batch, args)
     prefill, total = {label: [] for label in loaded}, {label: [] for label in loaded}
     with torch.inference_mode():
         for model in loaded.values():
@@ -108,9 +113,7 @@ def vllm_speeds(models: dict, batch: int, args) -> dict:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB, as rac-bench's backend sets it
     from vllm import LLM, SamplingParams, TokensPrompt
 
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(100, 49152, (batch, args.prompt_tokens), generator=generator).tolist()
-    prompts = [TokensPrompt(prompt_token_ids=row) for row in ids]
+    prompts = [TokensPrompt(prompt_token_ids=row) for row in prompt_ids(models, batch, args).tolist()]
 
     def timed(llm, new_tokens: int) -> float:
         params = SamplingParams(temperature=0.0, max_tokens=new_tokens, min_tokens=new_tokens, ignore_eos=True)

@@ -57,10 +57,17 @@ def _token_drift(dense, pruned, ids: torch.Tensor, start: int) -> tuple[torch.Te
             output = model(input_ids=piece.reshape(1, -1), past_key_values=caches[which], use_cache=True)
             caches[which] = output.past_key_values
             logits.append(output.logits[0, -1:] if index == 0 else output.logits[0])
-        log_dense, log_pruned = (torch.log_softmax(each.float(), dim=-1) for each in logits)
-        kls.append(torch.sum(log_dense.exp() * (log_dense - log_pruned), dim=-1).cpu())
-        agreements.append((logits[0].argmax(dim=-1) == logits[1].argmax(dim=-1)).cpu())
+        kl, agreement = _compare(*logits)
+        kls.append(kl)
+        agreements.append(agreement)
     return torch.cat(kls), torch.cat(agreements)
+
+
+def _compare(dense_logits: torch.Tensor, pruned_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """KL(dense || pruned) and top-1 agreement at each position of two models' logits, on the CPU."""
+    log_dense, log_pruned = (torch.log_softmax(each.float(), dim=-1) for each in (dense_logits, pruned_logits))
+    kl = torch.sum(log_dense.exp() * (log_dense - log_pruned), dim=-1)
+    return kl.cpu(), (dense_logits.argmax(dim=-1) == pruned_logits.argmax(dim=-1)).cpu()
 
 
 @torch.no_grad()
@@ -72,14 +79,9 @@ def _batch_drift(dense, pruned, sequences: list[tuple[list[int], int]]) -> list[
     batch = torch.zeros(len(sequences), max(len(ids) for ids, _ in sequences), dtype=torch.long, device=device)
     for row, (ids, _) in enumerate(sequences):
         batch[row, : len(ids)] = torch.tensor(ids, device=device)
-    logits = [model(input_ids=batch, use_cache=False).logits for model in (dense, pruned)]
-    drifts = []
-    for row, (ids, start) in enumerate(sequences):
-        predicting = slice(start - 1, len(ids) - 1)
-        log_dense, log_pruned = (torch.log_softmax(each[row, predicting].float(), dim=-1) for each in logits)
-        kl = torch.sum(log_dense.exp() * (log_dense - log_pruned), dim=-1).cpu()
-        drifts.append((kl, (log_dense.argmax(dim=-1) == log_pruned.argmax(dim=-1)).cpu()))
-    return drifts
+    dense_logits, pruned_logits = (model(input_ids=batch, use_cache=False).logits for model in (dense, pruned))
+    predicting = [slice(start - 1, len(ids) - 1) for ids, start in sequences]
+    return [_compare(dense_logits[row, span], pruned_logits[row, span]) for row, span in enumerate(predicting)]
 
 
 def _batches(lengths: list[int], vocabulary: int) -> list[list[int]]:
