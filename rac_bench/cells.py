@@ -133,8 +133,9 @@ class Cell:
     drift: Drift | None = None  # KL from dense and top-1 agreement, teacher-forced on dense's responses
     # zeros over the prunable weights and over the decoder layers, counted in the weights evaluated
     achieved_sparsity: dict | None = None
-    # how the weights ran: {"mode": "dense"}, "simulated" (compression stored in dense weights) or "packed" (with
-    # the kernel vLLM chose); None in cells stored before it was recorded
+    # how the weights ran: {"mode": "dense"}, "simulated" (compression stored in dense weights), "smaller"
+    # (structured: weights removed) or "packed" (with the kernel vLLM chose); None in cells stored before it was
+    # recorded
     execution: dict | None = None
     # seconds_per_problem, seconds_per_correct, decode_speedup, weight_bytes, load_average (rac_bench.cost)
     cost: dict | None = None

@@ -224,13 +224,15 @@ def vllm_kernel(quantization: QuantizationTarget, shapes: list[tuple[int, int]],
     return ",".join(sorted(chosen)) or None
 
 
-def served_weights(built, target, execution_settings, pruning) -> tuple[str | None, dict]:
+def served_weights(built, variant, execution_settings, pruning) -> tuple[str | None, dict]:
     """(the checkpoint a vLLM backend should load, the cell's `execution` record). A quantized variant whose layers
     a vLLM kernel of this device takes runs packed (written once beside its fake-quant checkpoint, as
-    `<checkpoint>-packed`); anything else runs as evaluated: dense weights, or compression simulated in them."""
+    `<checkpoint>-packed`); anything else runs as evaluated: a smaller model (structured), dense weights, or
+    compression simulated in them."""
+    target = variant.target
     quantization = getattr(target, "quantization", None)
     compressed = quantization is not None or bool(getattr(target, "sparsity", 0)) or getattr(target, "is_n_m", False)
-    execution = {"mode": "simulated" if compressed else "dense"}
+    execution = {"mode": "smaller" if variant.is_structured else "simulated" if compressed else "dense"}
     checkpoint = built.checkpoint
     if quantization is None or checkpoint is None or execution_settings.backend != "vllm":
         return (str(checkpoint) if checkpoint else None), execution

@@ -55,6 +55,11 @@ class Variant:
         return self.kind == OUTSIDE
 
     @property
+    def is_structured(self) -> bool:
+        """Made smaller (layers, channels or experts removed) rather than zeroed or quantized in dense shapes."""
+        return getattr(self.spec.method, "structured", False)
+
+    @property
     def pattern(self) -> str:
         """The pattern in the cell's identity: an outside checkpoint claims none."""
         return "checkpoint" if self.is_outside else self.target.pattern

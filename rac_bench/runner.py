@@ -85,7 +85,7 @@ def evaluate_variant(
 ) -> VariantEvaluation:
     """Generate and score one built variant on `tasks` (`logs`: each task's resumable generation log)."""
     config = plan.config
-    path, execution = served_weights(built, variant.target, config.execution, config.pruning)
+    path, execution = served_weights(built, variant, config.execution, config.pruning)
     path = path or dense.path
     set_threads(config.execution.threads, built.model)  # the cores free now (a small model keeps one)
     backend = create_backend(ModelHandle(built.model, dense.tokenizer, path), config.execution)

@@ -27,7 +27,7 @@ class VariantEvaluation:
     evaluations: dict[str, TaskEvaluation]
     backend: str
     startup_seconds: float
-    execution: dict = field(default_factory=dict)  # how the weights were served: dense, simulated or packed
+    execution: dict = field(default_factory=dict)  # how the weights were served: dense, simulated, smaller or packed
     weight_bytes: int | None = None  # bytes of the weights as served
     drift: dict[str, Drift | None] = field(default_factory=dict)
 

@@ -99,7 +99,7 @@ def build_variant(variant: Variant, dense: DenseModel, config: RunConfig) -> Bui
     _check_finite(variant, model)
     report_dict.update(
         method=variant.method,
-        pattern="structured" if _is_structured(variant) else variant.target.pattern,
+        pattern="structured" if variant.is_structured else variant.target.pattern,
         target_sparsity=variant.target.sparsity,
         prune_seconds=time.perf_counter() - started,
         checkpoint_reused=False,
@@ -133,13 +133,9 @@ def _check_finite(variant: Variant, model) -> None:
         raise LabelError(f"method {error}; nothing was kept") from None
 
 
-def _is_structured(variant: Variant) -> bool:
-    return getattr(variant.spec.method, "structured", False)
-
-
 def _achieved(variant: Variant, model, dense: DenseModel, config: RunConfig) -> dict:
     """Counted in the weights: zeros for a pruned variant, weights removed against dense for a structured one."""
-    if _is_structured(variant):
+    if variant.is_structured:
         return achieved_removal(model, dense.model, config.pruning.ignore)
     return achieved_sparsity(model, variant.target, config.pruning.ignore, config.pruning.lm_head)
 

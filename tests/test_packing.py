@@ -146,15 +146,16 @@ def test_a_run_on_vllm_serves_packed_only_where_a_kernel_runs_and_says_why_not(t
             assert main(["prune", "--method", f"rtn:{options}", "--out", str(out)]) == 0
         built = SimpleNamespace(checkpoint=out, model=load_weights(out, torch.float32))
         target = SparsityTarget(0.0, quantization=parse_quantization(options, "rtn"))
+        variant = SimpleNamespace(target=target, is_structured=False)
         settings = SimpleNamespace(backend="vllm", vllm={"dtype": dtype})
-        path, execution = served_weights(built, target, settings, pruning)
+        path, execution = served_weights(built, variant, settings, pruning)
         if kernel:
             assert execution == {"mode": "packed", "kernel": kernel, "format": "pack-quantized"}
             assert path == str(out.with_name(f"{options}-packed")) and (Path(path) / "model.safetensors").exists()
         else:
             assert execution["mode"] == "simulated" and f"no {options} kernel for {dtype}" in execution["why"]
             assert path == str(out)
-        _, on_hf = served_weights(built, target, SimpleNamespace(backend="hf", vllm={}), pruning)
+        _, on_hf = served_weights(built, variant, SimpleNamespace(backend="hf", vllm={}), pruning)
         assert on_hf == {"mode": "simulated"}
 
 

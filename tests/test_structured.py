@@ -152,3 +152,16 @@ def test_an_mixture_of_experts_model_is_refused_before_anything_is_written(tmp_p
     argv = ["prune", "--model", str(dense), "--method", "depth", "--sparsity", "0.25", "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     assert "mixture of experts" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_a_run_serves_the_smaller_model_and_its_cells_say_so(tmp_path):
+    """A structured variant is not dense weights with zeros in them: its cells record `smaller`, and the bytes served
+    are dense's less the removed weights'."""
+    out = tmp_path / "out"
+    argv = ["run", "--methods", "width", "--sparsity", "0.25", "--limit", "8", "--output-dir", str(out)]
+    assert main([*argv, "--cache-dir", str(tmp_path / "cache"), "--store", str(tmp_path / "s.sqlite")]) == 0
+    cells = {c["identity"]["method"]: c for c in json.loads((out / "summary.json").read_text())["cells"]}
+    assert cells["width"]["execution"] == {"mode": "smaller"}
+    assert cells["dense"]["execution"] == {"mode": "dense"}
+    removed = cells["width"]["achieved_sparsity"]["removed_weights"]
+    assert cells["dense"]["cost"]["weight_bytes"] - cells["width"]["cost"]["weight_bytes"] == 4 * removed  # float32

@@ -81,7 +81,7 @@ def _cost(key: str) -> Callable:
 
 
 def _execution(cell) -> str | None:
-    """`packed (KERNEL)`, `simulated` or `dense`; None in cells stored before it was recorded."""
+    """`packed (KERNEL)`, `simulated`, `smaller` or `dense`; None in cells stored before it was recorded."""
     execution = getattr(cell, "execution", None)
     if not execution:
         return None
@@ -203,7 +203,8 @@ BUILTIN = [
     _number("seconds_per_output_token", "s per token", None, 4, direction="lower", shown="measured"),
     Metric(
         "execution", "execution", "text", _execution, shown="measured", headline=True,
-        source="how the weights ran: dense, simulated (compression stored in dense weights) or packed (vLLM's kernel)",
+        source="how the weights ran: dense, simulated (compression stored in dense weights), smaller (structured: "
+        "weights removed) or packed (vLLM's kernel)",
     ),
     _number(
         "decode_speedup", "decode × dense", _cost("decode_speedup"), 2, direction="higher", shown="measured",
