@@ -116,7 +116,7 @@ def prune(args) -> int:
     from rac_bench.models import model_config
     from rac_bench.plan import build_plan
     from rac_bench.structured_shapes import structured_plans
-    from rac_bench.validation import check_patterns_fit
+    from rac_bench.validation import check_calibration_prompts, check_patterns_fit
     from rac_bench.variants import prune_to_directory
 
     if args.out.exists():
@@ -130,6 +130,7 @@ def prune(args) -> int:
     if config.methods == ["dense"]:
         raise ConfigError("dense prunes nothing; give a pruning method, e.g. --method rac")
     check_patterns_fit(config, config.model[0], model_config(config.model[0]))
+    check_calibration_prompts(config)  # before the model is converted or downloaded
     structured = structured_plans(config, config.model[0], model_config(config.model[0]))
     variant = build_plan(config).variants[1]
     if args.format not in CHECKPOINT_FORMATS:
@@ -153,6 +154,7 @@ def prune(args) -> int:
 
 def traces(args) -> int:
     skip_scikit_learn()
+    from rac_bench.calibration.prompt_sets import check_prompt_set_data
     from rac_bench.calibration.sources import parse_source
     from rac_bench.calibration.sources.traces import trace_cache_dir
     from rac_bench.dense_model import load_dense
@@ -160,6 +162,7 @@ def traces(args) -> int:
     config = _config(args)
     if len(config.model) != 1:
         raise ConfigError("traces are built for one model at a time; give one --model")
+    check_prompt_set_data(config.calibration.prompts, config.data_dir)  # before the model is converted or downloaded
     calibration = load_dense(config, config.model[0]).calibration
     manifest = calibration.manifest(parse_source("traces"))
     sampled = manifest["sampled_generated_tokens"]

@@ -121,17 +121,28 @@ def _check_outputs(config: RunConfig) -> None:
 
 
 def check_run_inputs(config: RunConfig) -> None:
-    """What a run reads besides its config, checked before it writes anything: every task's data, and every
-    model's config (so that a second model that cannot be loaded fails before the first one's cells are
-    written), with its layers checked against the N:M patterns."""
+    """What a run reads besides its config, checked before it writes anything (a model's conversion or download
+    included): every task's data, the calibration prompts' data where a method draws on them, and every model's
+    config (so that a second model that cannot be loaded fails before the first one's cells are written), with its
+    layers checked against the N:M patterns."""
     from rac_bench.models import model_config
     from rac_bench.structured_shapes import structured_plans
     from rac_bench.task_data import check_task_data
 
     check_task_data(config.tasks, config.data_dir)
+    check_calibration_prompts(config)
     for model in config.model:
         check_patterns_fit(config, model, model_config(model))
         structured_plans(config, model, model_config(model))  # a structured budget that cannot be met
+
+
+def check_calibration_prompts(config: RunConfig) -> None:
+    """The calibration prompt set's local data, read where a method draws on it (prompts, traces)."""
+    from rac_bench.calibration.prompt_sets import check_prompt_set_data
+    from rac_bench.methods.spec import parse_method_spec
+
+    if any(getattr(parse_method_spec(spec).source, "draws_prompt_set", False) for spec in config.methods):
+        check_prompt_set_data(config.calibration.prompts, config.data_dir)
 
 
 def check_patterns_fit(config: RunConfig, model: str | None, model_config) -> None:

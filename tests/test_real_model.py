@@ -138,3 +138,31 @@ def test_a_model_whose_template_does_not_open_think_answers_without_thinking(cac
         thought = score_response("math", "<think>2+2=4</think> $\\boxed{4}$", "4", opens)
         assert thought.correct and not thought.truncated
     assert thinking_rule(smollm2) == thinking_rule_for_smollm2()
+
+
+def data_without_calibration_prompts(tmp_path: Path) -> Path:
+    """MATH-500 (the task), without openr1_math.jsonl (the prompts a real model calibrates on)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "math500.jsonl").symlink_to(SHARED_DATA / "math500.jsonl")
+    return data
+
+
+RUN = ["run", "--methods", "rac", "--output-dir", "{tmp}/out", "--store", "{tmp}/s.sqlite"]
+
+
+@pytest.mark.parametrize("command", [RUN, ["prune", "--method", "rac", "--out", "{tmp}/out"], ["traces"]])
+def test_missing_calibration_prompts_are_one_line_before_the_gguf_file_is_converted(command, tmp_path, capsys):
+    data, cache = data_without_calibration_prompts(tmp_path), tmp_path / "cache"
+    argv = [part.format(tmp=tmp_path) for part in command] + ["--model", str(GGUF), "--data-dir", str(data)]
+    assert main([*argv, "--cache-dir", str(cache)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "openr1_math.jsonl does not exist" in lines[0], lines
+    assert not cache.exists() and not (tmp_path / "out").exists() and not (tmp_path / "s.sqlite").exists()
+
+
+def test_a_method_without_calibration_needs_no_calibration_prompts(cache, tmp_path, capsys):
+    data, out = data_without_calibration_prompts(tmp_path), tmp_path / "magnitude"
+    argv = ["prune", "--model", str(GGUF), "--method", "magnitude", "--data-dir", str(data), "--out", str(out)]
+    assert main([*argv, "--cache-dir", str(cache)]) == 0, capsys.readouterr().err
+    assert (out / "model.safetensors").exists()

@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
 from rac_bench.calibration.jsonl import read_string_field
 from rac_bench.errors import CalibrationError, ConfigError, first_line
-from rac_bench.task_data import MATH_INSTRUCTION, data_dir, data_revision, load_rows, local_or_hub_revision
+from rac_bench.task_data import (
+    MATH_INSTRUCTION,
+    check_task_data,
+    data_dir,
+    data_revision,
+    load_rows,
+    local_or_hub_revision,
+)
 
 SHUFFLE_BUFFER = 10_000  # streamed hub rows shuffled at a time: the hub set is not downloaded whole
 
@@ -69,19 +77,33 @@ def prompt_set_revision(name: str, directory: str | Path | None = None) -> str:
     return local_or_hub_revision(hub.path, hub.revision, hub.local_file, directory)
 
 
+def check_prompt_set_data(name: str, directory: str | Path | None) -> None:
+    """Read a prompt set's local questions once, so that a missing or unreadable file fails before a run writes
+    anything (a hub set is read when sampled)."""
+    prompt_set = get_prompt_set(name)
+    local = data_dir(directory)
+    if prompt_set.tasks:
+        check_task_data(list(prompt_set.tasks), directory)
+    elif prompt_set.hub is not None and local is not None:
+        _local(local / prompt_set.hub.local_file, prompt_set.hub.field)
+
+
 class QuestionStream:
     """A prompt set's questions in their seeded order, read as far as they are asked for and kept, so that
-    every source of a run (prompts, traces) sees the same sequence."""
+    every source of a run (prompts, traces) sees the same sequence. Nothing is read until a question is asked
+    for: a run whose methods take no calibration never needs the set's data."""
 
     def __init__(self, name: str, seed: int = 0, directory: str | Path | None = None):
         self.name = name
-        self._source = _questions(get_prompt_set(name), seed, directory)
+        self._open = partial(_questions, get_prompt_set(name), seed, directory)
+        self._source: Iterator[str] | None = None
         self._read: list[str] = []
 
     def __iter__(self) -> Iterator[str]:
         index = 0
         while True:
             if index == len(self._read):
+                self._source = self._source or self._open()
                 question = next(self._source, None)
                 if question is None:
                     return

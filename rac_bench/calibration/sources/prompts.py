@@ -108,6 +108,7 @@ class PromptSource:
     name: str = "prompts"
     generated_tokens: bool = False
     samples_with_backend: bool = False
+    draws_prompt_set: bool = True  # calibration.prompts: its data is checked before a run writes
 
     def check(self, settings) -> None:
         pass  # the prompt set's name is checked with the calibration settings

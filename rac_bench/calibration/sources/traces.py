@@ -197,6 +197,7 @@ class TraceSource:
     name: str = "traces"
     generated_tokens: bool = True
     samples_with_backend: bool = True  # its tokens depend on the generation engine and batch
+    draws_prompt_set: bool = True  # sampled from calibration.prompts
 
     def check(self, settings) -> None:
         pass
