@@ -81,10 +81,9 @@ def check_prompt_set_data(name: str, directory: str | Path | None) -> None:
     """Read a prompt set's local questions once, so that a missing or unreadable file fails before a run writes
     anything (a hub set is read when sampled)."""
     prompt_set = get_prompt_set(name)
-    local = data_dir(directory)
     if prompt_set.tasks:
         check_task_data(list(prompt_set.tasks), directory)
-    elif prompt_set.hub is not None and local is not None:
+    elif prompt_set.hub is not None and (local := data_dir(directory)) is not None:
         _local(local / prompt_set.hub.local_file, prompt_set.hub.field)
 
 

@@ -49,6 +49,7 @@ class CalibrationSource(Protocol):
     name: str  # as written after @: the label in fingerprints and reports
     generated_tokens: bool  # sequences carry a generated chain of thought after the prompt
     samples_with_backend: bool  # its tokens are sampled by the run's backend (so the backend is fingerprinted)
+    # optional, False when absent: `draws_prompt_set`, it reads calibration.prompts (checked before a run writes)
 
     def check(self, settings) -> None:
         """Fail early, before any work, on a reference that cannot be used (a missing file, ...)."""
