@@ -24,9 +24,12 @@ def isolated_session_store(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    """Traces, checkpoints and the results store go to a per-test directory, never the user's."""
+    """Traces, checkpoints and the results store go to a per-test directory, never the user's; and the data
+    directory a command exports for lm-eval's task loaders (rac_bench.dense_model) ends with its test."""
     monkeypatch.setenv("RAC_BENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("RAC_BENCH_STORE", str(tmp_path / "store" / "results.sqlite"))
+    monkeypatch.setenv("RAC_BENCH_DATA_DIR", "")  # recorded, so that teardown restores what was there before
+    monkeypatch.delenv("RAC_BENCH_DATA_DIR")
 
 
 @pytest.fixture(scope="session")
